@@ -1,0 +1,28 @@
+# Two entry points on a fresh machine: `make demo` and `make test`.
+# Both create or reuse $(VENV) and install torch first, then the package.
+# CUDA users: make test TORCH_SPEC="torch==2.13.0" TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cu128"
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.latent-atlas-installed
+
+.PHONY: install demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q "$(TORCH_SPEC)" $(TORCH_PIP_ARGS)
+	$(PY) -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m latent_atlas.demo --workdir outputs/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -x --durations=10
+
+clean:
+	rm -rf outputs .pytest_cache

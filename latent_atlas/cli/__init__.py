@@ -1,0 +1,1 @@
+"""The `latlas` command."""

@@ -1,0 +1,3 @@
+from latent_atlas.cli.main import entrypoint
+
+entrypoint()

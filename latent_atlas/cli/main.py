@@ -1,0 +1,147 @@
+"""`latlas`: train, eval, render, data synth, methods. Errors print one line and exit non-zero."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+USAGE = """usage: latlas COMMAND [options]
+
+commands:
+  train METHOD --data PATH [...]   train a method on a scene (latlas train METHOD --help)
+  train --resume RUN_DIR [...]     continue a killed or finished run
+  eval --run RUN_DIR               metrics on held-out views -> RUN_DIR/eval/metrics.json
+  render --run RUN_DIR             orbit images and GIF -> RUN_DIR/render/
+  data synth --family F --output D procedural scene families (objects, cars)
+  methods                          list the registered methods
+"""
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"latlas: error: {message}", file=sys.stderr)
+    return code
+
+
+def _pop_option(args: list[str], name: str) -> tuple[str | None, list[str]]:
+    """Removes `--name VALUE` or `--name=VALUE` from args; returns (VALUE or None, remaining)."""
+    rest, value, i = [], None, 0
+    while i < len(args):
+        if args[i] == name and i + 1 < len(args):
+            value, i = args[i + 1], i + 2
+            continue
+        if args[i].startswith(name + "="):
+            value = args[i].split("=", 1)[1]
+        else:
+            rest.append(args[i])
+        i += 1
+    return value, rest
+
+
+def cmd_train(args: list[str]) -> int:
+    import tyro
+
+    from latent_atlas.errors import ConfigError
+    from latent_atlas.methods.registry import METHOD_DESCRIPTIONS, METHODS
+    from latent_atlas.training.config import TrainConfig
+    from latent_atlas.training.run_dir import load_config
+
+    resume, rest = _pop_option(args, "--resume")
+    if resume is not None:
+        saved = load_config(Path(resume))
+        if rest and not rest[0].startswith("-"):
+            if rest[0] != saved.method_name:
+                raise ConfigError(f"--resume {resume}: the run is '{saved.method_name}', not '{rest[0]}'")
+            rest = rest[1:]
+        config = tyro.cli(TrainConfig, default=saved, args=rest, prog=f"latlas train --resume {resume}")
+        config.resume = Path(resume)
+    else:
+        if not args or args[0] in ("-h", "--help"):
+            print("usage: latlas train METHOD --data PATH [options]\n\nmethods:")
+            for name in sorted(METHODS):
+                print(f"  {name:16s} {METHOD_DESCRIPTIONS.get(name, '')}")
+            return 0 if args else 2
+        name = args[0]
+        if name not in METHODS:
+            raise ConfigError(f"unknown method '{name}' (known: {', '.join(sorted(METHODS))})")
+        default = TrainConfig(method_name=name, method=METHODS[name])
+        config = tyro.cli(TrainConfig, default=default, args=args[1:], prog=f"latlas train {name}", description=METHOD_DESCRIPTIONS.get(name))
+    from latent_atlas.training.trainer import Trainer
+
+    try:
+        run_dir = Trainer(config).train()
+    except KeyboardInterrupt:
+        return _fail("interrupted; a checkpoint was written, continue with --resume", 130)
+    print(f"run folder: {run_dir}")
+    return 0
+
+
+def cmd_eval(args: list[str]) -> int:
+    import json
+
+    import tyro
+
+    from latent_atlas.training.evaluate import EvalConfig, evaluate_run
+
+    cfg = tyro.cli(EvalConfig, args=args, prog="latlas eval")
+    result = evaluate_run(cfg)
+    print(json.dumps(result["results"], indent=2))
+    print(f"metrics: {cfg.output or cfg.run / 'eval' / 'metrics.json'}")
+    return 0
+
+
+def cmd_render(args: list[str]) -> int:
+    import tyro
+
+    from latent_atlas.training.orbit import RenderConfig, render_orbit
+
+    print(f"orbit: {render_orbit(tyro.cli(RenderConfig, args=args, prog='latlas render'))}")
+    return 0
+
+
+def cmd_data(args: list[str]) -> int:
+    import tyro
+
+    from latent_atlas.data.synth.writer import SynthConfig, synthesize
+
+    if not args or args[0] != "synth":
+        return _fail("usage: latlas data synth [options] (see latlas data synth --help)")
+    cfg = tyro.cli(SynthConfig, args=args[1:], prog="latlas data synth")
+    folders = synthesize(cfg)
+    print(f"wrote {len(folders)} scene(s) of family '{cfg.family}' to {cfg.output}")
+    return 0
+
+
+def cmd_methods(args: list[str]) -> int:
+    from latent_atlas.methods.registry import METHOD_DESCRIPTIONS, METHODS
+
+    for name in sorted(METHODS):
+        print(f"{name:16s} {METHOD_DESCRIPTIONS.get(name, '')}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "render": cmd_render, "data": cmd_data, "methods": cmd_methods}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs `latlas` with argv (default sys.argv[1:]); returns the exit code."""
+    from latent_atlas.errors import LatlasError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if argv else 2
+    command = COMMANDS.get(argv[0])
+    if command is None:
+        return _fail(f"unknown command '{argv[0]}' (known: {', '.join(COMMANDS)})")
+    try:
+        return command(argv[1:])
+    except LatlasError as exc:
+        return _fail(str(exc), exc.exit_code)
+
+
+def entrypoint() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entrypoint()

@@ -1,0 +1,69 @@
+"""Config dataclasses <-> JSON, so a run's full config is saved with it and reloaded."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+
+def to_jsonable(value: Any) -> Any:
+    """A dataclass (nested) as plain JSON values; paths become strings, tuples lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _convert(value: Any, hint: Any) -> Any:
+    """Converts a JSON value to the annotated type where JSON loses it (Path, tuple)."""
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        return _convert(value, typing.get_args(hint)[0])
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(hint):
+            if arg is not type(None):
+                return _convert(value, arg)
+    if hint is Path or (isinstance(hint, type) and issubclass(hint, Path)):
+        return Path(value)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        item = args[0] if args else Any
+        return tuple(_convert(v, item) for v in value)
+    return value
+
+
+def update_from_dict(default: Any, data: dict) -> Any:
+    """A copy of dataclass `default` with the values of `data` (nested dataclasses and dicts of them follow the default's types)."""
+    hints = typing.get_type_hints(type(default), include_extras=True)
+    changes = {}
+    for f in dataclasses.fields(default):
+        if f.name not in data:
+            continue
+        current, value = getattr(default, f.name), data[f.name]
+        if dataclasses.is_dataclass(current):
+            changes[f.name] = update_from_dict(current, value)
+        elif isinstance(current, dict) and current and all(dataclasses.is_dataclass(v) for v in current.values()):
+            template = next(iter(current.values()))
+            changes[f.name] = {k: update_from_dict(current.get(k, template), v) for k, v in value.items()}
+        else:
+            changes[f.name] = _convert(value, hints.get(f.name, Any))
+    return dataclasses.replace(default, **changes)
+
+
+def save_json_atomic(path: Path, data: Any) -> None:
+    """Writes JSON to `path` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)

@@ -1,0 +1,1 @@
+"""Scene data: format parsers, in-memory scenes, pixel samplers and synthetic scene families."""

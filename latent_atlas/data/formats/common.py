@@ -1,0 +1,39 @@
+"""Helpers shared by the format parsers: reading a list of frames into a SceneSplit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from latent_atlas.cameras import Cameras
+from latent_atlas.data.images import read_rgba, resolve_image_path, stack_same_size
+from latent_atlas.data.scene import SceneSplit
+
+
+def build_split(
+    image_paths: list[Path],
+    camera_to_worlds: list[Tensor],
+    intrinsics: list[tuple[float, float, float | None, float | None]],
+) -> SceneSplit:
+    """Reads the images and assembles a SceneSplit.
+
+    intrinsics: per frame (fx, fy, cx, cy); cx/cy None means the image centre.
+    """
+    paths = [resolve_image_path(p) for p in image_paths]
+    images = stack_same_size([read_rgba(p) for p in paths], paths)
+    n, h, w = images.shape[:3]
+    fx = torch.tensor([k[0] for k in intrinsics], dtype=torch.float32)
+    fy = torch.tensor([k[1] for k in intrinsics], dtype=torch.float32)
+    cx = torch.tensor([w / 2.0 if k[2] is None else k[2] for k in intrinsics], dtype=torch.float32)
+    cy = torch.tensor([h / 2.0 if k[3] is None else k[3] for k in intrinsics], dtype=torch.float32)
+    cameras = Cameras(torch.stack(camera_to_worlds), fx, fy, cx, cy, torch.full((n,), w), torch.full((n,), h))
+    return SceneSplit(images=images, cameras=cameras, image_paths=paths)
+
+
+def holdout_indices(n: int, every: int = 10) -> tuple[list[int], list[int]]:
+    """Train and held-out frame indices when a format has no split: every `every`-th frame is held out."""
+    held = [i for i in range(n) if i % every == 0] if n > 1 else []
+    train = [i for i in range(n) if i not in set(held)]
+    return train, held

@@ -1,0 +1,53 @@
+"""Picks the parser for a scene folder (`--data-format auto|blender|nerfstudio|opencv|srn`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from latent_atlas.data.formats.blender import is_blender, parse_blender
+from latent_atlas.data.formats.nerfstudio import parse_nerfstudio
+from latent_atlas.data.formats.srn import is_srn, parse_srn
+from latent_atlas.data.scene import SceneData
+from latent_atlas.errors import DataError
+
+DATA_FORMATS = ("auto", "blender", "nerfstudio", "opencv", "srn")
+
+
+def detect_format(folder: Path) -> str:
+    """The format of a scene folder, from the files it holds."""
+    if is_blender(folder):
+        return "blender"
+    if (folder / "transforms.json").is_file():
+        return "nerfstudio"
+    if (folder / "transforms_opencv.json").is_file():
+        return "opencv"
+    if is_srn(folder):
+        return "srn"
+    raise DataError(
+        folder,
+        "no known scene layout (expected transforms_train.json, transforms.json, "
+        "transforms_opencv.json or rgb/+pose/+intrinsics.txt)",
+    )
+
+
+def load_scene(folder: str | Path, data_format: str = "auto", auto_scale_poses: bool = False) -> SceneData:
+    """Parses the scene folder `folder` in `data_format` (see DATA_FORMATS)."""
+    folder = Path(folder)
+    if data_format not in DATA_FORMATS:
+        raise DataError(folder, f"unknown data format '{data_format}' (choose from {', '.join(DATA_FORMATS)})")
+    if not folder.exists():
+        raise DataError(folder, "scene folder not found")
+    if not folder.is_dir():
+        raise DataError(folder, "not a folder")
+    fmt = detect_format(folder) if data_format == "auto" else data_format
+    if fmt == "blender":
+        scene = parse_blender(folder)
+    elif fmt == "nerfstudio":
+        scene = parse_nerfstudio(folder, "transforms.json", auto_scale_poses=auto_scale_poses)
+    elif fmt == "opencv":
+        scene = parse_nerfstudio(folder, "transforms_opencv.json", opencv_axes=True, auto_scale_poses=auto_scale_poses)
+    else:
+        scene = parse_srn(folder)
+    if "train" not in scene.splits:
+        raise DataError(folder, "no training views")
+    return scene

@@ -1,0 +1,1 @@
+"""Procedural scene families rendered by the package itself (analytic SDFs, sphere tracing in torch)."""

@@ -1,0 +1,72 @@
+"""Scene families: random composites of primitives (`objects`) and toy cars (`cars`)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from latent_atlas.data.synth.sdf import Primitive
+
+FAMILIES = ("objects", "cars")
+
+
+def _uniform(g: torch.Generator, low: float, high: float) -> float:
+    return low + (high - low) * torch.rand((), generator=g).item()
+
+
+def _color(g: torch.Generator) -> tuple[float, float, float]:
+    """A saturated colour: random hue, high saturation and value."""
+    h = _uniform(g, 0.0, 1.0)
+    s, v = _uniform(g, 0.5, 0.9), _uniform(g, 0.6, 0.95)
+    k = [(n + h * 6.0) % 6.0 for n in (5.0, 3.0, 1.0)]
+    return tuple(v - v * s * max(0.0, min(kk, 4.0 - kk, 1.0)) for kk in k)
+
+
+def random_object(g: torch.Generator) -> list[Primitive]:
+    """2 to 4 primitives of random kinds, sizes, colours and placements."""
+    prims = []
+    for _ in range(int(torch.randint(2, 5, (), generator=g))):
+        kind = ("sphere", "box", "cylinder", "torus")[int(torch.randint(0, 4, (), generator=g))]
+        center = tuple(_uniform(g, -0.35, 0.35) for _ in range(3))
+        if kind == "sphere":
+            size = (_uniform(g, 0.2, 0.4),)
+        elif kind == "box":
+            size = tuple(_uniform(g, 0.12, 0.35) for _ in range(3))
+        elif kind == "cylinder":
+            size = (_uniform(g, 0.1, 0.25), _uniform(g, 0.15, 0.4))
+        else:
+            size = (_uniform(g, 0.2, 0.35), _uniform(g, 0.05, 0.12))
+        prims.append(Primitive(kind, center, size, _color(g), axis=int(torch.randint(0, 3, (), generator=g)), rotation_z=_uniform(g, 0, math.pi), rounding=0.03 if kind == "box" else 0.0))
+    return prims
+
+
+def random_car(g: torch.Generator) -> list[Primitive]:
+    """A toy car facing +x, wheels towards -z: body, cabin, 4 wheels with hubs, optional spoiler."""
+    length, width, height = _uniform(g, 0.55, 0.8), _uniform(g, 0.25, 0.35), _uniform(g, 0.1, 0.16)
+    wheel_r = _uniform(g, 0.1, 0.15)
+    body_z = wheel_r * 0.9 + height - 0.3
+    body_color, cabin_color = _color(g), _color(g)
+    wheel_color, hub_color = (0.08, 0.08, 0.09), (0.8, 0.8, 0.82)
+    prims = [Primitive("box", (0.0, 0.0, body_z), (length, width, height), body_color, rounding=0.05)]
+    cabin_len = length * _uniform(g, 0.4, 0.6)
+    cabin_x = _uniform(g, -0.2, 0.05) * length
+    prims.append(Primitive("box", (cabin_x, 0.0, body_z + height + 0.08), (cabin_len, width * 0.85, _uniform(g, 0.08, 0.13)), cabin_color, rounding=0.04))
+    wheel_x = length * _uniform(g, 0.55, 0.75)
+    for sx in (-1.0, 1.0):
+        for sy in (-1.0, 1.0):
+            center = (sx * wheel_x, sy * width, body_z - height)
+            prims.append(Primitive("cylinder", center, (wheel_r, 0.06), wheel_color, axis=1))
+            prims.append(Primitive("cylinder", (center[0], sy * (width + 0.04), center[2]), (wheel_r * 0.5, 0.025), hub_color, axis=1))
+    if torch.rand((), generator=g).item() < 0.5:
+        prims.append(Primitive("box", (-length + 0.04, 0.0, body_z + height + 0.1), (0.05, width * 0.95, 0.02), body_color, rounding=0.01))
+    return prims
+
+
+def make_scene(family: str, g: torch.Generator) -> list[Primitive]:
+    """One random scene of `family`."""
+    if family == "objects":
+        return random_object(g)
+    if family == "cars":
+        return random_car(g)
+    raise ValueError(f"unknown family '{family}' (choose from {', '.join(FAMILIES)})")

@@ -1,0 +1,69 @@
+"""Signed distance functions of primitives and of a scene made of them (pure functions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+PRIMITIVES = ("sphere", "box", "cylinder", "torus")
+
+
+@dataclass
+class Primitive:
+    """One solid: kind, centre [3], size parameters, colour [3] in [0, 1], axis (0/1/2) and rotation about z."""
+
+    kind: str
+    center: tuple[float, float, float]
+    size: tuple[float, ...]
+    color: tuple[float, float, float]
+    axis: int = 2
+    rotation_z: float = 0.0
+    rounding: float = 0.0
+
+
+def _local(points: Tensor, prim: Primitive) -> Tensor:
+    """Points [n, 3] in the primitive's frame, with its axis moved to z."""
+    p = points - torch.tensor(prim.center, dtype=points.dtype)
+    if prim.rotation_z:
+        c, s = torch.cos(torch.tensor(-prim.rotation_z)), torch.sin(torch.tensor(-prim.rotation_z))
+        p = torch.stack([c * p[:, 0] - s * p[:, 1], s * p[:, 0] + c * p[:, 1], p[:, 2]], dim=-1)
+    order = {0: [1, 2, 0], 1: [2, 0, 1], 2: [0, 1, 2]}[prim.axis]
+    return p[:, order]
+
+
+def primitive_sdf(points: Tensor, prim: Primitive) -> Tensor:
+    """Signed distance [n] from points [n, 3] to one primitive."""
+    p = _local(points, prim)
+    if prim.kind == "sphere":
+        return p.norm(dim=-1) - prim.size[0]
+    if prim.kind == "box":
+        half = torch.tensor(prim.size[:3], dtype=p.dtype) - prim.rounding
+        q = p.abs() - half
+        return q.clamp_min(0).norm(dim=-1) + q.amax(dim=-1).clamp_max(0) - prim.rounding
+    if prim.kind == "cylinder":  # radius, half height, along the local z axis
+        d = torch.stack([p[:, :2].norm(dim=-1) - prim.size[0], p[:, 2].abs() - prim.size[1]], dim=-1)
+        return d.amax(dim=-1).clamp_max(0) + d.clamp_min(0).norm(dim=-1)
+    if prim.kind == "torus":  # major radius, minor radius, in the local xy plane
+        q = torch.stack([p[:, :2].norm(dim=-1) - prim.size[0], p[:, 2]], dim=-1)
+        return q.norm(dim=-1) - prim.size[1]
+    raise ValueError(f"unknown primitive '{prim.kind}'")
+
+
+def scene_sdf(points: Tensor, prims: list[Primitive], scale: float = 1.0) -> tuple[Tensor, Tensor]:
+    """Distance [n] to the union of primitives (scaled by `scale` about the origin) and the nearest primitive's index [n]."""
+    distances = torch.stack([primitive_sdf(points / scale, prim) for prim in prims], dim=-1) * scale
+    value, index = distances.min(dim=-1)
+    return value, index
+
+
+def bounding_radius(prims: list[Primitive], resolution: int = 48) -> float:
+    """Radius of the origin-centred sphere holding the solid, from a grid over [-2, 2]^3."""
+    axis = torch.linspace(-2.0, 2.0, resolution)
+    grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1).reshape(-1, 3)
+    inside = scene_sdf(grid, prims)[0] < 0
+    if not inside.any():
+        return 1.0
+    cell = 4.0 / (resolution - 1)
+    return grid[inside].norm(dim=-1).max().item() + cell

@@ -1,0 +1,1 @@
+"""Input encodings of positions and directions."""

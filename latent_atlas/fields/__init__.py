@@ -1,0 +1,1 @@
+"""Radiance fields: position (+ direction) -> density and C channels."""

@@ -1,0 +1,57 @@
+"""The NeRF MLP field: encoded position -> density and features; + encoded direction -> colour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from latent_atlas.encodings.frequency import FrequencyEncoding
+from latent_atlas.fields.mlp import MLP
+
+
+@dataclass
+class NeRFFieldConfig:
+    """Architecture of a NeRF MLP field."""
+
+    width: int = 256
+    """Hidden units of the trunk MLP."""
+    depth: int = 8
+    """Hidden layers of the trunk MLP."""
+    skips: tuple[int, ...] = (4,)
+    """Trunk layers that receive the encoded position again."""
+    position_frequencies: int = 10
+    """Octaves of the positional encoding of x."""
+    direction_frequencies: int = 4
+    """Octaves of the encoding of the view direction."""
+    view_dependent: bool = True
+    """Whether the colour depends on the view direction."""
+    head_width: int = 128
+    """Hidden units of the colour head."""
+
+
+class NeRFField(nn.Module):
+    """positions [..., 3], directions [..., 3] -> density [...], channels [..., C] in [0, 1]."""
+
+    def __init__(self, config: NeRFFieldConfig, channels: int = 3):
+        super().__init__()
+        self.config = config
+        self.position_encoding = FrequencyEncoding(3, config.position_frequencies)
+        self.trunk = MLP(self.position_encoding.out_dim, config.width, config.depth, 0, skips=config.skips)
+        self.density_head = nn.Linear(config.width, 1)
+        head_in = config.width
+        if config.view_dependent:
+            self.direction_encoding = FrequencyEncoding(3, config.direction_frequencies)
+            head_in += self.direction_encoding.out_dim
+        self.feature = nn.Linear(config.width, config.width)
+        self.color_head = MLP(head_in, config.head_width, 1, channels)
+
+    def forward(self, positions: Tensor, directions: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.trunk(self.position_encoding(positions))
+        density = torch.nn.functional.softplus(self.density_head(h)[..., 0] - 1.0)
+        features = self.feature(h)
+        if self.config.view_dependent:
+            features = torch.cat([features, self.direction_encoding(directions)], dim=-1)
+        color = torch.sigmoid(self.color_head(features))
+        return density, color

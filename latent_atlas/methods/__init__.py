@@ -1,0 +1,1 @@
+"""Methods: a name -> MethodConfig registry (model + optimisers + schedule)."""

@@ -1,0 +1,79 @@
+"""What every method provides: a model config that builds a Model, optimisers and a schedule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from latent_atlas.cameras import RayBundle
+
+
+@dataclass
+class OptimizerConfig:
+    """Adam for one parameter group, with exponential learning-rate decay."""
+
+    lr: float = 5e-4
+    """Initial learning rate."""
+    lr_final: float = 5e-5
+    """Learning rate at the end of the schedule (exponential decay from `lr`)."""
+    eps: float = 1e-8
+    """Adam epsilon."""
+    weight_decay: float = 0.0
+    """Decoupled weight decay (AdamW) when positive."""
+
+    def lr_at(self, progress: float) -> float:
+        """Learning rate at `progress` in [0, 1] of the schedule."""
+        progress = min(max(progress, 0.0), 1.0)
+        return self.lr * (self.lr_final / self.lr) ** progress
+
+
+class Model(nn.Module):
+    """A radiance-field model: rays -> rendered channels, and its losses."""
+
+    channels: int
+
+    def forward(self, rays: RayBundle, background: Tensor) -> dict[str, Tensor]:
+        """Renders rays [n]: {'color': [n, C], 'acc': [n, 1], 'depth': [n, 1], ...}; background [n, C]."""
+        raise NotImplementedError
+
+    def loss_dict(self, outputs: dict[str, Tensor], target: Tensor) -> dict[str, Tensor]:
+        """Loss terms for target colours [n, C]; the trainer minimises their sum."""
+        raise NotImplementedError
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters by optimiser group name (keys of MethodConfig.optimizers)."""
+        return {"fields": list(self.parameters())}
+
+    def before_step(self, step: int) -> None:
+        """Hook called before each training step (schedules, grid updates)."""
+
+
+@dataclass
+class ModelConfig:
+    """Base of model configs: `setup` builds the model."""
+
+    def setup(self, channels: int, box_min: Tensor, box_max: Tensor) -> Model:
+        raise NotImplementedError
+
+
+@dataclass
+class MethodConfig:
+    """A method: its model, optimisers and training schedule (the registry's entries)."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """The model architecture."""
+    optimizers: dict[str, OptimizerConfig] = field(default_factory=lambda: {"fields": OptimizerConfig()})
+    """Adam per parameter group (see the model's param_groups)."""
+    max_steps: int = 30000
+    """Training steps; the learning-rate schedule spans them (or --max-time, whichever ends first)."""
+    rays_per_batch: int = 1024
+    """Rays per training step."""
+    eval_chunk: int = 4096
+    """Rays rendered at once when rendering full images."""
+
+
+def mse(prediction: Tensor, target: Tensor) -> Tensor:
+    """Mean squared error over all elements."""
+    return torch.mean((prediction - target) ** 2)

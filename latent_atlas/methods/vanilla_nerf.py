@@ -1,0 +1,76 @@
+"""Vanilla NeRF (Mildenhall et al. 2020): coarse + fine MLPs, hierarchical sampling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import Tensor, nn
+
+from latent_atlas.cameras import RayBundle
+from latent_atlas.fields.nerf_field import NeRFField, NeRFFieldConfig
+from latent_atlas.methods.base import Model, ModelConfig, mse
+from latent_atlas.rendering.samplers import merge_edges, pdf_samples, sample_points, stratified_edges
+from latent_atlas.rendering.volume import accumulation, add_background, composite, expected_depth, render_weights
+
+
+@dataclass
+class VanillaNeRFConfig(ModelConfig):
+    """Coarse/fine NeRF. With n_importance = 0 a single (coarse) network is used."""
+
+    field: NeRFFieldConfig = field(default_factory=NeRFFieldConfig)
+    """Architecture of the coarse and fine fields."""
+    n_samples: int = 64
+    """Stratified samples per ray (coarse network)."""
+    n_importance: int = 128
+    """Importance samples per ray for the fine network (0: no fine network)."""
+    perturb: bool = True
+    """Jitter sample positions during training."""
+    min_near: float = 0.05
+    """Smallest ray start distance."""
+
+    def setup(self, channels: int, box_min: Tensor, box_max: Tensor) -> "VanillaNeRF":
+        return VanillaNeRF(self, channels)
+
+
+class VanillaNeRF(Model):
+    """Coarse network on stratified samples; fine network on coarse + importance samples."""
+
+    def __init__(self, config: VanillaNeRFConfig, channels: int):
+        super().__init__()
+        self.config = config
+        self.channels = channels
+        self.coarse = NeRFField(config.field, channels)
+        self.fine = NeRFField(config.field, channels) if config.n_importance > 0 else None
+
+    def _render(self, field: NeRFField, rays: RayBundle, edges: Tensor, background: Tensor) -> dict[str, Tensor]:
+        positions, t_mid = sample_points(rays.origins, rays.directions, edges)
+        directions = rays.directions[:, None, :].expand_as(positions)
+        density, color = field(positions, directions)
+        weights = render_weights(density, edges[:, 1:] - edges[:, :-1])
+        acc = accumulation(weights)
+        return {
+            "color": add_background(composite(weights, color), acc, background),
+            "acc": acc,
+            "depth": expected_depth(weights, t_mid, rays.far),
+            "weights": weights,
+        }
+
+    def forward(self, rays: RayBundle, background: Tensor) -> dict[str, Tensor]:
+        perturb = self.training and self.config.perturb
+        edges = stratified_edges(rays.near, rays.far, self.config.n_samples, perturb)
+        coarse = self._render(self.coarse, rays, edges, background)
+        if self.fine is None:
+            return coarse
+        extra = pdf_samples(edges, coarse["weights"], self.config.n_importance, perturb)
+        fine = self._render(self.fine, rays, merge_edges(edges, extra), background)
+        fine["color_coarse"] = coarse["color"]
+        return fine
+
+    def loss_dict(self, outputs: dict[str, Tensor], target: Tensor) -> dict[str, Tensor]:
+        losses = {"color": mse(outputs["color"], target)}
+        if "color_coarse" in outputs:
+            losses["color_coarse"] = mse(outputs["color_coarse"], target)
+        return losses
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"fields": list(self.parameters())}

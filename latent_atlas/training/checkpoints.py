@@ -1,0 +1,89 @@
+"""Checkpoints: safetensors for tensors + JSON for the rest, each written atomically.
+
+A checkpoint `step-0001000` is two files; the JSON is written last, so a checkpoint
+counts only once both exist. The latest complete one is what a run resumes from.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from latent_atlas.config_io import save_json_atomic
+
+_NAME = re.compile(r"^step-(\d+)\.json$")
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step-{step:07d}"
+
+
+def save_checkpoint(folder: Path, step: int, tensors: dict[str, torch.Tensor], state: dict[str, Any], keep: int = 2) -> Path:
+    """Writes folder/step-XXXXXXX.{safetensors,json} atomically and prunes all but the `keep` newest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = checkpoint_name(step)
+    tensor_path = folder / f"{name}.safetensors"
+    tmp = folder / f".{name}.safetensors.tmp"
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
+    tmp.replace(tensor_path)
+    save_json_atomic(folder / f"{name}.json", {"step": step, "tensors": tensor_path.name, **state})
+    for old in list_checkpoints(folder)[:-keep] if keep > 0 else []:
+        old.unlink(missing_ok=True)
+        old.with_suffix(".safetensors").unlink(missing_ok=True)
+    return tensor_path
+
+
+def list_checkpoints(folder: Path) -> list[Path]:
+    """Complete checkpoints (JSON + tensors) in `folder`, oldest first, as paths of their JSON files."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.iterdir():
+        match = _NAME.match(path.name)
+        if match and path.with_suffix(".safetensors").is_file():
+            found.append((int(match.group(1)), path))
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """JSON path of the newest complete checkpoint, or None."""
+    found = list_checkpoints(folder)
+    return found[-1] if found else None
+
+
+def load_checkpoint(json_path: Path, device: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(tensors, state) of the checkpoint whose JSON is `json_path`."""
+    state = json.loads(json_path.read_text())
+    tensors = load_file(str(json_path.with_suffix(".safetensors")), device=str(device))
+    return tensors, state
+
+
+def flatten_optimizer(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Optimizer state as flat tensors (`prefix.i.key`) plus its JSON-able param groups."""
+    sd = optimizer.state_dict()
+    tensors = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, slots in sd["state"].items():
+        for key, value in slots.items():
+            if torch.is_tensor(value):
+                tensors[f"{prefix}.{index}.{key}"] = value
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def restore_optimizer(prefix: str, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    """Inverse of flatten_optimizer."""
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith(prefix + "."):
+            index, slot = key[len(prefix) + 1 :].split(".", 1)
+            state.setdefault(int(index), {})[slot] = value
+    for index, slots in meta.get("scalars", {}).items():
+        state.setdefault(int(index), {}).update(slots)
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})

@@ -1,0 +1,57 @@
+"""The configuration of one training run: a method plus where, how long and on what."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Optional
+
+import tyro
+
+from latent_atlas.methods.base import MethodConfig
+
+
+@dataclass
+class TrainConfig:
+    """`latlas train METHOD`: train one scene with a method of the registry."""
+
+    method_name: tyro.conf.Suppress[str] = "vanilla-nerf"
+    """Registry name of the method (set by the subcommand)."""
+    method: Annotated[MethodConfig, tyro.conf.arg(name="")] = field(default_factory=MethodConfig)
+    """The method: model, optimisers and schedule."""
+    data: Optional[Path] = None
+    """Scene folder to train on (required)."""
+    data_format: str = "auto"
+    """Scene layout: auto, blender, nerfstudio, opencv or srn."""
+    background: str = "white"
+    """Background that alpha is composited on: white, black or random (per ray, each step; evaluated on white)."""
+    auto_scale_poses: bool = False
+    """nerfstudio/opencv layouts: centre the poses on their focus point and scale cameras into the unit box."""
+    output_dir: Path = Path("outputs")
+    """Root of run folders: <output-dir>/<experiment>/<method>/<timestamp>/."""
+    experiment_name: Optional[str] = None
+    """Experiment folder name (default: the scene folder's name)."""
+    max_time: Optional[float] = None
+    """Stop after this many seconds of training (evaluation excluded); the lr schedule follows it."""
+    seed: int = 0
+    """Seed of initialisation and ray sampling."""
+    device: str = "cpu"
+    """cpu, cuda or auto (cuda when available)."""
+    eval_every: int = 500
+    """Steps between evaluations on held-out views."""
+    eval_images: int = 2
+    """Held-out views rendered at each periodic evaluation."""
+    checkpoint_every: int = 1000
+    """Steps between checkpoints (also written at the end and on interrupt)."""
+    checkpoint_every_seconds: float = 300.0
+    """A checkpoint is also written when this much time passed since the last one."""
+    keep_checkpoints: int = 2
+    """How many recent checkpoints to keep."""
+    log_every: int = 20
+    """Steps between entries in metrics.jsonl and TensorBoard."""
+    progress: bool = True
+    """Show a progress bar."""
+    resume: Optional[Path] = None
+    """Run folder of a killed run to continue (its saved config is used; flags given here override it)."""
+    timestamp: tyro.conf.Suppress[str] = ""
+    """Run folder name (set when the run starts)."""

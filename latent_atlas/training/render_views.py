@@ -1,0 +1,39 @@
+"""Rendering whole images from a model, in ray chunks."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from latent_atlas.cameras import Cameras, RayBundle, near_far_in_box
+from latent_atlas.methods.base import Model
+from latent_atlas.rendering.backgrounds import background_colors
+
+
+def camera_rays(cameras: Cameras, camera_indices: Tensor, pixel_x: Tensor, pixel_y: Tensor, box_min: Tensor, box_max: Tensor, min_near: float = 0.05) -> RayBundle:
+    """Rays [n] through the given pixels, limited to the scene box."""
+    origins, directions = cameras.pixel_directions(camera_indices, pixel_x, pixel_y)
+    near, far = near_far_in_box(origins, directions, box_min, box_max, min_near)
+    return RayBundle(origins, directions, near, far)
+
+
+@torch.no_grad()
+def render_image(model: Model, cameras: Cameras, index: int, background: str, box_min: Tensor, box_max: Tensor, chunk: int = 4096) -> dict[str, Tensor]:
+    """Renders camera `index`: {'color': [H, W, C], 'acc': [H, W, 1], 'depth': [H, W, 1]}."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    cameras = cameras.to(device)
+    px, py = cameras.image_pixels(index)
+    h, w = int(cameras.height[index]), int(cameras.width[index])
+    idx = torch.full_like(px, index)
+    pieces: dict[str, list[Tensor]] = {"color": [], "acc": [], "depth": []}
+    for start in range(0, px.shape[0], chunk):
+        sl = slice(start, start + chunk)
+        rays = camera_rays(cameras, idx[sl], px[sl], py[sl], box_min.to(device), box_max.to(device))
+        bg = background_colors(background, len(rays), model.channels, device=device)
+        out = model(rays, bg)
+        for key in pieces:
+            pieces[key].append(out[key])
+    model.train(was_training)
+    return {k: torch.cat(v).reshape(h, w, -1) for k, v in pieces.items()}
