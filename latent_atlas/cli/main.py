@@ -41,7 +41,7 @@ def cmd_train(args: list[str]) -> int:
     import tyro
 
     from latent_atlas.errors import ConfigError
-    from latent_atlas.methods.registry import METHOD_DESCRIPTIONS, METHODS
+    from latent_atlas.methods.registry import METHOD_DESCRIPTIONS, METHODS, method_config
     from latent_atlas.training.config import TrainConfig
     from latent_atlas.training.run_dir import load_config
 
@@ -63,7 +63,7 @@ def cmd_train(args: list[str]) -> int:
         name = args[0]
         if name not in METHODS:
             raise ConfigError(f"unknown method '{name}' (known: {', '.join(sorted(METHODS))})")
-        default = TrainConfig(method_name=name, method=METHODS[name])
+        default = TrainConfig(method_name=name, method=method_config(name))
         config = tyro.cli(TrainConfig, default=default, args=args[1:], prog=f"latlas train {name}", description=METHOD_DESCRIPTIONS.get(name))
     from latent_atlas.training.trainer import Trainer
 
@@ -112,7 +112,7 @@ def cmd_data(args: list[str]) -> int:
 
 
 def cmd_methods(args: list[str]) -> int:
-    from latent_atlas.methods.registry import METHOD_DESCRIPTIONS, METHODS
+    from latent_atlas.methods.registry import METHOD_DESCRIPTIONS, METHODS, method_config
 
     for name in sorted(METHODS):
         print(f"{name:16s} {METHOD_DESCRIPTIONS.get(name, '')}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from latent_atlas.fields.nerf_field import NeRFFieldConfig
 from latent_atlas.methods.base import MethodConfig, OptimizerConfig
 from latent_atlas.methods.vanilla_nerf import VanillaNeRFConfig
@@ -33,3 +35,8 @@ METHOD_DESCRIPTIONS: dict[str, str] = {
 
 def method_names() -> list[str]:
     return sorted(METHODS)
+
+
+def method_config(name: str) -> MethodConfig:
+    """A fresh copy of the registry's default config of `name` (safe to modify)."""
+    return copy.deepcopy(METHODS[name])

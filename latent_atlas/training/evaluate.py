@@ -35,7 +35,9 @@ class EvalConfig:
     max_images: Optional[int] = None
     """Evaluate only the first N views."""
     save_images: bool = True
-    """Write each render and its ground truth side by side as PNG."""
+    """Write each render and its ground truth as PNG."""
+    checkpoint: Optional[Path] = None
+    """A checkpoint's .json or .safetensors file (default: the run's latest)."""
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -44,7 +46,7 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 def evaluate_run(cfg: EvalConfig) -> dict:
     """Renders the split, computes PSNR/SSIM per image, writes metrics.json; returns its content."""
-    run = load_trained_run(cfg.run, cfg.device)
+    run = load_trained_run(cfg.run, cfg.device, cfg.checkpoint)
     split = run.scene.split(cfg.split)
     out_path = cfg.output or (run.run_dir / "eval" / "metrics.json")
     bg_mode = eval_background(run.config.background)

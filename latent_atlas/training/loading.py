@@ -29,13 +29,18 @@ class TrainedRun:
     step: int
 
 
-def load_trained_run(run_dir: Path, device: str = "cpu") -> TrainedRun:
-    """Reloads a run folder with the weights of its latest checkpoint."""
+def load_trained_run(run_dir: Path, device: str = "cpu", checkpoint: Path | None = None) -> TrainedRun:
+    """Reloads a run folder with the weights of `checkpoint` (default: its latest)."""
     run_dir = Path(run_dir)
     config = load_config(run_dir)
-    checkpoint = latest_checkpoint(run_dir / "checkpoints")
     if checkpoint is None:
-        raise DataError(run_dir / "checkpoints", "no complete checkpoint")
+        checkpoint = latest_checkpoint(run_dir / "checkpoints")
+        if checkpoint is None:
+            raise DataError(run_dir / "checkpoints", "no complete checkpoint")
+    else:
+        checkpoint = Path(checkpoint).with_suffix(".json")
+        if not checkpoint.is_file() or not checkpoint.with_suffix(".safetensors").is_file():
+            raise DataError(checkpoint, "checkpoint not found (needs its .json and .safetensors)")
     dev = resolve_device(device)
     scene = load_scene(config.data, config.data_format, config.auto_scale_poses)
     model = build_model(config, scene, dev)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from latent_atlas.config_io import save_json_atomic, to_jsonable, update_from_dict
 from latent_atlas.errors import ConfigError, DataError
-from latent_atlas.methods.registry import METHODS
+from latent_atlas.methods.registry import METHODS, method_config
 from latent_atlas.training.config import TrainConfig
 
 CONFIG_FILE = "config.json"
@@ -43,4 +43,4 @@ def load_config(run_dir: Path) -> TrainConfig:
     name = data.get("method_name")
     if name not in METHODS:
         raise ConfigError(f"{path}: unknown method '{name}'")
-    return update_from_dict(TrainConfig(method_name=name, method=METHODS[name]), data)
+    return update_from_dict(TrainConfig(method_name=name, method=method_config(name)), data)

@@ -1,0 +1,64 @@
+"""The `latlas` command: subcommands work, bad input gives one error line and exit code 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from latent_atlas.cli.main import main
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "latent_atlas.cli.main", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_unknown_method_is_one_line_exit_2(micro_scene):
+    proc = _run("train", "nerf-9000", "--data", str(micro_scene))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "unknown method 'nerf-9000'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_data_is_one_line_exit_2(micro_scene, tmp_path):
+    proc = _run("train", "tiny-nerf", "--data", str(tmp_path / "missing"), "--output-dir", str(tmp_path))
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
+    assert "missing: scene folder not found" in proc.stderr
+    proc = _run("train", "tiny-nerf", "--data", str(micro_scene), "--data-format", "colmap", "--output-dir", str(tmp_path))
+    assert proc.returncode == 2 and "unknown data format 'colmap'" in proc.stderr and proc.stderr.strip().count("\n") == 0
+
+
+def test_help_lists_methods_and_documents_flags(capsys):
+    assert main(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "vanilla-nerf" in out and "tiny-nerf" in out
+    with pytest.raises(SystemExit) as info:
+        main(["train", "vanilla-nerf", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--max-steps" in out and "--data-format" in out and "Stratified samples per ray" in out
+
+
+def test_train_resume_eval_render_through_cli(micro_scene, tmp_path):
+    common = ["--output-dir", str(tmp_path), "--rays-per-batch", "64", "--no-progress"]
+    proc = _run("train", "tiny-nerf", "--data", str(micro_scene), "--max-steps", "6", *common)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = proc.stdout.strip().splitlines()[-1].split("run folder: ")[1]
+    proc = _run("train", "--resume", run_dir, "--max-steps", "9")
+    assert proc.returncode == 0, proc.stderr
+    config = json.loads((tmp_path / "scene_000" / "tiny-nerf").joinpath(run_dir.split("/")[-1], "config.json").read_text())
+    assert config["method"]["max_steps"] == 9 and config["method"]["rays_per_batch"] == 64
+    proc = _run("eval", "--run", run_dir)
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(open(f"{run_dir}/eval/metrics.json").read())
+    assert metrics["step"] == 9
+    proc = _run("render", "--run", run_dir, "--frames", "2")
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("orbit.gif")
+
+
+def test_data_synth_cli(tmp_path):
+    proc = _run("data", "synth", "--family", "cars", "--output", str(tmp_path), "--num-scenes", "1", "--resolution", "8", "--num-train", "2", "--num-val", "1", "--num-test", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "scene_000" / "transforms.json").is_file()
+    proc = _run("data", "synth", "--family", "planes", "--output", str(tmp_path))
+    assert proc.returncode == 2 and "--family planes" in proc.stderr

@@ -1,0 +1,31 @@
+"""Shared fixtures: tiny synthetic scenes made by the package itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from latent_atlas.data.synth.writer import SynthConfig, synthesize
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def tiny_scene(tmp_path_factory) -> Path:
+    """A 32x32 'objects' scene: 40 train, 3 val, 3 test views, in Blender + nerfstudio layouts."""
+    root = tmp_path_factory.mktemp("synth")
+    cfg = SynthConfig(output=root, family="objects", num_scenes=1, resolution=32, num_train=40, num_val=3, num_test=3, seed=3)
+    return synthesize(cfg)[0]
+
+
+@pytest.fixture(scope="session")
+def micro_scene(tmp_path_factory) -> Path:
+    """A 16x16 'cars' scene with 6 train, 2 val, 2 test views (for format and error tests)."""
+    root = tmp_path_factory.mktemp("micro")
+    cfg = SynthConfig(output=root, family="cars", num_scenes=1, resolution=16, num_train=6, num_val=2, num_test=2, seed=1, supersample=1)
+    return synthesize(cfg)[0]
