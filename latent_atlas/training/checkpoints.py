@@ -23,16 +23,20 @@ def checkpoint_name(step: int) -> str:
     return f"step-{step:07d}"
 
 
-def save_checkpoint(folder: Path, step: int, tensors: dict[str, torch.Tensor], state: dict[str, Any], keep: int = 2) -> Path:
-    """Writes folder/step-XXXXXXX.{safetensors,json} atomically and prunes all but the `keep` newest."""
+def save_checkpoint(folder: Path, step: int, tensors: dict[str, torch.Tensor], state: dict[str, Any], keep: int = 2, keep_forever: bool = False) -> Path:
+    """Writes folder/step-XXXXXXX.{safetensors,json} atomically and prunes all but the `keep` newest.
+
+    Checkpoints saved with `keep_forever` are never pruned.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     name = checkpoint_name(step)
     tensor_path = folder / f"{name}.safetensors"
     tmp = folder / f".{name}.safetensors.tmp"
     save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
     tmp.replace(tensor_path)
-    save_json_atomic(folder / f"{name}.json", {"step": step, "tensors": tensor_path.name, **state})
-    for old in list_checkpoints(folder)[:-keep] if keep > 0 else []:
+    save_json_atomic(folder / f"{name}.json", {"step": step, "tensors": tensor_path.name, "keep_forever": keep_forever, **state})
+    prunable = [p for p in list_checkpoints(folder) if not json.loads(p.read_text()).get("keep_forever")]
+    for old in prunable[:-keep] if keep > 0 else []:
         old.unlink(missing_ok=True)
         old.with_suffix(".safetensors").unlink(missing_ok=True)
     return tensor_path

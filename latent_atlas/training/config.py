@@ -46,7 +46,9 @@ class TrainConfig:
     checkpoint_every_seconds: float = 300.0
     """A checkpoint is also written when this much time passed since the last one."""
     keep_checkpoints: int = 2
-    """How many recent checkpoints to keep."""
+    """How many recent checkpoints to keep (those of --checkpoint-at-times are always kept)."""
+    checkpoint_at_times: tuple[float, ...] = ()
+    """Training times (seconds) at which to also keep a checkpoint, e.g. for a PSNR-vs-time curve."""
     log_every: int = 20
     """Steps between entries in metrics.jsonl and TensorBoard."""
     progress: bool = True

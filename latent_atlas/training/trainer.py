@@ -95,8 +95,8 @@ class Trainer:
         return optimizers
 
     # ---- checkpoints --------------------------------------------------------------------------
-    def save(self) -> Path:
-        """Writes a checkpoint of everything needed to continue exactly."""
+    def save(self, keep_forever: bool = False) -> Path:
+        """Writes a checkpoint of everything needed to continue exactly (`keep_forever`: never pruned)."""
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         optim_meta = {}
         for name, optimizer in self.optimizers.items():
@@ -108,7 +108,7 @@ class Trainer:
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         state = {"train_seconds": self.train_seconds, "optimizers": optim_meta, "method_name": self.config.method_name}
-        return save_checkpoint(self.run_dir / "checkpoints", self.step, tensors, state, self.config.keep_checkpoints)
+        return save_checkpoint(self.run_dir / "checkpoints", self.step, tensors, state, self.config.keep_checkpoints, keep_forever)
 
     def _restore(self) -> None:
         path = latest_checkpoint(self.run_dir / "checkpoints")
@@ -186,6 +186,7 @@ class Trainer:
         max_steps = cfg.method.max_steps
         bar = tqdm(total=max_steps, initial=self.step, disable=not cfg.progress, mininterval=1.0, dynamic_ncols=True, file=sys.stderr)
         last_ckpt_time = time.perf_counter()
+        pending_times = sorted(t for t in cfg.checkpoint_at_times if t > self.train_seconds)
         window_start, window_steps = time.perf_counter(), 0
         previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt) if _is_main_thread() else None
         try:
@@ -205,7 +206,11 @@ class Trainer:
                     bar.set_postfix(loss=f"{scalars['loss']:.4f}", psnr=f"{scalars['psnr']:.2f}")
                 if self.step % cfg.eval_every == 0:
                     self.logger.scalars(self.step, self.evaluate())
-                if self.step % cfg.checkpoint_every == 0 or time.perf_counter() - last_ckpt_time > cfg.checkpoint_every_seconds:
+                if pending_times and self.train_seconds >= pending_times[0]:
+                    pending_times = [t for t in pending_times if t > self.train_seconds]
+                    self.save(keep_forever=True)
+                    last_ckpt_time = time.perf_counter()
+                elif self.step % cfg.checkpoint_every == 0 or time.perf_counter() - last_ckpt_time > cfg.checkpoint_every_seconds:
                     self.save()
                     last_ckpt_time = time.perf_counter()
         except KeyboardInterrupt:

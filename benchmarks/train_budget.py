@@ -1,0 +1,81 @@
+"""PSNR after fixed CPU training-time budgets, with training rays/s and peak memory.
+
+Each method trains once through the `latlas` CLI with --max-time set to the largest
+budget; a checkpoint is kept when training time passes each smaller budget, and
+each is evaluated with `latlas eval` on the first --eval-images test views.
+
+    python benchmarks/train_budget.py --data ../shared/datasets/objects64/suzanne \
+        --methods vanilla-nerf tiny-nerf --budgets 300 900
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def latlas(*args: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "latent_atlas.cli.main", *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"latlas {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
+    return proc.stdout
+
+
+def run_method(method: str, data: Path, budgets: list[float], out: Path, eval_images: int, extra: list[str]) -> list[dict]:
+    """Trains `method` for max(budgets) seconds; returns one row per budget."""
+    args = ["train", method, "--data", str(data), "--output-dir", str(out), "--max-time", str(max(budgets)),
+            "--checkpoint-at-times", *[str(b) for b in budgets[:-1]], "--eval-every", "1000000000",
+            "--checkpoint-every", "1000000000", "--checkpoint-every-seconds", "1e9", "--no-progress", *extra]
+    started = time.time()
+    stdout = latlas(*args)
+    wall = time.time() - started
+    run_dir = Path(stdout.strip().splitlines()[-1].split("run folder: ")[1])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    checkpoints = sorted((run_dir / "checkpoints").glob("step-*.json"))
+    rows = []
+    for ckpt in checkpoints:
+        state = json.loads(ckpt.read_text())
+        metrics_path = run_dir / "eval" / f"{ckpt.stem}.json"
+        latlas("eval", "--run", str(run_dir), "--checkpoint", str(ckpt), "--max-images", str(eval_images), "--output", str(metrics_path), "--no-save-images")
+        result = json.loads(metrics_path.read_text())["results"]
+        rows.append({
+            "method": method, "train_s": round(state["train_seconds"], 1), "steps": state["step"],
+            "test_psnr": round(result["psnr"], 2), "test_ssim": round(result["ssim"], 4),
+            "rays_per_s": round(summary["rays_per_sec"], 1), "peak_mem_mb": round(summary["peak_memory_mb"]),
+            "run_dir": str(run_dir), "wall_s": round(wall),
+        })
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--methods", nargs="+", default=["vanilla-nerf"])
+    parser.add_argument("--budgets", nargs="+", type=float, default=[300.0, 900.0])
+    parser.add_argument("--eval-images", type=int, default=10)
+    parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks"))
+    parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("extra", nargs="*", help="extra flags for every `latlas train` (after --)")
+    args = parser.parse_args()
+    budgets = sorted(args.budgets)
+    rows = []
+    for method in args.methods:
+        rows += run_method(method, args.data, budgets, args.output_dir, args.eval_images, args.extra)
+    print(f"# {args.data} | {platform.processor() or platform.machine()} | {os.cpu_count()} cores | {time.strftime('%Y-%m-%d')}")
+    header = ["method", "train_s", "steps", "test_psnr", "test_ssim", "rays_per_s", "peak_mem_mb"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(str(row[h]) for h in header) + " |")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
