@@ -6,6 +6,8 @@ each is evaluated with `latlas eval` on the first --eval-images test views.
 
     python benchmarks/train_budget.py --data ../shared/datasets/objects64/suzanne \
         --methods vanilla-nerf tiny-nerf --budgets 300 900
+
+Extra `latlas train` flags for every run go after `--`, e.g. `-- --background black`.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ def run_method(method: str, data: Path, budgets: list[float], out: Path, eval_im
         latlas("eval", "--run", str(run_dir), "--checkpoint", str(ckpt), "--max-images", str(eval_images), "--output", str(metrics_path), "--no-save-images")
         result = json.loads(metrics_path.read_text())["results"]
         rows.append({
-            "method": method, "train_s": round(state["train_seconds"], 1), "steps": state["step"],
+            "scene": data.name, "method": method, "train_s": round(state["train_seconds"], 1), "steps": state["step"],
+            "steps_per_s": round(state["step"] / max(state["train_seconds"], 1e-9), 2),
             "test_psnr": round(result["psnr"], 2), "test_ssim": round(result["ssim"], 4),
             "rays_per_s": round(summary["rays_per_sec"], 1), "peak_mem_mb": round(summary["peak_memory_mb"]),
             "run_dir": str(run_dir), "wall_s": round(wall),
@@ -53,22 +56,28 @@ def run_method(method: str, data: Path, budgets: list[float], out: Path, eval_im
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True)
+def main(defaults: dict | None = None, description: str = __doc__) -> None:
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, nargs="+", required=True, help="one or more scene folders")
     parser.add_argument("--methods", nargs="+", default=["vanilla-nerf"])
     parser.add_argument("--budgets", nargs="+", type=float, default=[300.0, 900.0])
     parser.add_argument("--eval-images", type=int, default=10)
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks"))
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("extra", nargs="*", help="extra flags for every `latlas train` (after --)")
+    if defaults:
+        parser.set_defaults(**defaults)
+        for action in parser._actions:
+            if action.dest in defaults:
+                action.required = False
     args = parser.parse_args()
     budgets = sorted(args.budgets)
     rows = []
-    for method in args.methods:
-        rows += run_method(method, args.data, budgets, args.output_dir, args.eval_images, args.extra)
-    print(f"# {args.data} | {platform.processor() or platform.machine()} | {os.cpu_count()} cores | {time.strftime('%Y-%m-%d')}")
-    header = ["method", "train_s", "steps", "test_psnr", "test_ssim", "rays_per_s", "peak_mem_mb"]
+    for data in args.data:
+        for method in args.methods:
+            rows += run_method(method, data, budgets, args.output_dir, args.eval_images, args.extra)
+    print(f"# {platform.machine()} | {os.cpu_count()} cores | torch threads {__import__('torch').get_num_threads()} | {time.strftime('%Y-%m-%d')}")
+    header = ["scene", "method", "train_s", "steps", "steps_per_s", "test_psnr", "test_ssim", "rays_per_s", "peak_mem_mb"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:

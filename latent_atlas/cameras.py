@@ -13,21 +13,25 @@ OPENCV_TO_OPENGL = torch.diag(torch.tensor([1.0, -1.0, -1.0, 1.0]))
 
 @dataclass
 class RayBundle:
-    """A batch of rays: origins/directions [n, 3] (unit directions), near/far [n, 1]."""
+    """A batch of rays: origins/directions [n, 3] (unit directions), near/far [n, 1], optional camera indices [n]."""
 
     origins: Tensor
     directions: Tensor
     near: Tensor
     far: Tensor
+    camera_indices: Tensor | None = None
+    """[n] index of each ray's training camera (appearance embeddings); None for novel views."""
 
     def __len__(self) -> int:
         return self.origins.shape[0]
 
     def __getitem__(self, index) -> "RayBundle":
-        return RayBundle(self.origins[index], self.directions[index], self.near[index], self.far[index])
+        cams = None if self.camera_indices is None else self.camera_indices[index]
+        return RayBundle(self.origins[index], self.directions[index], self.near[index], self.far[index], cams)
 
     def to(self, device: torch.device | str) -> "RayBundle":
-        return RayBundle(*(t.to(device) for t in (self.origins, self.directions, self.near, self.far)))
+        cams = None if self.camera_indices is None else self.camera_indices.to(device)
+        return RayBundle(*(t.to(device) for t in (self.origins, self.directions, self.near, self.far)), cams)
 
 
 @dataclass

@@ -29,3 +29,13 @@ def micro_scene(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("micro")
     cfg = SynthConfig(output=root, family="cars", num_scenes=1, resolution=16, num_train=6, num_val=2, num_test=2, seed=1, supersample=1)
     return synthesize(cfg)[0]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` are skipped cleanly where CUDA is not available."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

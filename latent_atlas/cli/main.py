@@ -112,7 +112,7 @@ def cmd_data(args: list[str]) -> int:
 
 
 def cmd_methods(args: list[str]) -> int:
-    from latent_atlas.methods.registry import METHOD_DESCRIPTIONS, METHODS, method_config
+    from latent_atlas.methods.registry import METHOD_DESCRIPTIONS, METHODS
 
     for name in sorted(METHODS):
         print(f"{name:16s} {METHOD_DESCRIPTIONS.get(name, '')}")

@@ -20,6 +20,8 @@ class OptimizerConfig:
     """Learning rate at the end of the schedule (exponential decay from `lr`)."""
     eps: float = 1e-8
     """Adam epsilon."""
+    betas: tuple[float, float] = (0.9, 0.999)
+    """Adam betas."""
     weight_decay: float = 0.0
     """Decoupled weight decay (AdamW) when positive."""
 
@@ -46,15 +48,33 @@ class Model(nn.Module):
         """Parameters by optimiser group name (keys of MethodConfig.optimizers)."""
         return {"fields": list(self.parameters())}
 
-    def before_step(self, step: int) -> None:
-        """Hook called before each training step (schedules, grid updates)."""
+    def before_step(self, step: int) -> bool:
+        """Hook called before each training step (schedules, grid updates).
+
+        Returns True when it replaced parameters (e.g. grid upsampling): the
+        trainer then rebuilds the optimisers.
+        """
+        return False
+
+    def resize_to_state_dict(self, state_dict: dict[str, Tensor]) -> None:
+        """Re-creates parameters/buffers whose shape changed during training (resized grids) before loading."""
+        for name, value in state_dict.items():
+            module_name, _, attr = name.rpartition(".")
+            module = self.get_submodule(module_name) if module_name else self
+            current = getattr(module, attr, None)
+            if isinstance(current, Tensor) and current.shape != value.shape:
+                if isinstance(current, nn.Parameter):
+                    setattr(module, attr, nn.Parameter(torch.empty_like(value, device=current.device)))
+                else:
+                    module.register_buffer(attr, torch.empty_like(value, device=current.device))
 
 
 @dataclass
 class ModelConfig:
     """Base of model configs: `setup` builds the model."""
 
-    def setup(self, channels: int, box_min: Tensor, box_max: Tensor) -> Model:
+    def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> Model:
+        """Builds the model for C channels, the scene box [3] and num_cameras training views."""
         raise NotImplementedError
 
 

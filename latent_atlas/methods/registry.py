@@ -6,6 +6,11 @@ import copy
 
 from latent_atlas.fields.nerf_field import NeRFFieldConfig
 from latent_atlas.methods.base import MethodConfig, OptimizerConfig
+from latent_atlas.methods.instant_ngp import InstantNGPConfig
+from latent_atlas.methods.kplanes import KPlanesModelConfig
+from latent_atlas.methods.proposal_model import ProposalModelConfig
+from latent_atlas.methods.tensorf import TensoRFConfig
+from latent_atlas.methods.triplane import TriPlaneConfig
 from latent_atlas.methods.vanilla_nerf import VanillaNeRFConfig
 
 METHODS: dict[str, MethodConfig] = {
@@ -25,11 +30,55 @@ METHODS: dict[str, MethodConfig] = {
         max_steps=3000,
         rays_per_batch=1024,
     ),
+    "triplane": MethodConfig(
+        model=TriPlaneConfig(),
+        optimizers={"planes": OptimizerConfig(lr=1e-2, lr_final=1e-3), "decoder": OptimizerConfig(lr=1e-3, lr_final=1e-4)},
+        max_steps=5000,
+        rays_per_batch=4096,
+    ),
+    "tensorf": MethodConfig(
+        model=TensoRFConfig(),
+        optimizers={"grids": OptimizerConfig(lr=0.02, lr_final=0.002), "networks": OptimizerConfig(lr=1e-3, lr_final=1e-4)},
+        max_steps=30000,
+        rays_per_batch=4096,
+    ),
+    "instant-ngp": MethodConfig(
+        model=InstantNGPConfig(),
+        optimizers={
+            "encoding": OptimizerConfig(lr=1e-2, lr_final=1e-3, eps=1e-15, betas=(0.9, 0.99)),
+            "networks": OptimizerConfig(lr=1e-2, lr_final=1e-3, eps=1e-15, betas=(0.9, 0.99), weight_decay=1e-6),
+        },
+        max_steps=20000,
+        rays_per_batch=4096,
+    ),
+    "nerfacto": MethodConfig(
+        model=ProposalModelConfig(),
+        optimizers={
+            "proposal_networks": OptimizerConfig(lr=1e-2, lr_final=1e-4, eps=1e-15),
+            "fields": OptimizerConfig(lr=1e-2, lr_final=1e-4, eps=1e-15),
+        },
+        max_steps=30000,
+        rays_per_batch=4096,
+    ),
+    "kplanes": MethodConfig(
+        model=KPlanesModelConfig(),
+        optimizers={
+            "proposal_networks": OptimizerConfig(lr=1e-2, lr_final=1e-4, eps=1e-12),
+            "fields": OptimizerConfig(lr=1e-2, lr_final=1e-4, eps=1e-12),
+        },
+        max_steps=30000,
+        rays_per_batch=4096,
+    ),
 }
 
 METHOD_DESCRIPTIONS: dict[str, str] = {
     "vanilla-nerf": "NeRF: 8x256 coarse + fine MLPs, 64 stratified + 128 importance samples.",
     "tiny-nerf": "A small single NeRF MLP (4x64, no view dependence), for quick CPU runs.",
+    "nerfacto": "Hash-grid field with appearance embedding, two proposal networks (256, 96) -> 48 samples.",
+    "kplanes": "Multiscale k-planes (64-256) with plane TV, two k-plane proposal networks.",
+    "instant-ngp": "Hash grid (16 levels) + tiny MLPs, SH view encoding, occupancy-grid marching.",
+    "tensorf": "TensoRF-VM: 16/48 components, 128^3 -> 300^3 grids, alpha-mask pruning.",
+    "triplane": "EG3D Tri-Plane: 3x32x64x64 summed planes, 64-unit softplus decoder, 48 + 48 samples.",
 }
 
 

@@ -9,8 +9,7 @@ from torch import Tensor, nn
 from latent_atlas.cameras import RayBundle
 from latent_atlas.fields.nerf_field import NeRFField, NeRFFieldConfig
 from latent_atlas.methods.base import Model, ModelConfig, mse
-from latent_atlas.rendering.samplers import merge_edges, pdf_samples, sample_points, stratified_edges
-from latent_atlas.rendering.volume import accumulation, add_background, composite, expected_depth, render_weights
+from latent_atlas.rendering.field_rendering import render_coarse_to_fine
 
 
 @dataclass
@@ -28,7 +27,7 @@ class VanillaNeRFConfig(ModelConfig):
     min_near: float = 0.05
     """Smallest ray start distance."""
 
-    def setup(self, channels: int, box_min: Tensor, box_max: Tensor) -> "VanillaNeRF":
+    def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> "VanillaNeRF":
         return VanillaNeRF(self, channels)
 
 
@@ -42,29 +41,9 @@ class VanillaNeRF(Model):
         self.coarse = NeRFField(config.field, channels)
         self.fine = NeRFField(config.field, channels) if config.n_importance > 0 else None
 
-    def _render(self, field: NeRFField, rays: RayBundle, edges: Tensor, background: Tensor) -> dict[str, Tensor]:
-        positions, t_mid = sample_points(rays.origins, rays.directions, edges)
-        directions = rays.directions[:, None, :].expand_as(positions)
-        density, color = field(positions, directions)
-        weights = render_weights(density, edges[:, 1:] - edges[:, :-1])
-        acc = accumulation(weights)
-        return {
-            "color": add_background(composite(weights, color), acc, background),
-            "acc": acc,
-            "depth": expected_depth(weights, t_mid, rays.far),
-            "weights": weights,
-        }
-
     def forward(self, rays: RayBundle, background: Tensor) -> dict[str, Tensor]:
-        perturb = self.training and self.config.perturb
-        edges = stratified_edges(rays.near, rays.far, self.config.n_samples, perturb)
-        coarse = self._render(self.coarse, rays, edges, background)
-        if self.fine is None:
-            return coarse
-        extra = pdf_samples(edges, coarse["weights"], self.config.n_importance, perturb)
-        fine = self._render(self.fine, rays, merge_edges(edges, extra), background)
-        fine["color_coarse"] = coarse["color"]
-        return fine
+        cfg = self.config
+        return render_coarse_to_fine(self.coarse, self.fine, rays, background, cfg.n_samples, cfg.n_importance, self.training and cfg.perturb)
 
     def loss_dict(self, outputs: dict[str, Tensor], target: Tensor) -> dict[str, Tensor]:
         losses = {"color": mse(outputs["color"], target)}

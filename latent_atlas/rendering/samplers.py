@@ -53,3 +53,19 @@ def sample_points(origins: Tensor, directions: Tensor, edges: Tensor) -> tuple[T
     t_mid = 0.5 * (edges[:, 1:] + edges[:, :-1])
     positions = origins[:, None, :] + directions[:, None, :] * t_mid[..., None]
     return positions, t_mid
+
+
+def spacing_lindisp(t: Tensor) -> Tensor:
+    """Piecewise spacing of unbounded scenes: s = t/2 below 1, 1 - 1/(2t) beyond (t >= 0 -> s in [0, 1))."""
+    return torch.where(t < 1.0, t / 2.0, 1.0 - 1.0 / (2.0 * t.clamp_min(1e-9)))
+
+
+def spacing_lindisp_inverse(s: Tensor) -> Tensor:
+    """Inverse of spacing_lindisp."""
+    return torch.where(s < 0.5, 2.0 * s, 1.0 / (2.0 * (1.0 - s).clamp_min(1e-9)))
+
+
+def lindisp_edges(near: Tensor, far: Tensor, n_samples: int, perturb: bool) -> Tensor:
+    """Bin edges [n, n_samples + 1]: linear in t up to 1, linear in disparity beyond (unbounded scenes)."""
+    s = stratified_edges(spacing_lindisp(near), spacing_lindisp(far), n_samples, perturb)
+    return spacing_lindisp_inverse(s)

@@ -14,7 +14,7 @@ from latent_atlas.methods.base import Model
 from latent_atlas.training.checkpoints import latest_checkpoint, load_checkpoint
 from latent_atlas.training.config import TrainConfig
 from latent_atlas.training.run_dir import load_config
-from latent_atlas.training.trainer import build_model, resolve_device
+from latent_atlas.training.trainer import build_model, load_model_state, resolve_device
 
 
 @dataclass
@@ -45,6 +45,6 @@ def load_trained_run(run_dir: Path, device: str = "cpu", checkpoint: Path | None
     scene = load_scene(config.data, config.data_format, config.auto_scale_poses)
     model = build_model(config, scene, dev)
     tensors, state = load_checkpoint(checkpoint, dev)
-    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    load_model_state(model, tensors)
     model.eval()
     return TrainedRun(run_dir, config, scene, model, checkpoint.with_suffix(".safetensors"), int(state["step"]))

@@ -10,11 +10,11 @@ from latent_atlas.methods.base import Model
 from latent_atlas.rendering.backgrounds import background_colors
 
 
-def camera_rays(cameras: Cameras, camera_indices: Tensor, pixel_x: Tensor, pixel_y: Tensor, box_min: Tensor, box_max: Tensor, min_near: float = 0.05) -> RayBundle:
-    """Rays [n] through the given pixels, limited to the scene box."""
+def camera_rays(cameras: Cameras, camera_indices: Tensor, pixel_x: Tensor, pixel_y: Tensor, box_min: Tensor, box_max: Tensor, min_near: float = 0.05, training_cameras: bool = True) -> RayBundle:
+    """Rays [n] through the given pixels, limited to the scene box (camera indices kept for training cameras)."""
     origins, directions = cameras.pixel_directions(camera_indices, pixel_x, pixel_y)
     near, far = near_far_in_box(origins, directions, box_min, box_max, min_near)
-    return RayBundle(origins, directions, near, far)
+    return RayBundle(origins, directions, near, far, camera_indices if training_cameras else None)
 
 
 @torch.no_grad()
@@ -30,7 +30,7 @@ def render_image(model: Model, cameras: Cameras, index: int, background: str, bo
     pieces: dict[str, list[Tensor]] = {"color": [], "acc": [], "depth": []}
     for start in range(0, px.shape[0], chunk):
         sl = slice(start, start + chunk)
-        rays = camera_rays(cameras, idx[sl], px[sl], py[sl], box_min.to(device), box_max.to(device))
+        rays = camera_rays(cameras, idx[sl], px[sl], py[sl], box_min.to(device), box_max.to(device), training_cameras=False)
         bg = background_colors(background, len(rays), model.channels, device=device)
         out = model(rays, bg)
         for key in pieces:

@@ -48,7 +48,14 @@ def peak_memory_mb(device: torch.device) -> float:
 
 def build_model(config: TrainConfig, scene: SceneData, device: torch.device) -> Model:
     """The method's model for a scene, on `device`."""
-    return config.method.model.setup(3, scene.box_min, scene.box_max).to(device)
+    return config.method.model.setup(3, scene.box_min, scene.box_max, num_cameras=len(scene.split("train"))).to(device)
+
+
+def load_model_state(model: Model, tensors: dict[str, torch.Tensor]) -> None:
+    """Loads the `model.*` tensors of a checkpoint, resizing grids that grew during training."""
+    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    model.resize_to_state_dict(state)
+    model.load_state_dict(state)
 
 
 class Trainer:
@@ -66,9 +73,9 @@ class Trainer:
         self.eval_split = self.scene.split("val")
         torch.manual_seed(config.seed)
         self.model = build_model(config, self.scene, self.device)
-        self.optimizers = self._make_optimizers()
         self.sampler = PixelSampler(self.train_split, config.seed)
         self.box_min, self.box_max = self.scene.box_min.to(self.device), self.scene.box_max.to(self.device)
+        self.train_cameras = self.train_split.cameras.to(self.device)
         self.step = 0
         self.train_seconds = 0.0
         if config.resume is not None:
@@ -76,6 +83,7 @@ class Trainer:
             self._restore()
         else:
             self.run_dir = run_dir or new_run_dir(config)
+            self.optimizers = self._make_optimizers()
         save_config(self.run_dir, config)
         self.logger = RunLogger(self.run_dir)
 
@@ -91,7 +99,7 @@ class Trainer:
                 continue
             opt = self.config.method.optimizers[name]
             cls = torch.optim.AdamW if opt.weight_decay > 0 else torch.optim.Adam
-            optimizers[name] = cls(params, lr=opt.lr, eps=opt.eps, weight_decay=opt.weight_decay)
+            optimizers[name] = cls(params, lr=opt.lr, eps=opt.eps, betas=opt.betas, weight_decay=opt.weight_decay)
         return optimizers
 
     # ---- checkpoints --------------------------------------------------------------------------
@@ -111,11 +119,14 @@ class Trainer:
         return save_checkpoint(self.run_dir / "checkpoints", self.step, tensors, state, self.config.keep_checkpoints, keep_forever)
 
     def _restore(self) -> None:
+        """Loads the latest checkpoint: model first (its grids may have been resized), then optimisers."""
         path = latest_checkpoint(self.run_dir / "checkpoints")
-        if path is None:
-            return  # killed before its first checkpoint: starts again from step 0
+        if path is None:  # killed before its first checkpoint: starts again from step 0
+            self.optimizers = self._make_optimizers()
+            return
         tensors, state = load_checkpoint(path)
-        self.model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+        load_model_state(self.model, tensors)
+        self.optimizers = self._make_optimizers()
         for name, optimizer in self.optimizers.items():
             restore_optimizer(f"optim.{name}", optimizer, tensors, state["optimizers"][name])
         torch.set_rng_state(tensors["rng.torch"])
@@ -136,7 +147,8 @@ class Trainer:
     def train_step(self) -> dict[str, float]:
         """One optimisation step on a random ray batch; returns the logged scalars."""
         method = self.config.method
-        self.model.before_step(self.step)
+        if self.model.before_step(self.step):
+            self.optimizers = self._make_optimizers()
         progress = self.progress()
         for name, optimizer in self.optimizers.items():
             for group in optimizer.param_groups:
@@ -144,8 +156,9 @@ class Trainer:
         batch = self.sampler.sample(method.rays_per_batch)
         bg = background_colors(self.config.background, method.rays_per_batch, 3, self.sampler.generator)
         target = composite_on_background(batch.rgba, bg).to(self.device)
-        rays = camera_rays(self.train_split.cameras, batch.camera_indices, batch.pixel_x, batch.pixel_y, self.box_min.cpu(), self.box_max.cpu())
-        outputs = self.model(rays.to(self.device), bg.to(self.device))
+        bg = bg.to(self.device)
+        rays = camera_rays(self.train_cameras, *(t.to(self.device) for t in (batch.camera_indices, batch.pixel_x, batch.pixel_y)), self.box_min, self.box_max)
+        outputs = self.model(rays, bg)
         losses = self.model.loss_dict(outputs, target)
         loss = sum(losses.values())
         if not torch.isfinite(loss):

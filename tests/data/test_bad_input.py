@@ -83,3 +83,11 @@ def test_nerfstudio_lens_distortion_is_refused(scene_copy):
     meta["k1"] = 0.1
     (scene_copy / "transforms.json").write_text(json.dumps(meta))
     assert "distortion" in str(_error(scene_copy, "nerfstudio"))
+
+
+def test_nerfstudio_declared_size_must_match_images(scene_copy):
+    meta = json.loads((scene_copy / "transforms.json").read_text())
+    meta["w"] = meta["h"] = 32  # images are 16x16: the intrinsics would be wrong
+    (scene_copy / "transforms.json").write_text(json.dumps(meta))
+    err = _error(scene_copy, "nerfstudio")
+    assert "image is 16x16 but transforms.json declares w=32, h=32" in str(err)

@@ -10,20 +10,28 @@ from torch import Tensor
 from latent_atlas.cameras import Cameras
 from latent_atlas.data.images import read_rgba, resolve_image_path, stack_same_size
 from latent_atlas.data.scene import SceneSplit
+from latent_atlas.errors import DataError
 
 
 def build_split(
     image_paths: list[Path],
     camera_to_worlds: list[Tensor],
     intrinsics: list[tuple[float, float, float | None, float | None]],
+    declared_sizes: list[tuple[int | None, int | None]] | None = None,
+    source: Path | None = None,
 ) -> SceneSplit:
     """Reads the images and assembles a SceneSplit.
 
     intrinsics: per frame (fx, fy, cx, cy); cx/cy None means the image centre.
+    declared_sizes: per frame (w, h) stated by the metadata file `source`; a
+    mismatch with the image file is an error (its intrinsics would be wrong).
     """
     paths = [resolve_image_path(p) for p in image_paths]
     images = stack_same_size([read_rgba(p) for p in paths], paths)
     n, h, w = images.shape[:3]
+    for path, (dw, dh) in zip(paths, declared_sizes or []):
+        if (dw is not None and int(dw) != w) or (dh is not None and int(dh) != h):
+            raise DataError(path, f"image is {w}x{h} but {source.name if source else 'the metadata'} declares w={dw}, h={dh}")
     fx = torch.tensor([k[0] for k in intrinsics], dtype=torch.float32)
     fy = torch.tensor([k[1] for k in intrinsics], dtype=torch.float32)
     cx = torch.tensor([w / 2.0 if k[2] is None else k[2] for k in intrinsics], dtype=torch.float32)

@@ -69,13 +69,14 @@ def parse_nerfstudio(folder: Path, filename: str = "transforms.json", opencv_axe
     frames = require(meta, "frames", path)
     if not isinstance(frames, list) or not frames:
         raise DataError(path, "'frames' must be a non-empty list")
-    names, poses, intrinsics = [], [], []
+    names, poses, intrinsics, sizes = [], [], [], []
     for i, frame in enumerate(frames):
         where = f"frame {i}"
         names.append(_normalise_name(str(require(frame, "file_path", path, f" in {where}"))))
         pose = pose_matrix(require(frame, "transform_matrix", path, f" in {where}"), path, where)
         poses.append(pose @ OPENCV_TO_OPENGL if opencv_axes else pose)
         intrinsics.append(_frame_intrinsics(meta, frame, path, where))
+        sizes.append((frame.get("w", meta.get("w")), frame.get("h", meta.get("h"))))
     if auto_scale_poses:
         poses = auto_scale(poses)
 
@@ -94,7 +95,7 @@ def parse_nerfstudio(folder: Path, filename: str = "transforms.json", opencv_axe
         split_indices = {"train": train, "val": held, "test": held}
 
     splits = {
-        split: build_split([folder / names[i] for i in idx], [poses[i] for i in idx], [intrinsics[i] for i in idx])
+        split: build_split([folder / names[i] for i in idx], [poses[i] for i in idx], [intrinsics[i] for i in idx], [sizes[i] for i in idx], path)
         for split, idx in split_indices.items()
         if idx
     }

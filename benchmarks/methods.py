@@ -1,0 +1,29 @@
+"""Every fast method on objects128/suzanne and /bunny under the same CPU time budget, side by side.
+
+    python benchmarks/methods.py                      # 10-minute budget, 50 test views
+    python benchmarks/methods.py --budgets 120 300 600 --methods tensorf
+
+Prints test PSNR/SSIM at each budget, steps/s, rays/s and peak memory.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from train_budget import main  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "objects128"
+
+if __name__ == "__main__":
+    main(
+        defaults={
+            "data": [SHARED / "suzanne", SHARED / "bunny"],
+            "methods": ["tensorf", "instant-ngp", "nerfacto", "kplanes", "triplane"],
+            "budgets": [600.0],
+            "eval_images": 50,
+        },
+        description=__doc__,
+    )

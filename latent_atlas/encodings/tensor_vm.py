@@ -1,0 +1,31 @@
+"""TensoRF vector-matrix (VM) decomposition: sum over modes of plane(u, v) * line(w)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+# For each mode: the plane's two axes and the line's axis (TensoRF's order).
+VM_MODES = (((0, 1), 2), ((0, 2), 1), ((1, 2), 0))
+
+
+def vm_features(planes: Tensor, lines: Tensor, points: Tensor) -> Tensor:
+    """VM features [n, 3R]: planes [3, R, N, N] and lines [3, R, N, 1] at points [n, 3] in [-1, 1].
+
+    Mode m gives plane_m(x_u, x_v) * line_m(x_w) per component; modes are concatenated.
+    """
+    n = points.shape[0]
+    plane_grid = torch.stack([points[:, list(uv)] for uv, _ in VM_MODES]).reshape(3, n, 1, 2)
+    line_coord = torch.stack([points[:, w] for _, w in VM_MODES])  # [3, n]
+    line_grid = torch.stack([torch.zeros_like(line_coord), line_coord], dim=-1).reshape(3, n, 1, 2)
+    plane_feat = F.grid_sample(planes, plane_grid, mode="bilinear", align_corners=True)[..., 0]  # [3, R, n]
+    line_feat = F.grid_sample(lines, line_grid, mode="bilinear", align_corners=True)[..., 0]  # [3, R, n]
+    return (plane_feat * line_feat).reshape(-1, n).T
+
+
+def upsample_vm(planes: Tensor, lines: Tensor, resolution: int) -> tuple[Tensor, Tensor]:
+    """Bilinear/linear resampling of planes [3, R, N, N] and lines [3, R, N, 1] to a new grid resolution."""
+    new_planes = F.interpolate(planes, size=(resolution, resolution), mode="bilinear", align_corners=True)
+    new_lines = F.interpolate(lines, size=(resolution, 1), mode="bilinear", align_corners=True)
+    return new_planes, new_lines

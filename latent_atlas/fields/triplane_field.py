@@ -1,0 +1,65 @@
+"""EG3D-style Tri-Plane field: summed plane features -> small softplus decoder (no PE, no view direction)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from latent_atlas.encodings.planes import triplane_features
+
+
+@dataclass
+class TriPlaneFieldConfig:
+    """Tri-Plane field of IG-AE / Scaled-IG (DESIGN.md reference facts)."""
+
+    plane_channels: int = 32
+    """Feature channels per plane."""
+    plane_resolution: int = 64
+    """Plane side in texels."""
+    reduction: str = "sum"
+    """How the three planes' features combine: sum (EG3D), product or concat."""
+    hidden: int = 64
+    """Hidden units of the decoder."""
+    init_std: float = 0.1
+    """Planes start as N(0, init_std^2)."""
+
+
+def decode_triplane(features: Tensor, decoder: nn.Module) -> tuple[Tensor, Tensor]:
+    """Decoder output -> density softplus(sigma - 1) [...], colour sigmoid(x) * 1.002 - 0.001 [..., C]."""
+    out = decoder(features)
+    density = F.softplus(out[..., 0] - 1.0)
+    color = torch.sigmoid(out[..., 1:]) * 1.002 - 0.001
+    return density, color
+
+
+def make_decoder(in_dim: int, hidden: int, channels: int) -> nn.Sequential:
+    """Linear(in -> hidden) - Softplus - Linear(hidden -> 1 + C)."""
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.Softplus(), nn.Linear(hidden, 1 + channels))
+
+
+class TriPlaneField(nn.Module):
+    """positions [n, s, 3] in the box [-1, 1]^3 -> density [n, s], channels [n, s, C]."""
+
+    def __init__(self, cfg: TriPlaneFieldConfig, channels: int):
+        super().__init__()
+        self.cfg = cfg
+        r = cfg.plane_resolution
+        self.planes = nn.Parameter(torch.randn(1, 3, cfg.plane_channels, r, r) * cfg.init_std)
+        in_dim = cfg.plane_channels * (3 if cfg.reduction == "concat" else 1)
+        self.decoder = make_decoder(in_dim, cfg.hidden, channels)
+
+    def forward(self, positions: Tensor, directions: Tensor) -> tuple[Tensor, Tensor]:
+        shape = positions.shape[:-1]
+        features = triplane_features(self.planes, positions.reshape(1, -1, 3), self.cfg.reduction)[0]
+        density, color = decode_triplane(features, self.decoder)
+        return density.reshape(shape), color.reshape(*shape, -1)
+
+
+def plane_tv(planes: Tensor) -> Tensor:
+    """Total variation of planes [..., R, R]: mean squared difference of neighbouring texels."""
+    dh = (planes[..., 1:, :] - planes[..., :-1, :]).pow(2).mean()
+    dw = (planes[..., :, 1:] - planes[..., :, :-1]).pow(2).mean()
+    return dh + dw

@@ -1,0 +1,155 @@
+"""`tensorf` (Chen et al. 2022): VM-decomposed radiance field, coarse-to-fine grids, alpha-mask pruning."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from latent_atlas.cameras import RayBundle, ray_box_intersection
+from latent_atlas.fields.tensorf_field import TensoRFField, TensoRFFieldConfig
+from latent_atlas.methods.base import Model, ModelConfig, mse
+from latent_atlas.rendering.marching import march_samples, render_marched
+
+
+@dataclass
+class TensoRFConfig(ModelConfig):
+    """TensoRF-VM model and its grid schedule."""
+
+    field: TensoRFFieldConfig = field(default_factory=TensoRFFieldConfig)
+    """Tensor components and appearance decoder."""
+    initial_resolution: int = 128
+    """Grid resolution per axis at the start."""
+    final_resolution: int = 300
+    """Grid resolution per axis after the last upsampling."""
+    upsample_steps: tuple[int, ...] = (2000, 3000, 4000, 5500, 7000)
+    """Steps at which the grids grow (total voxels grow geometrically)."""
+    alpha_mask_steps: tuple[int, ...] = (2000, 4000)
+    """Steps at which the alpha mask (empty-space skipping) is recomputed."""
+    step_ratio: float = 0.5
+    """Ray-marching step in voxels."""
+    max_samples: int = 1024
+    """Upper bound on samples per ray."""
+    distance_scale: float = 25.0
+    """Density multiplier in alpha = 1 - exp(-sigma * delta * scale)."""
+    alpha_mask_threshold: float = 1e-4
+    """Voxels with lower alpha (after 3x3x3 max-pooling) are skipped."""
+    weight_threshold: float = 1e-4
+    """Samples with lower render weight skip the appearance network."""
+    alpha_mask_resolution: int = 128
+    """Largest alpha-mask grid side."""
+    l1_weight_initial: float = 8e-5
+    """Density L1 weight before the first alpha mask."""
+    l1_weight_rest: float = 4e-5
+    """Density L1 weight afterwards."""
+
+    def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> "TensoRF":
+        return TensoRF(self, channels, box_min, box_max)
+
+    def resolution_schedule(self) -> list[int]:
+        """Grid side after each upsampling step (geometric in voxel count)."""
+        n = len(self.upsample_steps)
+        counts = [math.exp(math.log(self.initial_resolution**3) + (math.log(self.final_resolution**3) - math.log(self.initial_resolution**3)) * (i + 1) / n) for i in range(n)]
+        return [round(c ** (1 / 3)) for c in counts]
+
+
+class TensoRF(Model):
+    """TensoRF-VM; parameter groups 'grids' (tensor components) and 'networks' (basis + MLP)."""
+
+    def __init__(self, config: TensoRFConfig, channels: int, box_min: Tensor, box_max: Tensor):
+        super().__init__()
+        self.config = config
+        self.channels = channels
+        self.field = TensoRFField(config.field, config.initial_resolution, channels)
+        self.register_buffer("box_min", box_min.clone().float())
+        self.register_buffer("box_max", box_max.clone().float())
+        self.register_buffer("alpha_mask", torch.ones(1, 1, 1, 1, 1))  # [1, 1, D, H, W] in (z, y, x) order
+        self.register_buffer("mask_box", torch.stack([box_min, box_max]).float())  # occupied bounds [2, 3]
+        self.current_step = 0
+
+    # ---- schedule -----------------------------------------------------------------------------
+    def before_step(self, step: int) -> bool:
+        self.current_step = step
+        changed = False
+        cfg = self.config
+        if step in cfg.upsample_steps:
+            target = cfg.resolution_schedule()[cfg.upsample_steps.index(step)]
+            if target != self.field.resolution:
+                self.field.upsample(target)
+                changed = True
+        if step in cfg.alpha_mask_steps:
+            self.update_alpha_mask()
+        return changed
+
+    def step_size(self) -> float:
+        """Marching step in world units: step_ratio voxels."""
+        voxel = ((self.box_max - self.box_min) / (self.field.resolution - 1)).mean().item()
+        return voxel * self.config.step_ratio
+
+    def _normalise(self, points: Tensor) -> Tensor:
+        return (points - self.box_min) / (self.box_max - self.box_min) * 2.0 - 1.0
+
+    # ---- alpha mask ---------------------------------------------------------------------------
+    def _mask_values(self, points: Tensor) -> Tensor:
+        """Alpha-mask occupancy at points [m, 3] (world): bool [m]."""
+        if self.alpha_mask.numel() == 1:
+            return torch.ones(points.shape[0], dtype=torch.bool, device=points.device)
+        grid = self._normalise(points).reshape(1, -1, 1, 1, 3)
+        return F.grid_sample(self.alpha_mask, grid, mode="bilinear", align_corners=True).reshape(-1) > 0
+
+    @torch.no_grad()
+    def update_alpha_mask(self) -> None:
+        """Recomputes the occupancy grid from the current density and the occupied bounds."""
+        side = min(self.field.resolution, self.config.alpha_mask_resolution)
+        axis = torch.linspace(0.0, 1.0, side, device=self.box_min.device)
+        zz, yy, xx = torch.meshgrid(axis, axis, axis, indexing="ij")
+        unit = torch.stack([xx, yy, zz], dim=-1).reshape(-1, 3)
+        points = self.box_min + unit * (self.box_max - self.box_min)
+        keep = self._mask_values(points)
+        alpha = torch.zeros(points.shape[0], device=points.device)
+        for start in range(0, points.shape[0], 2**18):
+            sl = slice(start, start + 2**18)
+            inside = keep[sl]
+            sigma = torch.zeros(inside.shape[0], device=points.device)
+            if inside.any():
+                sigma[inside] = self.field.density(self._normalise(points[sl][inside]))
+            alpha[sl] = 1.0 - torch.exp(-sigma * self.config.distance_scale * self.step_size())
+        volume = alpha.reshape(1, 1, side, side, side)
+        volume = F.max_pool3d(volume, kernel_size=3, stride=1, padding=1)
+        occupied = (volume > self.config.alpha_mask_threshold).float()
+        self.alpha_mask = occupied
+        if occupied.any():
+            occupied_points = points[occupied.reshape(-1) > 0]
+            pad = (self.box_max - self.box_min) / side
+            self.mask_box = torch.stack([occupied_points.amin(0) - pad, occupied_points.amax(0) + pad])
+
+    # ---- rendering ----------------------------------------------------------------------------
+    def forward(self, rays: RayBundle, background: Tensor) -> dict[str, Tensor]:
+        cfg = self.config
+        t_in, t_out = ray_box_intersection(rays.origins, rays.directions, self.mask_box[0], self.mask_box[1])
+        near, far = torch.maximum(rays.near[:, 0], t_in), torch.minimum(rays.far[:, 0], t_out)
+        step = self.step_size()
+        t, valid = march_samples(near, far, step, cfg.max_samples, self.training)
+        occupancy = self._mask_values if self.alpha_mask.numel() > 1 else None
+        return render_marched(
+            rays, t, valid, step,
+            density_fn=lambda p: (self.field.density(self._normalise(p)) * cfg.distance_scale, None),
+            color_fn=lambda p, d, _: self.field.appearance(self._normalise(p), d),
+            channels=self.channels, background=background, occupancy_fn=occupancy, weight_threshold=cfg.weight_threshold,
+        )
+
+    def loss_dict(self, outputs: dict[str, Tensor], target: Tensor) -> dict[str, Tensor]:
+        cfg = self.config
+        masked = bool(cfg.alpha_mask_steps) and self.current_step >= cfg.alpha_mask_steps[0]
+        weight = cfg.l1_weight_rest if masked else cfg.l1_weight_initial
+        losses = {"color": mse(outputs["color"], target)}
+        if weight > 0:
+            losses["density_l1"] = weight * self.field.density_l1()
+        return losses
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        f = self.field
+        return {"grids": f.grids(), "networks": list(f.basis.parameters()) + list(f.mlp.parameters())}

@@ -1,0 +1,45 @@
+"""Rendering a field along rays: stratified pass, then an optional importance pass (NeRF / EG3D)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from latent_atlas.cameras import RayBundle
+from latent_atlas.rendering.samplers import merge_edges, pdf_samples, sample_points, stratified_edges
+from latent_atlas.rendering.volume import accumulation, add_background, composite, expected_depth, render_weights
+
+# positions [n, s, 3], directions [n, s, 3] -> density [n, s], channels [n, s, C]
+FieldFn = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+
+
+def render_field(field: FieldFn, rays: RayBundle, edges: Tensor, background: Tensor) -> dict[str, Tensor]:
+    """Volume-renders `field` over bin edges [n, s + 1]: color [n, C], acc [n, 1], depth [n, 1], weights [n, s]."""
+    positions, t_mid = sample_points(rays.origins, rays.directions, edges)
+    directions = rays.directions[:, None, :].expand_as(positions)
+    density, color = field(positions, directions)
+    weights = render_weights(density, edges[:, 1:] - edges[:, :-1])
+    acc = accumulation(weights)
+    return {
+        "color": add_background(composite(weights, color), acc, background),
+        "acc": acc,
+        "depth": expected_depth(weights, t_mid, rays.far),
+        "weights": weights,
+    }
+
+
+def render_coarse_to_fine(coarse: FieldFn, fine: FieldFn | None, rays: RayBundle, background: Tensor, n_samples: int, n_importance: int, perturb: bool) -> dict[str, Tensor]:
+    """Stratified samples through `coarse`; with n_importance > 0, coarse + importance samples through `fine`.
+
+    The fine pass's outputs are returned, with the coarse colour as 'color_coarse'.
+    """
+    edges = stratified_edges(rays.near, rays.far, n_samples, perturb)
+    first = render_field(coarse, rays, edges, background)
+    if n_importance <= 0 or fine is None:
+        return first
+    extra = pdf_samples(edges, first["weights"], n_importance, perturb)
+    second = render_field(fine, rays, merge_edges(edges, extra), background)
+    second["color_coarse"] = first["color"]
+    return second

@@ -1,0 +1,66 @@
+"""Uniform ray marching with empty-space skipping and sparse field evaluation (TensoRF, instant-ngp).
+
+A reference path in pure PyTorch: samples every `step` along each ray, drops the
+ones that an occupancy test rejects, evaluates density on the rest and colour
+only where the render weight is above a threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from latent_atlas.cameras import RayBundle
+from latent_atlas.rendering.volume import accumulation, add_background, composite, expected_depth, render_weights
+
+# points [m, 3] -> (density [m], features [m, F] or None): features are handed on to the colour function
+DensityFn = Callable[[Tensor], tuple[Tensor, Tensor | None]]
+# points [m, 3], directions [m, 3], features [m, F] or None -> channels [m, C]
+ColorFn = Callable[[Tensor, Tensor, Tensor | None], Tensor]
+# points [m, 3] -> keep [m] (bool)
+OccupancyFn = Callable[[Tensor], Tensor]
+
+
+def march_samples(near: Tensor, far: Tensor, step: float, max_samples: int, jitter: bool) -> tuple[Tensor, Tensor]:
+    """Distances t [n, s] every `step` from near [n] (randomly offset when `jitter`) and valid = t < far [n, s]."""
+    n_rays = near.shape[0]
+    span = (far - near).clamp_min(0.0)
+    count = min(max_samples, math.ceil(span.max().item() / step) + 1) if n_rays else 1
+    offsets = torch.arange(max(count, 1), device=near.device, dtype=near.dtype) * step
+    if jitter:
+        offsets = offsets + torch.rand(n_rays, 1, device=near.device) * step
+    t = near[:, None] + offsets
+    return t, t < far[:, None]
+
+
+def render_marched(rays: RayBundle, t: Tensor, valid: Tensor, step: float, density_fn: DensityFn, color_fn: ColorFn, channels: int, background: Tensor, occupancy_fn: OccupancyFn | None = None, weight_threshold: float = 1e-4) -> dict[str, Tensor]:
+    """Volume rendering of marched samples t, valid [n, s]: color [n, C], acc [n, 1], depth [n, 1], weights [n, s]."""
+    points = rays.origins[:, None, :] + rays.directions[:, None, :] * t[..., None]
+    valid = valid.clone()
+    if occupancy_fn is not None and valid.any():
+        rows, cols = valid.nonzero(as_tuple=True)
+        rejected = ~occupancy_fn(points[rows, cols])
+        valid[rows[rejected], cols[rejected]] = False
+    sigma = torch.zeros_like(t)
+    features = None
+    if valid.any():
+        density, features = density_fn(points[valid])
+        sigma[valid] = density
+    weights = render_weights(sigma, torch.full_like(t, step))
+    shade = weights > weight_threshold
+    rgb = torch.zeros(*t.shape, channels, device=t.device, dtype=t.dtype)
+    if shade.any():
+        directions = rays.directions[:, None, :].expand_as(points)
+        shade_features = None if features is None else features[shade[valid]]
+        rgb[shade] = color_fn(points[shade], directions[shade], shade_features).to(rgb.dtype)
+    acc = accumulation(weights)
+    return {
+        "color": add_background(composite(weights, rgb), acc, background),
+        "acc": acc,
+        "depth": expected_depth(weights, t, rays.far),
+        "weights": weights,
+        "n_density_samples": valid.sum(),
+    }
