@@ -26,7 +26,7 @@ METHODS: dict[str, MethodConfig] = {
             n_samples=48,
             n_importance=0,
         ),
-        optimizers={"fields": OptimizerConfig(lr=5e-3, lr_final=2e-4)},
+        optimizers={"fields": OptimizerConfig(lr=3e-3, lr_final=2e-4)},
         max_steps=3000,
         rays_per_batch=1024,
     ),

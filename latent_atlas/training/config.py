@@ -23,8 +23,9 @@ class TrainConfig:
     """Scene folder to train on (required)."""
     data_format: str = "auto"
     """Scene layout: auto, blender, nerfstudio, opencv or srn."""
-    background: str = "white"
-    """Background that alpha is composited on: white, black or random (per ray, each step; evaluated on white)."""
+    background: str = "random"
+    """Background that alpha is composited on: random (a colour per ray each step, evaluated on white; stops a
+    model from faking colours with dark, semi-transparent density over a fixed background), white or black."""
     auto_scale_poses: bool = False
     """nerfstudio/opencv layouts: centre the poses on their focus point and scale cameras into the unit box."""
     output_dir: Path = Path("outputs")

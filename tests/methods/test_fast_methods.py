@@ -41,7 +41,7 @@ def small_config(method: str):
     elif method == "kplanes":
         model.field.kplanes.base_resolution, model.field.kplanes.multiscale, model.field.kplanes.features = 32, (1, 2), 16
         model.proposal_resolutions, model.proposal_samples, model.nerf_samples = (32, 32), (48, 24), 16
-        steps = 400
+        steps = 600
     return model, steps, rays
 
 

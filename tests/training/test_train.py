@@ -29,6 +29,24 @@ def test_tiny_nerf_reaches_psnr_bound(trained_run):
     assert any(p.name.startswith("events.out.tfevents") for p in trained_run.iterdir())
 
 
+def test_tiny_nerf_learns_colour_not_just_opacity(trained_run):
+    """PSNR alone misses a model that renders grey shapes over white: compare foreground colours."""
+    from latent_atlas.data.scene import composite_on_background
+    from latent_atlas.training.loading import load_trained_run
+    from latent_atlas.training.render_views import render_image
+
+    run = load_trained_run(trained_run)
+    split = run.scene.split("test")
+    for i in range(len(split)):
+        pred = render_image(run.model, split.cameras, i, "white", run.scene.box_min, run.scene.box_max)["color"]
+        rgba = split.rgba(i)
+        gt = composite_on_background(rgba, torch.ones(3))
+        fg = rgba[..., 3] > 0.9
+        spread = lambda image: (image[fg].amax(-1) - image[fg].amin(-1)).mean().item()
+        assert spread(pred) > 0.5 * spread(gt), (spread(pred), spread(gt))
+        assert (pred[fg].mean(0) - gt[fg].mean(0)).abs().max() < 0.1
+
+
 def test_eval_writes_nerfstudio_shaped_metrics(trained_run):
     result = evaluate_run(EvalConfig(run=trained_run))
     written = json.loads((trained_run / "eval" / "metrics.json").read_text())
