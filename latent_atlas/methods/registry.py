@@ -13,6 +13,11 @@ from latent_atlas.methods.tensorf import TensoRFConfig
 from latent_atlas.methods.triplane import TriPlaneConfig
 from latent_atlas.methods.vanilla_nerf import VanillaNeRFConfig
 
+def _adam_groups(names: tuple[str, ...], lr: float, lr_final: float, eps: float) -> dict[str, OptimizerConfig]:
+    """The same Adam schedule for each named parameter group."""
+    return {name: OptimizerConfig(lr=lr, lr_final=lr_final, eps=eps) for name in names}
+
+
 METHODS: dict[str, MethodConfig] = {
     "vanilla-nerf": MethodConfig(
         model=VanillaNeRFConfig(field=NeRFFieldConfig(), n_samples=64, n_importance=128),
@@ -53,19 +58,13 @@ METHODS: dict[str, MethodConfig] = {
     ),
     "nerfacto": MethodConfig(
         model=ProposalModelConfig(),
-        optimizers={
-            "proposal_networks": OptimizerConfig(lr=1e-2, lr_final=1e-4, eps=1e-15),
-            "fields": OptimizerConfig(lr=1e-2, lr_final=1e-4, eps=1e-15),
-        },
+        optimizers=_adam_groups(("proposal_networks", "fields"), lr=1e-2, lr_final=1e-4, eps=1e-15),
         max_steps=30000,
         rays_per_batch=4096,
     ),
     "kplanes": MethodConfig(
         model=KPlanesModelConfig(),
-        optimizers={
-            "proposal_networks": OptimizerConfig(lr=1e-2, lr_final=1e-4, eps=1e-12),
-            "fields": OptimizerConfig(lr=1e-2, lr_final=1e-4, eps=1e-12),
-        },
+        optimizers=_adam_groups(("proposal_networks", "fields"), lr=1e-2, lr_final=1e-4, eps=1e-12),
         max_steps=30000,
         rays_per_batch=4096,
     ),

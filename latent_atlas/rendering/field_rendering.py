@@ -9,7 +9,7 @@ from torch import Tensor
 
 from latent_atlas.cameras import RayBundle
 from latent_atlas.rendering.samplers import merge_edges, pdf_samples, sample_points, stratified_edges
-from latent_atlas.rendering.volume import accumulation, add_background, composite, expected_depth, render_weights
+from latent_atlas.rendering.volume import render_outputs, render_weights
 
 # positions [n, s, 3], directions [n, s, 3] -> density [n, s], channels [n, s, C]
 FieldFn = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
@@ -21,13 +21,7 @@ def render_field(field: FieldFn, rays: RayBundle, edges: Tensor, background: Ten
     directions = rays.directions[:, None, :].expand_as(positions)
     density, color = field(positions, directions)
     weights = render_weights(density, edges[:, 1:] - edges[:, :-1])
-    acc = accumulation(weights)
-    return {
-        "color": add_background(composite(weights, color), acc, background),
-        "acc": acc,
-        "depth": expected_depth(weights, t_mid, rays.far),
-        "weights": weights,
-    }
+    return render_outputs(weights, color, t_mid, rays.far, background)
 
 
 def render_coarse_to_fine(coarse: FieldFn, fine: FieldFn | None, rays: RayBundle, background: Tensor, n_samples: int, n_importance: int, perturb: bool) -> dict[str, Tensor]:

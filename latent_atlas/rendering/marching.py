@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from latent_atlas.cameras import RayBundle
-from latent_atlas.rendering.volume import accumulation, add_background, composite, expected_depth, render_weights
+from latent_atlas.rendering.volume import render_outputs, render_weights
 
 # points [m, 3] -> (density [m], features [m, F] or None): features are handed on to the colour function
 DensityFn = Callable[[Tensor], tuple[Tensor, Tensor | None]]
@@ -56,11 +56,6 @@ def render_marched(rays: RayBundle, t: Tensor, valid: Tensor, step: float, densi
         directions = rays.directions[:, None, :].expand_as(points)
         shade_features = None if features is None else features[shade[valid]]
         rgb[shade] = color_fn(points[shade], directions[shade], shade_features).to(rgb.dtype)
-    acc = accumulation(weights)
-    return {
-        "color": add_background(composite(weights, rgb), acc, background),
-        "acc": acc,
-        "depth": expected_depth(weights, t, rays.far),
-        "weights": weights,
-        "n_density_samples": valid.sum(),
-    }
+    outputs = render_outputs(weights, rgb, t, rays.far, background)
+    outputs["n_density_samples"] = valid.sum()
+    return outputs

@@ -34,3 +34,14 @@ def expected_depth(weights: Tensor, t_mid: Tensor, far: Tensor) -> Tensor:
 def add_background(color: Tensor, acc: Tensor, background: Tensor) -> Tensor:
     """Composites a rendered colour [n, C] with opacity [n, 1] over background [n, C] or [C]."""
     return color + (1.0 - acc) * background
+
+
+def render_outputs(weights: Tensor, values: Tensor, t_mid: Tensor, far: Tensor, background: Tensor) -> dict[str, Tensor]:
+    """What every renderer returns: color [n, C] over the background, acc [n, 1], depth [n, 1], weights [n, s]."""
+    acc = accumulation(weights)
+    return {
+        "color": add_background(composite(weights, values), acc, background),
+        "acc": acc,
+        "depth": expected_depth(weights, t_mid, far),
+        "weights": weights,
+    }
