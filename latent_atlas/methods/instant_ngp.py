@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field  # configs have an attribute named `field`
 
 import torch
 from torch import Tensor, nn
@@ -19,7 +20,7 @@ from latent_atlas.rendering.occupancy import OccupancyGrid
 class InstantNGPConfig(ModelConfig):
     """instant-ngp model: field, marching step and occupancy-grid schedule."""
 
-    field: NGPFieldConfig = field(default_factory=NGPFieldConfig)
+    field: NGPFieldConfig = dataclass_field(default_factory=NGPFieldConfig)
     """Hash grid and MLPs."""
     steps_per_diagonal: int = 1024
     """Marching step = box diagonal / this."""

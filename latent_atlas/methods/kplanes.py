@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
+from dataclasses import field as dataclass_field  # configs have an attribute named `field`
 
 from torch import Tensor, nn
 

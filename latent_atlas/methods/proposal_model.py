@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
+from dataclasses import field as dataclass_field  # configs have an attribute named `field`
 
 import torch
 from torch import Tensor, nn

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field  # configs have an attribute named `field`
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +20,7 @@ from latent_atlas.rendering.marching import march_samples, render_marched
 class TensoRFConfig(ModelConfig):
     """TensoRF-VM model and its grid schedule."""
 
-    field: TensoRFFieldConfig = field(default_factory=TensoRFFieldConfig)
+    field: TensoRFFieldConfig = dataclass_field(default_factory=TensoRFFieldConfig)
     """Tensor components and appearance decoder."""
     initial_resolution: int = 128
     """Grid resolution per axis at the start."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field  # configs have an attribute named `field`
 
 from torch import Tensor, nn
 
@@ -16,7 +17,7 @@ from latent_atlas.rendering.field_rendering import render_coarse_to_fine
 class TriPlaneConfig(ModelConfig):
     """Tri-Plane model."""
 
-    field: TriPlaneFieldConfig = field(default_factory=TriPlaneFieldConfig)
+    field: TriPlaneFieldConfig = dataclass_field(default_factory=TriPlaneFieldConfig)
     """Planes and decoder."""
     n_samples: int = 48
     """Stratified samples per ray."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field  # configs have an attribute named `field`
 
 from torch import Tensor, nn
 
@@ -16,7 +17,7 @@ from latent_atlas.rendering.field_rendering import render_coarse_to_fine
 class VanillaNeRFConfig(ModelConfig):
     """Coarse/fine NeRF. With n_importance = 0 a single (coarse) network is used."""
 
-    field: NeRFFieldConfig = field(default_factory=NeRFFieldConfig)
+    field: NeRFFieldConfig = dataclass_field(default_factory=NeRFFieldConfig)
     """Architecture of the coarse and fine fields."""
     n_samples: int = 64
     """Stratified samples per ray (coarse network)."""
