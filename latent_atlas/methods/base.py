@@ -48,8 +48,8 @@ class Model(nn.Module):
         """Parameters by optimiser group name (keys of MethodConfig.optimizers)."""
         return {"fields": list(self.parameters())}
 
-    def before_step(self, step: int) -> bool:
-        """Hook called before each training step (schedules, grid updates).
+    def before_step(self, step: int, progress: float = 0.0) -> bool:
+        """Hook called before each training step with the fraction of the run done (schedules, grid updates).
 
         Returns True when it replaced parameters (e.g. grid upsampling): the
         trainer then rebuilds the optimisers.

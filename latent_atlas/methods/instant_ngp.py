@@ -52,7 +52,7 @@ class InstantNGP(Model):
         self.grid = OccupancyGrid(box_min, box_max, config.occupancy_resolution, threshold=config.occupancy_threshold)
         self.step = float((box_max - box_min).norm()) / config.steps_per_diagonal
 
-    def before_step(self, step: int) -> bool:
+    def before_step(self, step: int, progress: float = 0.0) -> bool:
         cfg = self.config
         if step > 0 and step % cfg.occupancy_update_every == 0:
             self.grid.update(self.field.density, self.step, all_cells=step < cfg.occupancy_warmup)

@@ -79,7 +79,7 @@ class ProposalModel(Model):
         self.proposals = nn.ModuleList(DensityField(cfg, box_min, box_max) for cfg in config.proposal_configs())
         self.anneal = 1.0
 
-    def before_step(self, step: int) -> bool:
+    def before_step(self, step: int, progress: float = 0.0) -> bool:
         cfg = self.config
         frac = min(max(step / max(cfg.anneal_steps, 1), 0.0), 1.0)
         self.anneal = cfg.anneal_slope * frac / ((cfg.anneal_slope - 1.0) * frac + 1.0)

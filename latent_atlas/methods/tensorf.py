@@ -26,10 +26,11 @@ class TensoRFConfig(ModelConfig):
     """Grid resolution per axis at the start."""
     final_resolution: int = 300
     """Grid resolution per axis after the last upsampling."""
-    upsample_steps: tuple[int, ...] = (2000, 3000, 4000, 5500, 7000)
-    """Steps at which the grids grow (total voxels grow geometrically)."""
-    alpha_mask_steps: tuple[int, ...] = (2000, 4000)
-    """Steps at which the alpha mask (empty-space skipping) is recomputed."""
+    upsample_at: tuple[float, ...] = (2000 / 30000, 3000 / 30000, 4000 / 30000, 5500 / 30000, 7000 / 30000)
+    """Fractions of the run (steps or --max-time, whichever binds) at which the grids grow
+    (total voxels grow geometrically); the paper's steps 2000-7000 of 30000."""
+    alpha_mask_at: tuple[float, ...] = (2000 / 30000, 4000 / 30000)
+    """Fractions of the run at which the alpha mask (empty-space skipping) is recomputed."""
     step_ratio: float = 0.5
     """Ray-marching step in voxels."""
     max_samples: int = 1024
@@ -52,7 +53,7 @@ class TensoRFConfig(ModelConfig):
 
     def resolution_schedule(self) -> list[int]:
         """Grid side after each upsampling step (geometric in voxel count)."""
-        n = len(self.upsample_steps)
+        n = len(self.upsample_at)
         counts = [math.exp(math.log(self.initial_resolution**3) + (math.log(self.final_resolution**3) - math.log(self.initial_resolution**3)) * (i + 1) / n) for i in range(n)]
         return [round(c ** (1 / 3)) for c in counts]
 
@@ -69,19 +70,22 @@ class TensoRF(Model):
         self.register_buffer("box_max", box_max.clone().float())
         self.register_buffer("alpha_mask", torch.ones(1, 1, 1, 1, 1))  # [1, 1, D, H, W] in (z, y, x) order
         self.register_buffer("mask_box", torch.stack([box_min, box_max]).float())  # occupied bounds [2, 3]
-        self.current_step = 0
+        # how many upsamplings and alpha-mask updates are done (saved, so a resumed run continues the schedule)
+        self.register_buffer("schedule_done", torch.zeros(2, dtype=torch.long))
 
     # ---- schedule -----------------------------------------------------------------------------
-    def before_step(self, step: int) -> bool:
-        self.current_step = step
-        changed = False
+    def before_step(self, step: int, progress: float = 0.0) -> bool:
         cfg = self.config
-        if step in cfg.upsample_steps:
-            target = cfg.resolution_schedule()[cfg.upsample_steps.index(step)]
+        changed = False
+        schedule = cfg.resolution_schedule()
+        while self.schedule_done[0] < len(cfg.upsample_at) and progress >= cfg.upsample_at[self.schedule_done[0]]:
+            target = schedule[self.schedule_done[0]]
+            self.schedule_done[0] += 1
             if target != self.field.resolution:
                 self.field.upsample(target)
                 changed = True
-        if step in cfg.alpha_mask_steps:
+        while self.schedule_done[1] < len(cfg.alpha_mask_at) and progress >= cfg.alpha_mask_at[self.schedule_done[1]]:
+            self.schedule_done[1] += 1
             self.update_alpha_mask()
         return changed
 
@@ -121,11 +125,12 @@ class TensoRF(Model):
         volume = alpha.reshape(1, 1, side, side, side)
         volume = F.max_pool3d(volume, kernel_size=3, stride=1, padding=1)
         occupied = (volume > self.config.alpha_mask_threshold).float()
+        if not occupied.any():
+            return  # nothing learned yet: pruning everything would stop training for good
         self.alpha_mask = occupied
-        if occupied.any():
-            occupied_points = points[occupied.reshape(-1) > 0]
-            pad = (self.box_max - self.box_min) / side
-            self.mask_box = torch.stack([occupied_points.amin(0) - pad, occupied_points.amax(0) + pad])
+        occupied_points = points[occupied.reshape(-1) > 0]
+        pad = (self.box_max - self.box_min) / side
+        self.mask_box = torch.stack([occupied_points.amin(0) - pad, occupied_points.amax(0) + pad])
 
     # ---- rendering ----------------------------------------------------------------------------
     def forward(self, rays: RayBundle, background: Tensor) -> dict[str, Tensor]:
@@ -135,16 +140,19 @@ class TensoRF(Model):
         step = self.step_size()
         t, valid = march_samples(near, far, step, cfg.max_samples, self.training)
         occupancy = self._mask_values if self.alpha_mask.numel() > 1 else None
+        # Until the first alpha mask, shade every sample: at initialisation all weights are below the
+        # threshold, and unshaded samples count as black, which gives density no useful gradient.
+        threshold = cfg.weight_threshold if (self.schedule_done[1] > 0 or not self.training) else -1.0
         return render_marched(
             rays, t, valid, step,
             density_fn=lambda p: (self.field.density(self._normalise(p)) * cfg.distance_scale, None),
             color_fn=lambda p, d, _: self.field.appearance(self._normalise(p), d),
-            channels=self.channels, background=background, occupancy_fn=occupancy, weight_threshold=cfg.weight_threshold,
+            channels=self.channels, background=background, occupancy_fn=occupancy, weight_threshold=threshold,
         )
 
     def loss_dict(self, outputs: dict[str, Tensor], target: Tensor) -> dict[str, Tensor]:
         cfg = self.config
-        masked = bool(cfg.alpha_mask_steps) and self.current_step >= cfg.alpha_mask_steps[0]
+        masked = bool(self.schedule_done[1] > 0)
         weight = cfg.l1_weight_rest if masked else cfg.l1_weight_initial
         losses = {"color": mse(outputs["color"], target)}
         if weight > 0:

@@ -147,9 +147,9 @@ class Trainer:
     def train_step(self) -> dict[str, float]:
         """One optimisation step on a random ray batch; returns the logged scalars."""
         method = self.config.method
-        if self.model.before_step(self.step):
-            self.optimizers = self._make_optimizers()
         progress = self.progress()
+        if self.model.before_step(self.step, progress):
+            self.optimizers = self._make_optimizers()
         for name, optimizer in self.optimizers.items():
             for group in optimizer.param_groups:
                 group["lr"] = method.optimizers[name].lr_at(progress)

@@ -16,7 +16,7 @@ from tests.training.helpers import tiny_config
 def _small_tensorf_overrides():
     cfg = method_config("tensorf").model
     cfg.initial_resolution, cfg.final_resolution = 24, 48
-    cfg.upsample_steps, cfg.alpha_mask_steps = (60, 120), (90,)
+    cfg.upsample_at, cfg.alpha_mask_at = (0.3, 0.6), (0.45,)
     return cfg
 
 
@@ -59,11 +59,12 @@ def test_method_learns_tiny_scene(method, tiny_scene, tmp_path):
 
 def test_tensorf_resumes_after_upsampling(micro_scene, tmp_path):
     model = _small_tensorf_overrides()
-    model.upsample_steps, model.alpha_mask_steps = (3,), (4,)
+    model.upsample_at, model.alpha_mask_at = (0.5,), (0.65,)  # steps 3 and 4 of 6
+    model.field.density_shift = 0.0  # visible density from the start, so the alpha mask is not empty
     first = tiny_config(micro_scene, tmp_path, steps=6, method="tensorf", rays_per_batch=128, model=model, checkpoint_every=5)
     trainer = Trainer(first)
     for _ in range(5):
-        trainer.model.before_step(trainer.step) and setattr(trainer, "optimizers", trainer._make_optimizers())
+        trainer.model.before_step(trainer.step, trainer.progress()) and setattr(trainer, "optimizers", trainer._make_optimizers())
         trainer.train_step()
         trainer.step += 1
     trainer.save()
@@ -72,6 +73,7 @@ def test_tensorf_resumes_after_upsampling(micro_scene, tmp_path):
     assert resumed.step == 5 and resumed.model.field.resolution == 48
     assert torch.equal(resumed.model.field.density_planes, trainer.model.field.density_planes)
     assert torch.equal(resumed.model.mask_box, trainer.model.mask_box)
+    assert resumed.model.schedule_done.tolist() == [1, 1]  # the schedule is not replayed
     resumed.train()
 
 
@@ -94,7 +96,18 @@ def test_tensorf_upsampling_keeps_render(micro_scene):
     assert before.std() > 0.05  # the image is not trivially blank
 
 
+def test_tensorf_schedule_follows_time_budget(micro_scene, tmp_path):
+    """With --max-time binding, the grids grow on the time fractions even though few steps run."""
+    model = _small_tensorf_overrides()
+    model.upsample_at, model.alpha_mask_at = (0.2, 0.4), (0.3,)
+    run = Trainer(tiny_config(micro_scene, tmp_path, steps=10**6, method="tensorf", rays_per_batch=64, model=model, max_time=2.0)).train()
+    tensors, _ = __import__("latent_atlas.training.checkpoints", fromlist=["x"]).load_checkpoint(
+        __import__("latent_atlas.training.checkpoints", fromlist=["x"]).latest_checkpoint(run / "checkpoints"))
+    assert tensors["model.field.density_planes"].shape[-1] == 48
+    assert tensors["model.schedule_done"].tolist() == [2, 1]
+
+
 def test_tensorf_resolution_schedule_is_geometric():
-    cfg = TensoRFConfig(initial_resolution=128, final_resolution=300, upsample_steps=(1, 2, 3, 4, 5))
+    cfg = TensoRFConfig(initial_resolution=128, final_resolution=300, upsample_at=(0.1, 0.2, 0.3, 0.4, 0.5))
     sched = cfg.resolution_schedule()
     assert sched[-1] == 300 and sched == sorted(sched) and sched[0] > 128
