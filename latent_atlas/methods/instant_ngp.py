@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field  # configs have an attribute named `field`
 
-import torch
 from torch import Tensor, nn
 
 from latent_atlas.cameras import RayBundle

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field  # configs have an attribute named `field`
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from latent_atlas.cameras import RayBundle
 from latent_atlas.fields.nerf_field import NeRFField, NeRFFieldConfig
@@ -51,6 +51,3 @@ class VanillaNeRF(Model):
         if "color_coarse" in outputs:
             losses["color_coarse"] = mse(outputs["color_coarse"], target)
         return losses
-
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"fields": list(self.parameters())}

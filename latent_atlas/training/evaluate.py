@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-import torch
 
 from latent_atlas.config_io import save_json_atomic
 from latent_atlas.data.images import write_png
-from latent_atlas.data.scene import composite_on_background
-from latent_atlas.rendering.backgrounds import background_colors, eval_background
+from latent_atlas.rendering.backgrounds import eval_background
 from latent_atlas.training.loading import load_trained_run
-from latent_atlas.training.metrics import psnr, ssim
-from latent_atlas.training.render_views import render_image
+from latent_atlas.training.render_views import score_view
 
 
 @dataclass
@@ -50,17 +46,14 @@ def evaluate_run(cfg: EvalConfig) -> dict:
     split = run.scene.split(cfg.split)
     out_path = cfg.output or (run.run_dir / "eval" / "metrics.json")
     bg_mode = eval_background(run.config.background)
-    bg = background_colors(bg_mode, 1, 3)[0]
     count = len(split) if cfg.max_images is None else min(cfg.max_images, len(split))
     per_image, total_seconds = [], 0.0
     for i in range(count):
         t0 = time.perf_counter()
-        out = render_image(run.model, split.cameras, i, bg_mode, run.scene.box_min, run.scene.box_max, run.config.method.eval_chunk)
+        pred, gt, view_psnr, view_ssim = score_view(run.model, split, i, bg_mode, run.scene.box_min, run.scene.box_max, run.config.method.eval_chunk)
         total_seconds += time.perf_counter() - t0
-        pred = out["color"].cpu()
-        gt = composite_on_background(split.rgba(i), bg)
         name = split.image_paths[i].stem
-        per_image.append({"image": str(split.image_paths[i]), "psnr": psnr(pred, gt), "ssim": ssim(pred, gt)})
+        per_image.append({"image": str(split.image_paths[i]), "psnr": view_psnr, "ssim": view_ssim})
         if cfg.save_images:
             write_png(out_path.parent / "renders" / f"{name}.png", pred)
             write_png(out_path.parent / "renders" / f"{name}_gt.png", gt)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 
 from latent_atlas.data.loading import load_scene
 from latent_atlas.data.scene import SceneData

@@ -6,8 +6,10 @@ import torch
 from torch import Tensor
 
 from latent_atlas.cameras import Cameras, RayBundle, near_far_in_box
+from latent_atlas.data.scene import SceneSplit, composite_on_background
 from latent_atlas.methods.base import Model
 from latent_atlas.rendering.backgrounds import background_colors
+from latent_atlas.training.metrics import psnr, ssim
 
 
 def camera_rays(cameras: Cameras, camera_indices: Tensor, pixel_x: Tensor, pixel_y: Tensor, box_min: Tensor, box_max: Tensor, min_near: float = 0.05, training_cameras: bool = True) -> RayBundle:
@@ -37,3 +39,10 @@ def render_image(model: Model, cameras: Cameras, index: int, background: str, bo
             pieces[key].append(out[key])
     model.train(was_training)
     return {k: torch.cat(v).reshape(h, w, -1) for k, v in pieces.items()}
+
+
+def score_view(model: Model, split: SceneSplit, index: int, background: str, box_min: Tensor, box_max: Tensor, chunk: int = 4096) -> tuple[Tensor, Tensor, float, float]:
+    """Renders view `index` of a split on a fixed background: (render [H, W, C], ground truth [H, W, C], PSNR, SSIM)."""
+    prediction = render_image(model, split.cameras, index, background, box_min, box_max, chunk)["color"].cpu()
+    target = composite_on_background(split.rgba(index), background_colors(background, 1, 3)[0])
+    return prediction, target, psnr(prediction, target), ssim(prediction, target)

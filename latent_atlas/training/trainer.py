@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
 import resource
 import signal
 import sys
@@ -23,8 +21,8 @@ from latent_atlas.rendering.backgrounds import BACKGROUNDS, background_colors, e
 from latent_atlas.training.checkpoints import flatten_optimizer, latest_checkpoint, load_checkpoint, restore_optimizer, save_checkpoint
 from latent_atlas.training.config import TrainConfig
 from latent_atlas.training.logger import RunLogger
-from latent_atlas.training.metrics import psnr, psnr_from_mse, ssim
-from latent_atlas.training.render_views import camera_rays, render_image
+from latent_atlas.training.metrics import psnr_from_mse
+from latent_atlas.training.render_views import camera_rays, score_view
 from latent_atlas.training.run_dir import new_run_dir, save_config
 
 
@@ -180,14 +178,11 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         """PSNR/SSIM on the first `eval_images` held-out views; logs one image."""
         bg_mode = eval_background(self.config.background)
-        bg = background_colors(bg_mode, 1, 3)[0]
         psnrs, ssims = [], []
         for i in range(min(self.config.eval_images, len(self.eval_split))):
-            out = render_image(self.model, self.eval_split.cameras, i, bg_mode, self.box_min, self.box_max, self.config.method.eval_chunk)
-            pred = out["color"].cpu()
-            gt = composite_on_background(self.eval_split.rgba(i), bg)
-            psnrs.append(psnr(pred, gt))
-            ssims.append(ssim(pred, gt))
+            pred, gt, p, q = score_view(self.model, self.eval_split, i, bg_mode, self.box_min, self.box_max, self.config.method.eval_chunk)
+            psnrs.append(p)
+            ssims.append(q)
             if i == 0:
                 self.logger.image("eval/render_vs_gt", torch.cat([pred, gt], dim=1), self.step)
         return {"eval_psnr": sum(psnrs) / len(psnrs), "eval_ssim": sum(ssims) / len(ssims)}

@@ -5,7 +5,6 @@ import json
 import pytest
 import torch
 
-from latent_atlas.cameras import RayBundle
 from latent_atlas.methods.registry import method_config
 from latent_atlas.methods.tensorf import TensoRFConfig
 from latent_atlas.training.render_views import render_image
