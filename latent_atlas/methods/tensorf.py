@@ -41,6 +41,12 @@ class TensoRFConfig(ModelConfig):
     """Voxels with lower alpha (after 3x3x3 max-pooling) are skipped."""
     weight_threshold: float = 1e-4
     """Samples with lower render weight skip the appearance network."""
+    early_stop_eps: float = 1e-4
+    """Training evaluates density with gradients only where transmittance is above this (0: everywhere)."""
+    shade_all_before_mask: bool = False
+    """Shade every sample until the first alpha mask. Needed with a random background: at
+    initialisation every weight is under the threshold and unshaded samples count as black, which
+    pushes density the wrong way for bright objects; costs about 2x per step early on."""
     alpha_mask_resolution: int = 128
     """Largest alpha-mask grid side."""
     l1_weight_initial: float = 8e-5
@@ -140,14 +146,13 @@ class TensoRF(Model):
         step = self.step_size()
         t, valid = march_samples(near, far, step, cfg.max_samples, self.training)
         occupancy = self._mask_values if self.alpha_mask.numel() > 1 else None
-        # Until the first alpha mask, shade every sample: at initialisation all weights are below the
-        # threshold, and unshaded samples count as black, which gives density no useful gradient.
-        threshold = cfg.weight_threshold if (self.schedule_done[1] > 0 or not self.training) else -1.0
+        shade_all = cfg.shade_all_before_mask and self.training and self.schedule_done[1] == 0
+        threshold = -1.0 if shade_all else cfg.weight_threshold
         return render_marched(
             rays, t, valid, step,
             density_fn=lambda p: (self.field.density(self._normalise(p)) * cfg.distance_scale, None),
             color_fn=lambda p, d, _: self.field.appearance(self._normalise(p), d),
-            channels=self.channels, background=background, occupancy_fn=occupancy, weight_threshold=threshold,
+            channels=self.channels, background=background, occupancy_fn=occupancy, weight_threshold=threshold, early_stop_eps=cfg.early_stop_eps,
         )
 
     def loss_dict(self, outputs: dict[str, Tensor], target: Tensor) -> dict[str, Tensor]:

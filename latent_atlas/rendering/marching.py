@@ -36,19 +36,35 @@ def march_samples(near: Tensor, far: Tensor, step: float, max_samples: int, jitt
     return t, t < far[:, None]
 
 
-def render_marched(rays: RayBundle, t: Tensor, valid: Tensor, step: float, density_fn: DensityFn, color_fn: ColorFn, channels: int, background: Tensor, occupancy_fn: OccupancyFn | None = None, weight_threshold: float = 1e-4) -> dict[str, Tensor]:
-    """Volume rendering of marched samples t, valid [n, s]: color [n, C], acc [n, 1], depth [n, 1], weights [n, s]."""
+def transmittance_before(densities: Tensor, step: float) -> Tensor:
+    """Transmittance T_i [n, s] in front of each sample, for densities [n, s] spaced `step` apart."""
+    optical = densities * step
+    return torch.exp(-torch.cat([torch.zeros_like(optical[:, :1]), torch.cumsum(optical, dim=-1)[:, :-1]], dim=-1))
+
+
+def render_marched(rays: RayBundle, t: Tensor, valid: Tensor, step: float, density_fn: DensityFn, color_fn: ColorFn, channels: int, background: Tensor, occupancy_fn: OccupancyFn | None = None, weight_threshold: float = 1e-4, early_stop_eps: float = 0.0) -> dict[str, Tensor]:
+    """Volume rendering of marched samples t, valid [n, s]: color [n, C], acc [n, 1], depth [n, 1], weights [n, s].
+
+    With `early_stop_eps` > 0 and autograd on, a first pass without gradients finds the samples that
+    light still reaches (transmittance above the eps, as nerfacc's early stop), and only those go
+    through the field with gradients: samples behind opaque surfaces cost one cheap forward only.
+    """
     points = rays.origins[:, None, :] + rays.directions[:, None, :] * t[..., None]
     valid = valid.clone()
     if occupancy_fn is not None and valid.any():
         rows, cols = valid.nonzero(as_tuple=True)
         rejected = ~occupancy_fn(points[rows, cols])
         valid[rows[rejected], cols[rejected]] = False
+    if early_stop_eps > 0 and torch.is_grad_enabled() and valid.any():
+        with torch.no_grad():
+            sigma = torch.zeros_like(t)
+            sigma[valid] = density_fn(points[valid])[0].to(t.dtype)
+            valid &= transmittance_before(sigma, step) > early_stop_eps
     sigma = torch.zeros_like(t)
     features = None
     if valid.any():
         density, features = density_fn(points[valid])
-        sigma[valid] = density
+        sigma[valid] = density.to(t.dtype)
     weights = render_weights(sigma, torch.full_like(t, step))
     shade = weights > weight_threshold
     rgb = torch.zeros(*t.shape, channels, device=t.device, dtype=t.dtype)
