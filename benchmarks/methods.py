@@ -4,6 +4,7 @@
     python benchmarks/methods.py --budgets 120 300 600 --methods tensorf
 
 Prints test PSNR/SSIM at each budget, steps/s, rays/s and peak memory.
+Each method runs with the CPU settings in METHOD_FLAGS (flags after `--` apply to all).
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from train_budget import main  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "objects128"
 
+METHOD_FLAGS = {
+    # the peer run's settings (official TensoRF on this CPU): 64^3 -> 200^3 grids, 1024 rays, white background
+    "tensorf": ["--model.initial-resolution", "64", "--model.final-resolution", "200", "--rays-per-batch", "1024", "--background", "white"],
+    # nerfacc-style dynamic batch: a fixed number of samples per step instead of a fixed number of rays
+    "instant-ngp": ["--rays-per-batch", "1024", "--samples-per-batch", "65536", "--background", "white"],
+}
+"""CPU settings per method (the registry defaults are the papers' GPU settings)."""
+
 if __name__ == "__main__":
     main(
         defaults={
@@ -24,6 +33,7 @@ if __name__ == "__main__":
             "methods": ["tensorf", "instant-ngp", "nerfacto", "kplanes", "triplane"],
             "budgets": [600.0],
             "eval_images": 50,
+            "method_flags": METHOD_FLAGS,
         },
         description=__doc__,
     )

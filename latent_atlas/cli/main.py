@@ -1,4 +1,4 @@
-"""`latlas`: train, eval, render, data synth, methods. Errors print one line and exit non-zero."""
+"""`latlas`: train, ae train, eval, render, data synth, methods. Errors print one line and exit non-zero."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ commands:
   train --resume RUN_DIR [...]     continue a killed or finished run
   eval --run RUN_DIR               metrics on held-out views -> RUN_DIR/eval/metrics.json
   render --run RUN_DIR             orbit images and GIF -> RUN_DIR/render/
+  ae train --data PATH [...]       train or fine-tune an autoencoder (latlas ae train --help)
+  ae train --resume RUN_DIR        continue an autoencoder run
   data synth --family F --output D procedural scene families (objects, cars)
   methods                          list the registered methods
 """
@@ -111,6 +113,37 @@ def cmd_data(args: list[str]) -> int:
     return 0
 
 
+def cmd_ae(args: list[str]) -> int:
+    import json
+
+    import tyro
+
+    from latent_atlas.config_io import update_from_dict
+    from latent_atlas.errors import DataError
+    from latent_atlas.training.ae_trainer import AETrainConfig, AETrainer
+
+    if not args or args[0] != "train":
+        return _fail("usage: latlas ae train --data PATH [PATH ...] [options] (see latlas ae train --help)")
+    resume, rest = _pop_option(args[1:], "--resume")
+    default = AETrainConfig()
+    if resume is not None:
+        path = Path(resume) / "config.json"
+        if not path.is_file():
+            raise DataError(path, "not an autoencoder run folder (config.json not found)")
+        default = update_from_dict(default, json.loads(path.read_text()))
+    config = tyro.cli(AETrainConfig, default=default, args=rest, prog="latlas ae train")
+    if resume is not None:
+        config.resume = Path(resume)
+    try:
+        run_dir = AETrainer(config).train()
+    except KeyboardInterrupt:
+        return _fail("interrupted; a checkpoint was written, continue with --resume", 130)
+    print(json.dumps(json.loads((run_dir / "summary.json").read_text()), indent=2))
+    print(f"autoencoder: {run_dir / 'autoencoder'} (pass --ae {run_dir})")
+    print(f"run folder: {run_dir}")
+    return 0
+
+
 def cmd_methods(args: list[str]) -> int:
     from latent_atlas.methods.registry import METHOD_DESCRIPTIONS, METHODS
 
@@ -119,7 +152,7 @@ def cmd_methods(args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "render": cmd_render, "data": cmd_data, "methods": cmd_methods}
+COMMANDS = {"train": cmd_train, "ae": cmd_ae, "eval": cmd_eval, "render": cmd_render, "data": cmd_data, "methods": cmd_methods}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,3 +51,30 @@ def load_scene(folder: str | Path, data_format: str = "auto", auto_scale_poses: 
     if "train" not in scene.splits:
         raise DataError(folder, "no training views")
     return scene
+
+
+def find_scene_folders(root: str | Path, max_depth: int = 3) -> list[Path]:
+    """Scene folders at or below `root` (a scene, a family with dataset_map.json, or a tree of them), sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(root, "folder not found")
+    try:
+        detect_format(root)
+        return [root]
+    except DataError:
+        pass
+    found: list[Path] = []
+    if max_depth > 0:
+        for child in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            found += find_scene_folders(child, max_depth - 1) if _has_scene_below(child, max_depth - 1) else []
+    if not found and max_depth == 3:
+        raise DataError(root, "no scene folders found here or below")
+    return found
+
+
+def _has_scene_below(folder: Path, depth: int) -> bool:
+    try:
+        detect_format(folder)
+        return True
+    except DataError:
+        return depth > 0 and any(_has_scene_below(c, depth - 1) for c in folder.iterdir() if c.is_dir())

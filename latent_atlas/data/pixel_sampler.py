@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from latent_atlas.data.scene import SceneSplit
+from latent_atlas.data.scene import SceneSplit, to_float
 
 
 @dataclass
 class PixelBatch:
-    """camera_indices, pixel_x, pixel_y: [n] integers; rgba: [n, 4] float in [0, 1]."""
+    """camera_indices, pixel_x, pixel_y: [n] integers; rgba: [n, C + 1] float in [0, 1] (channels + alpha)."""
 
     camera_indices: Tensor
     pixel_x: Tensor
@@ -25,7 +25,7 @@ class PixelSampler:
 
     def __init__(self, split: SceneSplit, seed: int):
         self.split = split
-        self.flat = split.images.reshape(-1, 4)
+        self.flat = split.images.reshape(-1, split.images.shape[-1])
         self.generator = torch.Generator().manual_seed(seed)
 
     def sample(self, n: int) -> PixelBatch:
@@ -34,4 +34,4 @@ class PixelSampler:
         flat_index = torch.randint(0, num * h * w, (n,), generator=self.generator)
         cam = flat_index // (h * w)
         pixel = flat_index % (h * w)
-        return PixelBatch(cam, pixel % w, pixel // w, self.flat[flat_index].float() / 255.0)
+        return PixelBatch(cam, pixel % w, pixel // w, to_float(self.flat[flat_index]))

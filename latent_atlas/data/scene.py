@@ -15,7 +15,8 @@ SPLITS = ("train", "val", "test")
 
 @dataclass
 class SceneSplit:
-    """One split of a scene: images [N, H, W, 4] uint8 RGBA (straight alpha), cameras of N views."""
+    """One split of a scene: images [N, H, W, 4] uint8 RGBA (straight alpha), or [N, H, W, C + 1] float
+    channels + alpha in [0, 1] (a scene mapped into a latent space), and the cameras of N views."""
 
     images: Tensor
     cameras: Cameras
@@ -32,9 +33,14 @@ class SceneSplit:
     def width(self) -> int:
         return self.images.shape[2]
 
+    @property
+    def channels(self) -> int:
+        """Colour channels (without alpha)."""
+        return self.images.shape[-1] - 1
+
     def rgba(self, index) -> Tensor:
-        """Float RGBA in [0, 1] of the selected images: [..., H, W, 4]."""
-        return self.images[index].float() / 255.0
+        """Float channels + alpha in [0, 1] of the selected images: [..., H, W, C + 1]."""
+        return to_float(self.images[index])
 
 
 @dataclass
@@ -57,7 +63,12 @@ class SceneData:
         raise KeyError(f"{self.source}: no '{name}' split (has {sorted(self.splits)})")
 
 
+def to_float(values: Tensor) -> Tensor:
+    """uint8 pixels -> float in [0, 1]; float values pass through."""
+    return values.float() / 255.0 if values.dtype == torch.uint8 else values
+
+
 def composite_on_background(rgba: Tensor, background: Tensor) -> Tensor:
-    """Straight-alpha compositing: rgba [..., 4] over background [..., 3] (broadcast) -> [..., 3]."""
-    alpha = rgba[..., 3:4]
-    return rgba[..., :3] * alpha + background * (1.0 - alpha)
+    """Straight-alpha compositing: channels + alpha [..., C + 1] over background [..., C] (broadcast) -> [..., C]."""
+    alpha = rgba[..., -1:]
+    return rgba[..., :-1] * alpha + background * (1.0 - alpha)

@@ -89,7 +89,10 @@ class MethodConfig:
     max_steps: int = 30000
     """Training steps; the learning-rate schedule spans them (or --max-time, whichever ends first)."""
     rays_per_batch: int = 1024
-    """Rays per training step."""
+    """Rays per training step (the first step's count when samples_per_batch is set)."""
+    samples_per_batch: int = 0
+    """When > 0, rays per step adapt so that about this many samples reach the field (nerfacc's
+    dynamic batch): marching methods then do constant work per step however much space is empty."""
     eval_chunk: int = 4096
     """Rays rendered at once when rendering full images."""
 

@@ -34,6 +34,8 @@ class InstantNGPConfig(ModelConfig):
     """Opacity (density * step) below which a cell is empty."""
     weight_threshold: float = 1e-4
     """Samples with lower render weight skip the colour MLP."""
+    early_stop_eps: float = 1e-4
+    """Training evaluates the field with gradients only where transmittance is above this (0: everywhere)."""
 
     def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> "InstantNGP":
         return InstantNGP(self, channels, box_min, box_max)
@@ -52,7 +54,7 @@ class InstantNGP(Model):
 
     def before_step(self, step: int, progress: float = 0.0) -> bool:
         cfg = self.config
-        if step > 0 and step % cfg.occupancy_update_every == 0:
+        if step % cfg.occupancy_update_every == 0:  # from step 0: the first steps already skip empty cells
             self.grid.update(self.field.density, self.step, all_cells=step < cfg.occupancy_warmup)
         return False
 
@@ -63,7 +65,7 @@ class InstantNGP(Model):
             rays, t, valid, self.step,
             density_fn=self.field.density_with_features,
             color_fn=lambda p, d, geometry: self.field.color_from_features(geometry, d),
-            channels=self.channels, background=background, occupancy_fn=self.grid.query, weight_threshold=cfg.weight_threshold,
+            channels=self.channels, background=background, occupancy_fn=self.grid.query, weight_threshold=cfg.weight_threshold, early_stop_eps=cfg.early_stop_eps,
         )
 
     def loss_dict(self, outputs: dict[str, Tensor], target: Tensor) -> dict[str, Tensor]:

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import tyro
 
 from latent_atlas.methods.base import MethodConfig
+from latent_atlas.training.latent_config import LatentTrainingConfig
 
 
 @dataclass
@@ -26,6 +27,14 @@ class TrainConfig:
     background: str = "random"
     """Background that alpha is composited on: random (a colour per ray each step, evaluated on white; stops a
     model from faking colours with dark, semi-transparent density over a fixed background), white or black."""
+    space: str = "rgb"
+    """Where the field learns: rgb, or latent (the normalised latents of --ae; images composited on the
+    evaluation background, white for random, before encoding)."""
+    ae: Optional[str] = None
+    """Autoencoder of --space latent: a `latlas ae train` run folder, a diffusers folder, a .safetensors/.ckpt
+    file, a published preset (stable-diffusion, ostris) or a hub id (downloaded when online)."""
+    latent: LatentTrainingConfig = field(default_factory=LatentTrainingConfig)
+    """Latent-space schedule: decoded loss, decoder fine-tuning, latent cache."""
     auto_scale_poses: bool = False
     """nerfstudio/opencv layouts: centre the poses on their focus point and scale cameras into the unit box."""
     output_dir: Path = Path("outputs")
@@ -52,6 +61,8 @@ class TrainConfig:
     """Training times (seconds) at which to also keep a checkpoint, e.g. for a PSNR-vs-time curve."""
     log_every: int = 20
     """Steps between entries in metrics.jsonl and TensorBoard."""
+    wandb: bool = False
+    """Also log scalars and images to Weights & Biases (when wandb is installed)."""
     progress: bool = True
     """Show a progress bar."""
     resume: Optional[Path] = None

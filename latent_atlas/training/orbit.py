@@ -12,7 +12,6 @@ from PIL import Image
 
 from latent_atlas.cameras import Cameras, look_at
 from latent_atlas.data.images import to_uint8, write_png
-from latent_atlas.rendering.backgrounds import eval_background
 from latent_atlas.training.loading import load_trained_run
 from latent_atlas.training.render_views import render_image
 
@@ -60,10 +59,11 @@ def render_orbit(cfg: RenderConfig) -> Path:
     run = load_trained_run(cfg.run, cfg.device)
     out_dir = cfg.output or (run.run_dir / "render")
     cams = orbit_cameras(run.scene.split("train").cameras, cfg.frames)
-    bg_mode = eval_background(run.config.background)
     frames = []
     for i in range(cfg.frames):
-        image = render_image(run.model, cams, i, bg_mode, run.scene.box_min, run.scene.box_max, run.config.method.eval_chunk)["color"].cpu()
+        image = render_image(run.model, cams, i, run.background_value, run.scene.box_min, run.scene.box_max, run.config.method.eval_chunk)["color"]
+        with torch.no_grad():
+            image = run.space.decode(image[None])[0].cpu()  # RGB: identity
         write_png(out_dir / f"frame_{i:04d}.png", image)
         frames.append(Image.fromarray(to_uint8(image)))
     gif = out_dir / "orbit.gif"

@@ -8,7 +8,6 @@ from torch import Tensor
 from latent_atlas.cameras import Cameras, RayBundle, near_far_in_box
 from latent_atlas.data.scene import SceneSplit, composite_on_background
 from latent_atlas.methods.base import Model
-from latent_atlas.rendering.backgrounds import background_colors
 from latent_atlas.training.metrics import psnr, ssim
 
 
@@ -20,10 +19,17 @@ def camera_rays(cameras: Cameras, camera_indices: Tensor, pixel_x: Tensor, pixel
 
 
 @torch.no_grad()
-def render_image(model: Model, cameras: Cameras, index: int, background: str, box_min: Tensor, box_max: Tensor, chunk: int = 4096) -> dict[str, Tensor]:
-    """Renders camera `index`: {'color': [H, W, C], 'acc': [H, W, 1], 'depth': [H, W, 1]}."""
+def render_image(model: Model, cameras: Cameras, index: int, background: Tensor, box_min: Tensor, box_max: Tensor, chunk: int = 4096) -> dict[str, Tensor]:
+    """Renders camera `index` over a constant background [C]: {'color': [H, W, C], 'acc': [H, W, 1], 'depth': [H, W, 1]}."""
     was_training = model.training
     model.eval()
+    out = render_full_view(model, cameras, index, background, box_min, box_max, chunk)
+    model.train(was_training)
+    return out
+
+
+def render_full_view(model: Model, cameras: Cameras, index: int, background: Tensor, box_min: Tensor, box_max: Tensor, chunk: int = 4096, training_cameras: bool = False) -> dict[str, Tensor]:
+    """Every pixel of camera `index` in the model's current mode, autograd as the caller has it: [H, W, ...]."""
     device = next(model.parameters()).device
     cameras = cameras.to(device)
     px, py = cameras.image_pixels(index)
@@ -32,17 +38,15 @@ def render_image(model: Model, cameras: Cameras, index: int, background: str, bo
     pieces: dict[str, list[Tensor]] = {"color": [], "acc": [], "depth": []}
     for start in range(0, px.shape[0], chunk):
         sl = slice(start, start + chunk)
-        rays = camera_rays(cameras, idx[sl], px[sl], py[sl], box_min.to(device), box_max.to(device), training_cameras=False)
-        bg = background_colors(background, len(rays), model.channels, device=device)
-        out = model(rays, bg)
+        rays = camera_rays(cameras, idx[sl], px[sl], py[sl], box_min.to(device), box_max.to(device), training_cameras=training_cameras)
+        out = model(rays, background.to(device).expand(len(rays), -1))
         for key in pieces:
             pieces[key].append(out[key])
-    model.train(was_training)
     return {k: torch.cat(v).reshape(h, w, -1) for k, v in pieces.items()}
 
 
-def score_view(model: Model, split: SceneSplit, index: int, background: str, box_min: Tensor, box_max: Tensor, chunk: int = 4096) -> tuple[Tensor, Tensor, float, float]:
-    """Renders view `index` of a split on a fixed background: (render [H, W, C], ground truth [H, W, C], PSNR, SSIM)."""
+def score_view(model: Model, split: SceneSplit, index: int, background: Tensor, box_min: Tensor, box_max: Tensor, chunk: int = 4096) -> tuple[Tensor, Tensor, float, float]:
+    """Renders view `index` of a split on a constant background [C]: (render [H, W, C], ground truth [H, W, C], PSNR, SSIM)."""
     prediction = render_image(model, split.cameras, index, background, box_min, box_max, chunk)["color"].cpu()
-    target = composite_on_background(split.rgba(index), background_colors(background, 1, 3)[0])
+    target = composite_on_background(split.rgba(index), background.cpu())
     return prediction, target, psnr(prediction, target), ssim(prediction, target)

@@ -12,17 +12,22 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from latent_atlas.config_io import to_jsonable
 from latent_atlas.data.loading import load_scene
 from latent_atlas.data.pixel_sampler import PixelSampler
 from latent_atlas.data.scene import SceneData, composite_on_background
-from latent_atlas.errors import ConfigError, TrainingDivergedError
+from latent_atlas.errors import ConfigError, DataError, TrainingDivergedError
 from latent_atlas.methods.base import Model
-from latent_atlas.rendering.backgrounds import BACKGROUNDS, background_colors, eval_background
+from latent_atlas.methods.base import OptimizerConfig, mse as mse_loss
+from latent_atlas.rendering.backgrounds import BACKGROUNDS, background_colors
 from latent_atlas.training.checkpoints import flatten_optimizer, latest_checkpoint, load_checkpoint, restore_optimizer, save_checkpoint
 from latent_atlas.training.config import TrainConfig
+from latent_atlas.training.latent_metrics import score_latent_view
 from latent_atlas.training.logger import RunLogger
 from latent_atlas.training.metrics import psnr_from_mse
-from latent_atlas.training.render_views import camera_rays, score_view
+from latent_atlas.spaces.image_space import ImageSpace
+from latent_atlas.training.render_views import camera_rays, render_full_view, score_view
+from latent_atlas.training.space_setup import build_space, rgb_background
 from latent_atlas.training.run_dir import new_run_dir, save_config
 
 
@@ -45,8 +50,34 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 def build_model(config: TrainConfig, scene: SceneData, device: torch.device) -> Model:
-    """The method's model for a scene, on `device`."""
-    return config.method.model.setup(3, scene.box_min, scene.box_max, num_cameras=len(scene.split("train"))).to(device)
+    """The method's model for a scene (as many channels as its images), on `device`."""
+    train = scene.split("train")
+    return config.method.model.setup(train.channels, scene.box_min, scene.box_max, num_cameras=len(train)).to(device)
+
+
+def map_into_space(space: ImageSpace, scene: SceneData, background: torch.Tensor) -> SceneData:
+    """The scene's splits in `space` (DataError naming the scene when its images do not fit)."""
+    try:
+        return space.map_scene(scene, background)
+    except ValueError as exc:
+        raise DataError(scene.source, str(exc)) from None
+
+
+def decoder_parameters(space: ImageSpace) -> dict[str, torch.nn.Parameter]:
+    """The decoder side of a latent space's autoencoder (post_quant_conv + decoder), by state-dict name."""
+    autoencoder = getattr(space, "autoencoder", None)
+    if autoencoder is None:
+        return {}
+    return {k: v for k, v in autoencoder.named_parameters() if k.startswith(("decoder.", "post_quant_conv."))}
+
+
+def load_decoder_state(space: ImageSpace, tensors: dict[str, torch.Tensor]) -> None:
+    """Loads the `space.*` tensors of a checkpoint (a fine-tuned decoder) into the space's autoencoder."""
+    params = decoder_parameters(space)
+    with torch.no_grad():
+        for name, value in tensors.items():
+            if name.startswith("space.") and name[len("space."):] in params:
+                params[name[len("space."):]].copy_(value)
 
 
 def load_model_state(model: Model, tensors: dict[str, torch.Tensor]) -> None:
@@ -66,7 +97,11 @@ class Trainer:
             raise ConfigError(f"--background {config.background}: choose from {', '.join(BACKGROUNDS)}")
         self.config = config
         self.device = resolve_device(config.device)
-        self.scene = load_scene(config.data, config.data_format, config.auto_scale_poses)
+        self.space = build_space(config, self.device)
+        self.rgb_scene = load_scene(config.data, config.data_format, config.auto_scale_poses)
+        self.rgb_background = rgb_background(config)  # [3]: eval views, and every view in a latent space
+        self.scene = map_into_space(self.space, self.rgb_scene, self.rgb_background)
+        self.background_value = self.space.background_value(self.rgb_background).to(self.device)  # [C]
         self.train_split = self.scene.split("train")
         self.eval_split = self.scene.split("val")
         torch.manual_seed(config.seed)
@@ -76,6 +111,8 @@ class Trainer:
         self.train_cameras = self.train_split.cameras.to(self.device)
         self.step = 0
         self.train_seconds = 0.0
+        self.rays_per_batch = config.method.rays_per_batch  # adapts when method.samples_per_batch is set
+        self.rays_seen = 0
         if config.resume is not None:
             self.run_dir = Path(config.resume)
             self._restore()
@@ -83,10 +120,11 @@ class Trainer:
             self.run_dir = run_dir or new_run_dir(config)
             self.optimizers = self._make_optimizers()
         save_config(self.run_dir, config)
-        self.logger = RunLogger(self.run_dir)
+        self.logger = RunLogger(self.run_dir, config.wandb, to_jsonable(config))
 
     # ---- set-up -------------------------------------------------------------------------------
     def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Adam/AdamW per model parameter group (a decoder being fine-tuned keeps its own optimiser)."""
         groups = self.model.param_groups()
         missing = set(groups) - set(self.config.method.optimizers)
         if missing:
@@ -98,7 +136,38 @@ class Trainer:
             opt = self.config.method.optimizers[name]
             cls = torch.optim.AdamW if opt.weight_decay > 0 else torch.optim.Adam
             optimizers[name] = cls(params, lr=opt.lr, eps=opt.eps, betas=opt.betas, weight_decay=opt.weight_decay)
+        if "decoder" in getattr(self, "optimizers", {}):
+            optimizers["decoder"] = self.optimizers["decoder"]
         return optimizers
+
+    # ---- latent space: decoded phase ------------------------------------------------------------
+    def in_decoded_phase(self, progress: float) -> bool:
+        """Whether the decoded-RGB loss is on (latent space, past latent.decoder_start)."""
+        latent = self.config.latent
+        return self.space.name == "latent" and latent.loss_d_weight > 0 and progress >= latent.decoder_start
+
+    def _start_decoder_finetuning(self) -> None:
+        """Unfreezes the decoder and gives it an Adam optimiser (once)."""
+        if "decoder" in self.optimizers or not self.config.latent.finetune_decoder:
+            return
+        params = list(decoder_parameters(self.space).values())
+        for p in params:
+            p.requires_grad_(True)
+        self.optimizers["decoder"] = torch.optim.Adam(params, lr=self.config.latent.decoder_lr)
+
+    def decoder_lr(self, progress: float) -> float:
+        """Exponential decay from decoder_lr at the phase start to decoder_lr_final at the end of the run."""
+        latent = self.config.latent
+        phase = (progress - latent.decoder_start) / max(1.0 - latent.decoder_start, 1e-9)
+        return OptimizerConfig(lr=latent.decoder_lr, lr_final=latent.decoder_lr_final).lr_at(phase)
+
+    def decoded_loss(self) -> torch.Tensor:
+        """|D(render) - image|^2 on one random training view rendered in full (latent-nerfstudio's loss_d)."""
+        index = int(torch.randint(len(self.train_split), (1,), generator=self.sampler.generator))
+        render = render_full_view(self.model, self.train_cameras, index, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk, training_cameras=True)["color"]
+        decoded = self.space.decode(render[None])[0]
+        target = composite_on_background(self.rgb_scene.split("train").rgba(index), self.rgb_background).to(decoded.device)
+        return mse_loss(decoded, target)
 
     # ---- checkpoints --------------------------------------------------------------------------
     def save(self, keep_forever: bool = False) -> Path:
@@ -109,11 +178,14 @@ class Trainer:
             flat, meta = flatten_optimizer(f"optim.{name}", optimizer)
             tensors.update(flat)
             optim_meta[name] = meta
+        if "decoder" in self.optimizers:  # fine-tuned decoder weights travel with the checkpoint
+            tensors.update({f"space.{k}": v for k, v in decoder_parameters(self.space).items()})
         tensors["rng.torch"] = torch.get_rng_state()
         tensors["rng.sampler"] = self.sampler.generator.get_state()
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
-        state = {"train_seconds": self.train_seconds, "optimizers": optim_meta, "method_name": self.config.method_name}
+        state = {"train_seconds": self.train_seconds, "optimizers": optim_meta, "method_name": self.config.method_name,
+                 "rays_per_batch": self.rays_per_batch, "rays_seen": self.rays_seen}
         return save_checkpoint(self.run_dir / "checkpoints", self.step, tensors, state, self.config.keep_checkpoints, keep_forever)
 
     def _restore(self) -> None:
@@ -125,6 +197,9 @@ class Trainer:
         tensors, state = load_checkpoint(path)
         load_model_state(self.model, tensors)
         self.optimizers = self._make_optimizers()
+        if "decoder" in state["optimizers"]:
+            load_decoder_state(self.space, tensors)
+            self._start_decoder_finetuning()
         for name, optimizer in self.optimizers.items():
             restore_optimizer(f"optim.{name}", optimizer, tensors, state["optimizers"][name])
         torch.set_rng_state(tensors["rng.torch"])
@@ -133,6 +208,8 @@ class Trainer:
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
         self.step = int(state["step"])
         self.train_seconds = float(state["train_seconds"])
+        self.rays_per_batch = int(state.get("rays_per_batch", self.rays_per_batch))
+        self.rays_seen = int(state.get("rays_seen", self.step * self.rays_per_batch))
 
     # ---- one step -----------------------------------------------------------------------------
     def progress(self) -> float:
@@ -148,16 +225,26 @@ class Trainer:
         progress = self.progress()
         if self.model.before_step(self.step, progress):
             self.optimizers = self._make_optimizers()
+        decoded_phase = self.in_decoded_phase(progress)
+        if decoded_phase:
+            self._start_decoder_finetuning()
         for name, optimizer in self.optimizers.items():
+            lr = self.decoder_lr(progress) if name == "decoder" else method.optimizers[name].lr_at(progress)
             for group in optimizer.param_groups:
-                group["lr"] = method.optimizers[name].lr_at(progress)
-        batch = self.sampler.sample(method.rays_per_batch)
-        bg = background_colors(self.config.background, method.rays_per_batch, 3, self.sampler.generator)
+                group["lr"] = lr
+        n_rays = self.rays_per_batch
+        batch = self.sampler.sample(n_rays)
+        if self.space.name == "rgb":
+            bg = background_colors(self.config.background, n_rays, 3, self.sampler.generator)
+        else:  # latent images are already on the encoded background colour
+            bg = self.background_value.cpu().expand(n_rays, -1)
         target = composite_on_background(batch.rgba, bg).to(self.device)
         bg = bg.to(self.device)
         rays = camera_rays(self.train_cameras, *(t.to(self.device) for t in (batch.camera_indices, batch.pixel_x, batch.pixel_y)), self.box_min, self.box_max)
         outputs = self.model(rays, bg)
         losses = self.model.loss_dict(outputs, target)
+        if decoded_phase:
+            losses["decoded"] = self.config.latent.loss_d_weight * self.decoded_loss()
         loss = sum(losses.values())
         if not torch.isfinite(loss):
             raise TrainingDivergedError(
@@ -170,22 +257,32 @@ class Trainer:
         loss.backward()
         for optimizer in self.optimizers.values():
             optimizer.step()
+        self.rays_seen += n_rays
+        if method.samples_per_batch > 0 and "n_density_samples" in outputs:
+            self.rays_per_batch = adapt_ray_count(n_rays, int(outputs["n_density_samples"]), method.samples_per_batch)
         with torch.no_grad():
             mse = torch.mean((outputs["color"] - target) ** 2)
         return {"loss": loss.item(), "psnr": psnr_from_mse(mse).item(), **{f"loss_{k}": v.item() for k, v in losses.items()}}
 
     # ---- evaluation ---------------------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
-        """PSNR/SSIM on the first `eval_images` held-out views; logs one image."""
-        bg_mode = eval_background(self.config.background)
-        psnrs, ssims = [], []
+        """PSNR/SSIM on the first `eval_images` held-out views (in the run's space; decoded too in a latent
+        space); logs the first view's render (or latent dashboard)."""
+        scores: dict[str, list[float]] = {}
         for i in range(min(self.config.eval_images, len(self.eval_split))):
-            pred, gt, p, q = score_view(self.model, self.eval_split, i, bg_mode, self.box_min, self.box_max, self.config.method.eval_chunk)
-            psnrs.append(p)
-            ssims.append(q)
+            if self.space.name == "rgb":
+                pred, gt, p, q = score_view(self.model, self.eval_split, i, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk)
+                values, figure = {"eval_psnr": p, "eval_ssim": q}, torch.cat([pred, gt], dim=1)
+            else:
+                score = score_latent_view(self.model, self.space, self.eval_split, self.rgb_scene.split("val"), i, self.background_value, self.rgb_background, self.box_min, self.box_max, self.config.method.eval_chunk)
+                m = score.metrics
+                values = {"eval_psnr": m["metrics_e"]["psnr"], "eval_ssim": m["metrics_e"]["ssim"], "eval_psnr_d": m["metrics_d"]["psnr"], "eval_ssim_d": m["metrics_d"]["ssim"]}
+                figure = score.dashboard
+            for key, value in values.items():
+                scores.setdefault(key, []).append(value)
             if i == 0:
-                self.logger.image("eval/render_vs_gt", torch.cat([pred, gt], dim=1), self.step)
-        return {"eval_psnr": sum(psnrs) / len(psnrs), "eval_ssim": sum(ssims) / len(ssims)}
+                self.logger.image("eval/render_vs_gt", figure, self.step)
+        return {key: sum(v) / len(v) for key, v in scores.items()}
 
     # ---- loop ---------------------------------------------------------------------------------
     def train(self) -> Path:
@@ -195,7 +292,7 @@ class Trainer:
         bar = tqdm(total=max_steps, initial=self.step, disable=not cfg.progress, mininterval=1.0, dynamic_ncols=True, file=sys.stderr)
         last_ckpt_time = time.perf_counter()
         pending_times = sorted(t for t in cfg.checkpoint_at_times if t > self.train_seconds)
-        window_start, window_steps = time.perf_counter(), 0
+        window_start, window_steps, window_rays = time.perf_counter(), 0, self.rays_seen
         previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt) if _is_main_thread() else None
         try:
             while self.step < max_steps and not (cfg.max_time and self.train_seconds >= cfg.max_time):
@@ -208,8 +305,9 @@ class Trainer:
                 if self.step % cfg.log_every == 0 or self.step == 1:
                     now = time.perf_counter()
                     steps_per_sec = window_steps / max(now - window_start, 1e-9)
-                    window_start, window_steps = now, 0
-                    scalars.update(lr=self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"], steps_per_sec=steps_per_sec, rays_per_sec=steps_per_sec * cfg.method.rays_per_batch, train_seconds=self.train_seconds)
+                    rays_per_sec = (self.rays_seen - window_rays) / max(now - window_start, 1e-9)
+                    window_start, window_steps, window_rays = now, 0, self.rays_seen
+                    scalars.update(lr=self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"], steps_per_sec=steps_per_sec, rays_per_sec=rays_per_sec, rays_per_batch=float(self.rays_per_batch), train_seconds=self.train_seconds)
                     self.logger.scalars(self.step, scalars)
                     bar.set_postfix(loss=f"{scalars['loss']:.4f}", psnr=f"{scalars['psnr']:.2f}")
                 if self.step % cfg.eval_every == 0:
@@ -234,7 +332,7 @@ class Trainer:
             "method_name": cfg.method_name,
             "steps": self.step,
             "train_seconds": self.train_seconds,
-            "rays_per_sec": self.step * cfg.method.rays_per_batch / max(self.train_seconds, 1e-9),
+            "rays_per_sec": self.rays_seen / max(self.train_seconds, 1e-9),
             "peak_memory_mb": peak_memory_mb(self.device),
             **self.evaluate(),
         }
@@ -242,6 +340,13 @@ class Trainer:
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         self.logger.close()
         return self.run_dir
+
+
+def adapt_ray_count(n_rays: int, n_samples: int, target_samples: int) -> int:
+    """Rays for the next step so that about `target_samples` samples reach the field (at most 4x change)."""
+    per_ray = max(n_samples, 1) / max(n_rays, 1)
+    wanted = target_samples / per_ray
+    return int(min(max(wanted, n_rays / 4, 64), n_rays * 4, 1 << 18))
 
 
 def _raise_keyboard_interrupt(signum, frame):

@@ -1,0 +1,1 @@
+"""Image spaces (RGB, autoencoder latents) and the autoencoders behind them."""

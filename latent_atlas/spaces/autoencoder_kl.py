@@ -1,0 +1,272 @@
+"""KL autoencoder with the architecture and parameter names of diffusers' `AutoencoderKL`.
+
+Written from the published architecture so that checkpoints saved by diffusers
+(`save_pretrained` folders, single .safetensors files) load without diffusers
+installed: encoder = conv_in, down blocks of ResNet blocks (+ stride-2 conv),
+mid block (ResNet, single-head attention, ResNet), GroupNorm-SiLU-conv_out to
+2 x latent channels (mean, log-variance); decoder mirrors it with nearest-neighbour
+x2 upsampling. Images are [B, 3, H, W] in [-1, 1]; latents z are [B, C, H/f, W/f]
+with f = 2^(number of blocks - 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass
+class AutoencoderKLConfig:
+    """Architecture of a KL autoencoder (the keys of a diffusers AutoencoderKL config.json)."""
+
+    in_channels: int = 3
+    """Image channels in."""
+    out_channels: int = 3
+    """Image channels out."""
+    block_out_channels: tuple[int, ...] = (128, 256, 512, 512)
+    """Channels of each resolution level; f = 2^(len - 1)."""
+    layers_per_block: int = 2
+    """ResNet blocks per encoder level (the decoder has one more)."""
+    latent_channels: int = 4
+    """Channels of the latent image."""
+    norm_num_groups: int = 32
+    """GroupNorm groups."""
+    use_quant_conv: bool = True
+    """1x1 conv on the moments after the encoder."""
+    use_post_quant_conv: bool = True
+    """1x1 conv on the latent before the decoder."""
+    mid_block_add_attention: bool = True
+    """Single-head self-attention in the mid blocks."""
+    scaling_factor: float = 0.18215
+    """Diffusion scaling of the latents (stored for diffusers; latent NeRFs use raw z)."""
+
+    @property
+    def downscale_factor(self) -> int:
+        """Image pixels per latent pixel along each axis."""
+        return 2 ** (len(self.block_out_channels) - 1)
+
+    def to_diffusers_config(self) -> dict:
+        """The config.json that diffusers writes for this architecture."""
+        n = len(self.block_out_channels)
+        return {
+            "_class_name": "AutoencoderKL",
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "down_block_types": ["DownEncoderBlock2D"] * n,
+            "up_block_types": ["UpDecoderBlock2D"] * n,
+            "block_out_channels": list(self.block_out_channels),
+            "layers_per_block": self.layers_per_block,
+            "act_fn": "silu",
+            "latent_channels": self.latent_channels,
+            "norm_num_groups": self.norm_num_groups,
+            "scaling_factor": self.scaling_factor,
+            "use_quant_conv": self.use_quant_conv,
+            "use_post_quant_conv": self.use_post_quant_conv,
+            "mid_block_add_attention": self.mid_block_add_attention,
+        }
+
+    @classmethod
+    def from_diffusers_config(cls, config: dict) -> "AutoencoderKLConfig":
+        """Reads a diffusers config.json dict (unknown keys ignored; act_fn must be silu)."""
+        if config.get("act_fn", "silu") != "silu":
+            raise ValueError(f"act_fn '{config['act_fn']}' is not supported (only silu)")
+        kwargs = {k: config[k] for k in cls.__dataclass_fields__ if k in config}
+        if "block_out_channels" in kwargs:
+            kwargs["block_out_channels"] = tuple(kwargs["block_out_channels"])
+        return cls(**kwargs)
+
+
+def _norm(channels: int, groups: int) -> nn.GroupNorm:
+    return nn.GroupNorm(groups, channels, eps=1e-6)
+
+
+class ResnetBlock(nn.Module):
+    """GroupNorm-SiLU-conv twice plus a (1x1 conv) shortcut: [B, in, H, W] -> [B, out, H, W]."""
+
+    def __init__(self, in_channels: int, out_channels: int, groups: int):
+        super().__init__()
+        self.norm1 = _norm(in_channels, groups)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.norm2 = _norm(out_channels, groups)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        self.conv_shortcut = nn.Conv2d(in_channels, out_channels, 1) if in_channels != out_channels else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = self.conv2(F.silu(self.norm2(h)))
+        return (x if self.conv_shortcut is None else self.conv_shortcut(x)) + h
+
+
+class SpatialAttention(nn.Module):
+    """Single-head self-attention over pixels with a residual: [B, C, H, W] -> same."""
+
+    def __init__(self, channels: int, groups: int):
+        super().__init__()
+        self.group_norm = _norm(channels, groups)
+        self.to_q = nn.Linear(channels, channels)
+        self.to_k = nn.Linear(channels, channels)
+        self.to_v = nn.Linear(channels, channels)
+        self.to_out = nn.ModuleList([nn.Linear(channels, channels)])
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        tokens = self.group_norm(x).reshape(b, c, h * w).transpose(1, 2)  # [B, HW, C]
+        q, k, v = self.to_q(tokens), self.to_k(tokens), self.to_v(tokens)
+        attended = F.scaled_dot_product_attention(q[:, None], k[:, None], v[:, None])[:, 0]
+        return x + self.to_out[0](attended).transpose(1, 2).reshape(b, c, h, w)
+
+
+class MidBlock(nn.Module):
+    """ResNet - attention - ResNet at the lowest resolution."""
+
+    def __init__(self, channels: int, groups: int, attention: bool):
+        super().__init__()
+        self.resnets = nn.ModuleList([ResnetBlock(channels, channels, groups), ResnetBlock(channels, channels, groups)])
+        self.attentions = nn.ModuleList([SpatialAttention(channels, groups)]) if attention else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.resnets[0](x)
+        if self.attentions is not None:
+            x = self.attentions[0](x)
+        return self.resnets[1](x)
+
+
+class Downsample(nn.Module):
+    """Stride-2 3x3 conv after padding right and bottom by one (halves H and W)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, stride=2, padding=0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(F.pad(x, (0, 1, 0, 1)))
+
+
+class Upsample(nn.Module):
+    """Nearest-neighbour x2 then a 3x3 conv (doubles H and W)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class EncoderBlock(nn.Module):
+    """`layers` ResNet blocks, then an optional downsampling."""
+
+    def __init__(self, in_channels: int, out_channels: int, layers: int, groups: int, downsample: bool):
+        super().__init__()
+        self.resnets = nn.ModuleList([ResnetBlock(in_channels if i == 0 else out_channels, out_channels, groups) for i in range(layers)])
+        self.downsamplers = nn.ModuleList([Downsample(out_channels)]) if downsample else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        for block in self.resnets:
+            x = block(x)
+        return x if self.downsamplers is None else self.downsamplers[0](x)
+
+
+class DecoderBlock(nn.Module):
+    """`layers` ResNet blocks, then an optional upsampling."""
+
+    def __init__(self, in_channels: int, out_channels: int, layers: int, groups: int, upsample: bool):
+        super().__init__()
+        self.resnets = nn.ModuleList([ResnetBlock(in_channels if i == 0 else out_channels, out_channels, groups) for i in range(layers)])
+        self.upsamplers = nn.ModuleList([Upsample(out_channels)]) if upsample else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        for block in self.resnets:
+            x = block(x)
+        return x if self.upsamplers is None else self.upsamplers[0](x)
+
+
+class Encoder(nn.Module):
+    """Image [B, 3, H, W] -> moments [B, 2C, H/f, W/f] (before quant_conv)."""
+
+    def __init__(self, cfg: AutoencoderKLConfig):
+        super().__init__()
+        chans, groups = cfg.block_out_channels, cfg.norm_num_groups
+        self.conv_in = nn.Conv2d(cfg.in_channels, chans[0], 3, padding=1)
+        self.down_blocks = nn.ModuleList(
+            EncoderBlock(chans[max(i - 1, 0)], chans[i], cfg.layers_per_block, groups, downsample=i < len(chans) - 1) for i in range(len(chans))
+        )
+        self.mid_block = MidBlock(chans[-1], groups, cfg.mid_block_add_attention)
+        self.conv_norm_out = _norm(chans[-1], groups)
+        self.conv_out = nn.Conv2d(chans[-1], 2 * cfg.latent_channels, 3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.conv_in(x)
+        for block in self.down_blocks:
+            x = block(x)
+        return self.conv_out(F.silu(self.conv_norm_out(self.mid_block(x))))
+
+
+class Decoder(nn.Module):
+    """Latent [B, C, h, w] (after post_quant_conv) -> image [B, 3, h*f, w*f]."""
+
+    def __init__(self, cfg: AutoencoderKLConfig):
+        super().__init__()
+        chans, groups = tuple(reversed(cfg.block_out_channels)), cfg.norm_num_groups
+        self.conv_in = nn.Conv2d(cfg.latent_channels, chans[0], 3, padding=1)
+        self.mid_block = MidBlock(chans[0], groups, cfg.mid_block_add_attention)
+        self.up_blocks = nn.ModuleList(
+            DecoderBlock(chans[max(i - 1, 0)], chans[i], cfg.layers_per_block + 1, groups, upsample=i < len(chans) - 1) for i in range(len(chans))
+        )
+        self.conv_norm_out = _norm(chans[-1], groups)
+        self.conv_out = nn.Conv2d(chans[-1], cfg.out_channels, 3, padding=1)
+
+    def forward(self, z: Tensor) -> Tensor:
+        x = self.mid_block(self.conv_in(z))
+        for block in self.up_blocks:
+            x = block(x)
+        return self.conv_out(F.silu(self.conv_norm_out(x)))
+
+
+class AutoencoderKL(nn.Module):
+    """encode(images [B, 3, H, W] in [-1, 1]) -> (mean, logvar) [B, C, H/f, W/f]; decode(z) -> images."""
+
+    def __init__(self, cfg: AutoencoderKLConfig):
+        super().__init__()
+        self.config = cfg
+        self.encoder = Encoder(cfg)
+        self.decoder = Decoder(cfg)
+        c = cfg.latent_channels
+        self.quant_conv = nn.Conv2d(2 * c, 2 * c, 1) if cfg.use_quant_conv else None
+        self.post_quant_conv = nn.Conv2d(c, c, 1) if cfg.use_post_quant_conv else None
+
+    @property
+    def latent_channels(self) -> int:
+        return self.config.latent_channels
+
+    @property
+    def downscale_factor(self) -> int:
+        return self.config.downscale_factor
+
+    def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """Posterior mean and log-variance [B, C, H/f, W/f] of images [B, 3, H, W] in [-1, 1]."""
+        moments = self.encoder(images)
+        if self.quant_conv is not None:
+            moments = self.quant_conv(moments)
+        mean, logvar = moments.chunk(2, dim=1)
+        return mean, logvar.clamp(-30.0, 20.0)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Images [B, 3, h*f, w*f] (about [-1, 1]) from raw latents z [B, C, h, w]."""
+        if self.post_quant_conv is not None:
+            z = self.post_quant_conv(z)
+        return self.decoder(z)
+
+    def forward(self, images: Tensor, sample: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+        """Reconstruction [B, 3, H, W], mean and logvar; z is drawn from the posterior when `sample`."""
+        mean, logvar = self.encode(images)
+        z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar) if sample else mean
+        return self.decode(z), mean, logvar
+
+
+def kl_divergence(mean: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mean, exp(logvar)) || N(0, 1)) summed over latent elements, averaged over the batch: scalar."""
+    return 0.5 * torch.sum(mean**2 + logvar.exp() - 1.0 - logvar) / mean.shape[0]

@@ -1,0 +1,31 @@
+"""Named autoencoder architectures: the published ones and small ones that train on a CPU."""
+
+from __future__ import annotations
+
+from latent_atlas.spaces.autoencoder_kl import AutoencoderKLConfig
+
+AE_PRESETS: dict[str, AutoencoderKLConfig] = {
+    # Stable Diffusion's KL-f8 VAE (stabilityai/sd-vae-ft-mse): 4 latent channels.
+    "stable-diffusion": AutoencoderKLConfig(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4, norm_num_groups=32, scaling_factor=0.18215),
+    # ostris/vae-kl-f8-d16: the same f8 architecture with 16 latent channels.
+    "ostris": AutoencoderKLConfig(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=16, norm_num_groups=32, scaling_factor=0.125),
+    # CPU-sized f8 autoencoders (about 0.3 M parameters) for the demo, tests and users without weights.
+    "tiny": AutoencoderKLConfig(block_out_channels=(16, 32, 32, 32), layers_per_block=1, latent_channels=4, norm_num_groups=8, mid_block_add_attention=False),
+    "tiny16": AutoencoderKLConfig(block_out_channels=(16, 32, 32, 32), layers_per_block=1, latent_channels=16, norm_num_groups=8, mid_block_add_attention=False),
+}
+"""Architecture by preset name."""
+
+HUB_IDS: dict[str, str] = {
+    "stable-diffusion": "stabilityai/sd-vae-ft-mse",
+    "ostris": "ostris/vae-kl-f8-d16",
+}
+"""Where the published presets' weights live on the Hugging Face hub (downloaded only when online)."""
+
+
+def preset_config(name: str) -> AutoencoderKLConfig:
+    """A copy of the named preset's architecture (ValueError naming the choices when unknown)."""
+    if name not in AE_PRESETS:
+        raise ValueError(f"unknown autoencoder preset '{name}' (choose from {', '.join(AE_PRESETS)})")
+    from dataclasses import replace
+
+    return replace(AE_PRESETS[name])

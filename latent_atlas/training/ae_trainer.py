@@ -1,0 +1,207 @@
+"""`latlas ae train`: trains or fine-tunes a KL autoencoder on the images of one or many data sets."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+from tqdm import tqdm
+
+from latent_atlas.config_io import save_json_atomic, to_jsonable
+from latent_atlas.data.loading import find_scene_folders, load_scene
+from latent_atlas.data.scene import composite_on_background
+from latent_atlas.errors import ConfigError, DataError, TrainingDivergedError
+from latent_atlas.methods.base import OptimizerConfig
+from latent_atlas.rendering.backgrounds import background_colors
+from latent_atlas.spaces.ae_loading import load_autoencoder, save_pretrained
+from latent_atlas.spaces.autoencoder_kl import AutoencoderKL, kl_divergence
+from latent_atlas.spaces.presets import AE_PRESETS, preset_config
+from latent_atlas.training.checkpoints import flatten_optimizer, latest_checkpoint, load_checkpoint, restore_optimizer, save_checkpoint
+from latent_atlas.training.logger import RunLogger
+from latent_atlas.training.metrics import psnr
+from latent_atlas.training.trainer import _raise_keyboard_interrupt, peak_memory_mb, resolve_device
+
+
+@dataclass
+class AETrainConfig:
+    """`latlas ae train`: an autoencoder trained (reconstruction + KL) on the images of data sets."""
+
+    data: tuple[Path, ...] = ()
+    """Scene folders, families or trees of them (train images are used, val images are held out)."""
+    preset: str = "tiny"
+    """Architecture: tiny, tiny16, stable-diffusion or ostris."""
+    init: Optional[str] = None
+    """Start from these weights (any --ae value: folder, file, hub id) instead of random ones."""
+    max_steps: int = 2000
+    """Optimisation steps."""
+    max_time: Optional[float] = None
+    """Stop after this many seconds of training (the learning-rate schedule follows whichever ends first)."""
+    batch_size: int = 16
+    """Images per step (all of one size)."""
+    optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(lr=2e-3, lr_final=2e-4))
+    """Adam with exponential decay over the run."""
+    kl_weight: float = 1e-6
+    """Weight of the KL term (per latent element sum) against the mean squared error."""
+    background: str = "white"
+    """What transparent pixels are composited on: white, black or random (per image)."""
+    output_dir: Path = Path("outputs")
+    """Run folders go to <output-dir>/<experiment>/ae-<preset>/<timestamp>/."""
+    experiment_name: str = "autoencoders"
+    """Experiment folder name."""
+    seed: int = 0
+    """Random seed."""
+    device: str = "cpu"
+    """cpu, cuda or auto."""
+    checkpoint_every: int = 250
+    """Steps between checkpoints (each also refreshes RUN/autoencoder)."""
+    log_every: int = 50
+    """Steps between log lines."""
+    progress: bool = True
+    """Show a progress bar."""
+    resume: Optional[Path] = None
+    """Continue this run folder from its latest checkpoint."""
+
+
+def gather_images(folders: tuple[Path, ...], split: str) -> dict[tuple[int, int], torch.Tensor]:
+    """uint8 RGBA images [N, H, W, 4] of a split of every scene found under `folders`, grouped by (H, W)."""
+    buckets: dict[tuple[int, int], list[torch.Tensor]] = {}
+    for root in folders:
+        for scene_dir in find_scene_folders(root):
+            scene = load_scene(scene_dir)
+            if split not in scene.splits:
+                continue
+            images = scene.splits[split].images
+            buckets.setdefault(tuple(images.shape[1:3]), []).append(images)
+    return {size: torch.cat(parts) for size, parts in buckets.items()}
+
+
+class AETrainer:
+    """Trains one autoencoder; `train()` returns the run folder (its `autoencoder/` is what --ae takes)."""
+
+    def __init__(self, config: AETrainConfig):
+        if not config.data:
+            raise ConfigError("--data is required (one or more data set folders)")
+        if config.preset not in AE_PRESETS:
+            raise ConfigError(f"--preset {config.preset}: choose from {', '.join(AE_PRESETS)}")
+        self.config = config
+        self.device = resolve_device(config.device)
+        torch.manual_seed(config.seed)
+        self.train_images = gather_images(config.data, "train")
+        self.val_images = gather_images(config.data, "val")
+        if not self.train_images:
+            raise DataError(config.data[0], "no training images found")
+        factor = preset_config(config.preset).downscale_factor
+        for (h, w) in self.train_images:
+            if h % factor or w % factor:
+                raise DataError(config.data[0], f"images of {w}x{h} are not divisible by the autoencoder's factor {factor}")
+        self.model: AutoencoderKL = (load_autoencoder(config.init, config.preset) if config.init else AutoencoderKL(preset_config(config.preset))).to(self.device).train()
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optimizer.lr, eps=config.optimizer.eps, betas=config.optimizer.betas)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.step, self.train_seconds = 0, 0.0
+        if config.resume is not None:
+            self.run_dir = Path(config.resume)
+            self._restore()
+        else:
+            stamp = time.strftime("%Y-%m-%d_%H%M%S")
+            self.run_dir = config.output_dir / config.experiment_name / f"ae-{config.preset}" / stamp
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        save_json_atomic(self.run_dir / "config.json", to_jsonable(config))
+        self.logger = RunLogger(self.run_dir)
+
+    def _restore(self) -> None:
+        path = latest_checkpoint(self.run_dir / "checkpoints")
+        if path is None:
+            return
+        tensors, state = load_checkpoint(path)
+        self.model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+        restore_optimizer("optim", self.optimizer, tensors, state["optimizer"])
+        self.generator.set_state(tensors["rng.sampler"])
+        torch.set_rng_state(tensors["rng.torch"])
+        self.step, self.train_seconds = int(state["step"]), float(state["train_seconds"])
+
+    def save(self) -> None:
+        """A resumable checkpoint, then RUN/autoencoder in diffusers' layout."""
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        flat, meta = flatten_optimizer("optim", self.optimizer)
+        tensors.update(flat)
+        tensors["rng.sampler"] = self.generator.get_state()
+        tensors["rng.torch"] = torch.get_rng_state()
+        save_checkpoint(self.run_dir / "checkpoints", self.step, tensors, {"train_seconds": self.train_seconds, "optimizer": meta})
+        save_pretrained(self.model, self.run_dir / "autoencoder")
+
+    def progress(self) -> float:
+        frac = self.step / max(self.config.max_steps, 1)
+        return max(frac, self.train_seconds / self.config.max_time) if self.config.max_time else frac
+
+    def _batch(self, images: torch.Tensor, count: int, generator: torch.Generator | None) -> torch.Tensor:
+        """count images [B, 3, H, W] in [-1, 1], composited on the configured background."""
+        index = torch.randint(images.shape[0], (count,), generator=generator) if generator is not None else torch.arange(min(count, images.shape[0]))
+        rgba = images[index].float() / 255.0
+        bg = background_colors(self.config.background, rgba.shape[0], 3, generator)[:, None, None, :]
+        return (composite_on_background(rgba, bg) * 2.0 - 1.0).permute(0, 3, 1, 2).to(self.device)
+
+    def train_step(self) -> dict[str, float]:
+        sizes = list(self.train_images)
+        counts = torch.tensor([self.train_images[s].shape[0] for s in sizes], dtype=torch.float)
+        size = sizes[int(torch.multinomial(counts, 1, generator=self.generator))]
+        x = self._batch(self.train_images[size], self.config.batch_size, self.generator)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.optimizer.lr_at(self.progress())
+        reconstruction, mean, logvar = self.model(x)
+        mse = torch.mean((reconstruction - x) ** 2)
+        kl = kl_divergence(mean, logvar)
+        loss = mse + self.config.kl_weight * kl
+        if not torch.isfinite(loss):
+            raise TrainingDivergedError(f"autoencoder loss is {loss.item()} at step {self.step}; last checkpoint in {self.run_dir / 'checkpoints'}")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {"loss": loss.item(), "mse": mse.item(), "kl": kl.item(), "psnr": psnr(((reconstruction.detach() + 1) / 2).clamp(0, 1), (x + 1) / 2)}
+
+    @torch.no_grad()
+    def evaluate(self, max_images: int = 32) -> dict[str, float]:
+        """Reconstruction PSNR of held-out (val) images, posterior means, [0, 1] range."""
+        self.model.eval()
+        values = []
+        for images in (self.val_images or self.train_images).values():
+            x = self._batch(images, max_images, None)
+            recon = self.model(x, sample=False)[0]
+            values += [psnr(((r + 1) / 2).clamp(0, 1).permute(1, 2, 0), ((t + 1) / 2).permute(1, 2, 0)) for r, t in zip(recon, x)]
+        self.model.train()
+        return {"val_psnr": sum(values) / len(values)}
+
+    def train(self) -> Path:
+        cfg = self.config
+        import signal
+
+        previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not cfg.progress, mininterval=1.0, file=sys.stderr)
+        try:
+            while self.step < cfg.max_steps and not (cfg.max_time and self.train_seconds >= cfg.max_time):
+                t0 = time.perf_counter()
+                scalars = self.train_step()
+                self.step += 1
+                self.train_seconds += time.perf_counter() - t0
+                bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == 1:
+                    self.logger.scalars(self.step, {**scalars, "train_seconds": self.train_seconds})
+                    bar.set_postfix(psnr=f"{scalars['psnr']:.2f}")
+                if self.step % cfg.checkpoint_every == 0:
+                    self.save()
+        except KeyboardInterrupt:
+            self.save()
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            bar.close()
+        self.save()
+        summary = {"preset": cfg.preset, "steps": self.step, "train_seconds": self.train_seconds, "peak_memory_mb": peak_memory_mb(self.device), "parameters": sum(p.numel() for p in self.model.parameters()), **self.evaluate()}
+        self.logger.scalars(self.step, {k: float(v) for k, v in summary.items() if isinstance(v, (int, float))})
+        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        self.logger.close()
+        return self.run_dir

@@ -1,0 +1,27 @@
+"""Settings of training in a latent space (the latent-nerfstudio schedule of DESIGN.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+
+@dataclass
+class LatentTrainingConfig:
+    """Phases of latent training: latent loss only, then the decoded-RGB loss with the decoder fine-tuned."""
+
+    decoder_start: float = 0.4
+    """Fraction of the run after which the decoded loss is added (latent-nerfstudio: step 10k of 25k)."""
+    loss_d_weight: float = 0.01
+    """Weight of loss_d = |D(render) - image|^2 on one full decoded training view per step."""
+    finetune_decoder: bool = True
+    """Train the decoder during the decoded phase (the encoder is never trained)."""
+    decoder_lr: float = 1e-4
+    """Adam learning rate of the decoder at the start of the decoded phase."""
+    decoder_lr_final: float = 1e-5
+    """Decoder learning rate at the end of the run (exponential decay)."""
+    cache_dir: Optional[Path] = None
+    """Where encoded images are cached (default: $LATLAS_CACHE_DIR or ~/.cache/latent-atlas/latents)."""
+    encode_batch: int = 8
+    """Images encoded at once."""

@@ -1,0 +1,163 @@
+"""AutoencoderKL: presets round-trip, loading from folders and single files, layouts and errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from latent_atlas.errors import ConfigError, DataError
+from latent_atlas.spaces.ae_loading import convert_ldm_keys, fingerprint, load_autoencoder, save_pretrained
+from latent_atlas.spaces.autoencoder_kl import AutoencoderKL, AutoencoderKLConfig
+from latent_atlas.spaces.presets import AE_PRESETS, preset_config
+
+TINY = AutoencoderKLConfig(block_out_channels=(8, 16), layers_per_block=1, latent_channels=4, norm_num_groups=4)
+
+
+def _model(cfg: AutoencoderKLConfig = TINY, seed: int = 0) -> AutoencoderKL:
+    torch.manual_seed(seed)
+    model = AutoencoderKL(cfg).eval()
+    with torch.no_grad():  # random biases too, so that a wrong mapping cannot hide behind zeros
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return model
+
+
+def _same_outputs(a: AutoencoderKL, b: AutoencoderKL, size: int = 16) -> None:
+    x = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.no_grad():
+        mean_a, logvar_a = a.encode(x)
+        mean_b, logvar_b = b.encode(x)
+        torch.testing.assert_close(mean_a, mean_b)
+        torch.testing.assert_close(logvar_a, logvar_b)
+        torch.testing.assert_close(a.decode(mean_a), b.decode(mean_a))
+
+
+@pytest.mark.parametrize("name", sorted(AE_PRESETS))
+def test_every_preset_round_trips_shapes(name):
+    cfg = preset_config(name)
+    model = AutoencoderKL(cfg).eval()
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        mean, logvar = model.encode(x)
+        out = model.decode(mean)
+    f = cfg.downscale_factor
+    assert f == 8
+    assert mean.shape == (1, cfg.latent_channels, 16 // f, 16 // f) and logvar.shape == mean.shape
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    assert {"stable-diffusion": 4, "ostris": 16}.get(name, cfg.latent_channels) == cfg.latent_channels
+
+
+def test_published_preset_sizes():
+    """The SD KL-f8 architecture has about 83.7M parameters (34.2M encoder, 49.5M decoder)."""
+    n = sum(p.numel() for p in AutoencoderKL(preset_config("stable-diffusion")).parameters())
+    assert 83_000_000 < n < 84_000_000
+
+
+def test_save_pretrained_folder_loads_identically(tmp_path):
+    model = _model()
+    folder = save_pretrained(model, tmp_path / "ae")
+    assert json.loads((folder / "config.json").read_text())["_class_name"] == "AutoencoderKL"
+    _same_outputs(model, load_autoencoder(folder))
+    (tmp_path / "pipe").mkdir()
+    save_pretrained(model, tmp_path / "pipe" / "vae")
+    _same_outputs(model, load_autoencoder(tmp_path / "pipe"))
+
+
+def test_single_safetensors_and_ckpt_files(tmp_path):
+    model = _model()
+    path = tmp_path / "vae.safetensors"
+    save_file(model.state_dict(), str(path))
+    loaded = load_autoencoder(path, "tiny")  # preset only supplies the GroupNorm groups (tiny: 8)
+    assert loaded.config.block_out_channels == (8, 16) and loaded.config.norm_num_groups == 8
+    # norm groups cannot be read from weights: with the right preset groups outputs match exactly
+    tiny4 = AutoencoderKLConfig(block_out_channels=(8, 16), layers_per_block=1, latent_channels=4, norm_num_groups=4)
+    AE_PRESETS["_test4"] = tiny4
+    try:
+        _same_outputs(model, load_autoencoder(path, "_test4"))
+        ckpt = tmp_path / "full.ckpt"
+        torch.save({"state_dict": {f"first_stage_model.{k}": v for k, v in model.state_dict().items()}}, ckpt)
+        _same_outputs(model, load_autoencoder(ckpt, "_test4"))
+    finally:
+        del AE_PRESETS["_test4"]
+
+
+def _to_ldm(state: dict[str, torch.Tensor], levels: int) -> dict[str, torch.Tensor]:
+    """diffusers -> original Stable Diffusion key names, written independently of the loader."""
+    out = {}
+    for k, v in state.items():
+        n = k.replace("down_blocks.", "down.").replace("up_blocks.", "up.").replace("resnets.", "block.")
+        n = n.replace("downsamplers.0.", "downsample.").replace("upsamplers.0.", "upsample.")
+        n = n.replace("conv_shortcut", "nin_shortcut").replace("conv_norm_out", "norm_out")
+        n = n.replace("mid_block.block.0.", "mid.block_1.").replace("mid_block.block.1.", "mid.block_2.")
+        if n.startswith("decoder.up."):
+            i = int(n.split(".")[2])
+            n = n.replace(f"decoder.up.{i}.", f"decoder.up.{levels - 1 - i}.", 1)
+        if ".attentions.0." in n:
+            n = n.replace("mid_block.attentions.0.", "mid.attn_1.").replace("group_norm", "norm")
+            n = n.replace("to_q", "q").replace("to_k", "k").replace("to_v", "v").replace("to_out.0", "proj_out")
+            if v.ndim == 2:
+                v = v[:, :, None, None]
+        out[n] = v
+    return out
+
+
+def test_ldm_layout_converts_to_the_same_model(tmp_path):
+    cfg = AutoencoderKLConfig(block_out_channels=(8, 16, 16), layers_per_block=1, latent_channels=4, norm_num_groups=4)
+    model = _model(cfg)
+    ldm = _to_ldm(model.state_dict(), 3)
+    assert "decoder.up.2.block.0.conv1.weight" in ldm and "encoder.mid.attn_1.q.weight" in ldm
+    converted = convert_ldm_keys(ldm)
+    assert set(converted) == set(model.state_dict())
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(converted[k], v)
+
+
+def test_errors_name_the_problem(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        load_autoencoder(tmp_path / "missing_folder")
+    with pytest.raises(ConfigError, match="no published weights"):
+        load_autoencoder("tiny")
+    bad = tmp_path / "wrong.safetensors"
+    state = _model().state_dict()
+    state["decoder.conv_out.weight"] = torch.zeros(3, 7, 3, 3)
+    save_file(state, str(bad))
+    with pytest.raises(DataError, match="wrong.safetensors.*decoder.conv_out.weight"):
+        load_autoencoder(bad, "tiny")
+    junk = tmp_path / "junk.ckpt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(DataError, match="junk.ckpt: cannot read weights"):
+        load_autoencoder(junk)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no autoencoder here"):
+        load_autoencoder(tmp_path / "empty")
+
+
+def test_fingerprint_follows_the_weights():
+    a, b = _model(seed=0), _model(seed=0)
+    assert fingerprint(a) == fingerprint(b)
+    with torch.no_grad():
+        b.decoder.conv_out.bias.add_(1e-3)
+    assert fingerprint(a) != fingerprint(b)
+    assert fingerprint(a, part="encoder") == fingerprint(b, part="encoder")
+
+
+def test_matches_diffusers_when_installed(tmp_path):
+    """Same outputs as diffusers' own AutoencoderKL from a folder it wrote with save_pretrained."""
+    diffusers = pytest.importorskip("diffusers")
+    cfg = AutoencoderKLConfig(block_out_channels=(8, 16), layers_per_block=1, latent_channels=4, norm_num_groups=4)
+    torch.manual_seed(0)
+    theirs = diffusers.AutoencoderKL(**{k: v for k, v in cfg.to_diffusers_config().items() if not k.startswith("_")}).eval()
+    with torch.no_grad():
+        for p in theirs.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    theirs.save_pretrained(tmp_path / "diffusers_vae")
+    ours = load_autoencoder(tmp_path / "diffusers_vae")
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        dist = theirs.encode(x).latent_dist
+        mean, logvar = ours.encode(x)
+        torch.testing.assert_close(mean, dist.mean, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(ours.decode(mean), theirs.decode(dist.mean).sample, atol=1e-5, rtol=1e-5)

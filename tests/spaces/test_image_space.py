@@ -1,0 +1,61 @@
+"""Mapping a scene into a latent space: shapes, cameras, background, and the latent cache."""
+
+from __future__ import annotations
+
+import torch
+
+from latent_atlas.data.loading import load_scene
+from latent_atlas.spaces.autoencoder_kl import AutoencoderKL
+from latent_atlas.spaces.image_space import ImageSpace, LatentSpace
+from latent_atlas.spaces.latent_cache import LatentCache
+from latent_atlas.spaces.presets import preset_config
+
+
+def _space(cache_dir, seed=0) -> LatentSpace:
+    torch.manual_seed(seed)
+    return LatentSpace(AutoencoderKL(preset_config("tiny")).eval(), LatentCache(cache_dir))
+
+
+def test_scene_in_latent_space(tiny_scene, tmp_path):
+    scene = load_scene(tiny_scene)
+    space = _space(tmp_path)
+    white = torch.ones(3)
+    latent = space.map_scene(scene, white)
+    train, rgb_train = latent.split("train"), scene.split("train")
+    assert train.images.shape == (len(rgb_train), 4, 4, 5)  # 32 / 8 = 4, 4 channels + alpha
+    assert train.images.dtype == torch.float32 and (train.images[..., -1] == 1).all()
+    assert 0 <= train.images[..., :-1].min() and train.images[..., :-1].max() <= 1
+    torch.testing.assert_close(train.cameras.fx, rgb_train.cameras.fx / 8)
+    torch.testing.assert_close(train.cameras.cx, rgb_train.cameras.cx / 8)
+    assert int(train.cameras.width[0]) == 4
+    # the latent pixels equal encoding the composited images directly
+    direct = space.encode(rgb_train.rgba(slice(0, 2))[..., :3] * rgb_train.rgba(slice(0, 2))[..., 3:] + (1 - rgb_train.rgba(slice(0, 2))[..., 3:]))
+    torch.testing.assert_close(train.images[:2, ..., :-1], direct, atol=1e-5, rtol=1e-5)
+    bg = space.background_value(white)
+    assert bg.shape == (4,)
+    torch.testing.assert_close(bg, space.encode(torch.ones(1, 32, 32, 3))[0, 2, 2], atol=1e-5, rtol=1e-5)
+    assert ImageSpace().map_scene(scene, None) is scene
+
+
+def test_latent_cache_reused_then_invalidated(tiny_scene, tmp_path):
+    scene = load_scene(tiny_scene)
+    first = _space(tmp_path)
+    a = first.map_scene(scene, torch.ones(3))
+    assert first.cache.misses == 3 and first.cache.hits == 0
+    second = _space(tmp_path)  # same weights: every split comes from the cache
+    b = second.map_scene(scene, torch.ones(3))
+    assert second.cache.hits == 3 and second.cache.misses == 0
+    torch.testing.assert_close(a.split("train").images, b.split("train").images)
+    changed = _space(tmp_path)
+    with torch.no_grad():
+        changed.autoencoder.encoder.conv_in.bias.add_(0.1)
+    changed.map_scene(scene, torch.ones(3))
+    assert changed.cache.misses == 3
+    black = _space(tmp_path)
+    black.map_scene(scene, torch.zeros(3))  # another background is another encoding
+    assert black.cache.misses == 3
+    decoder_only = _space(tmp_path)
+    with torch.no_grad():
+        decoder_only.autoencoder.decoder.conv_out.bias.add_(0.1)
+    decoder_only.map_scene(scene, torch.ones(3))  # latents do not depend on the decoder
+    assert decoder_only.cache.hits == 3
