@@ -49,6 +49,10 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+AE_DECODER = "ae_decoder"
+"""Optimiser name of a latent space's decoder while it is fine-tuned (not a model parameter group)."""
+
+
 def build_model(config: TrainConfig, scene: SceneData, device: torch.device) -> Model:
     """The method's model for a scene (as many channels as its images), on `device`."""
     train = scene.split("train")
@@ -136,8 +140,8 @@ class Trainer:
             opt = self.config.method.optimizers[name]
             cls = torch.optim.AdamW if opt.weight_decay > 0 else torch.optim.Adam
             optimizers[name] = cls(params, lr=opt.lr, eps=opt.eps, betas=opt.betas, weight_decay=opt.weight_decay)
-        if "decoder" in getattr(self, "optimizers", {}):
-            optimizers["decoder"] = self.optimizers["decoder"]
+        if AE_DECODER in getattr(self, "optimizers", {}):
+            optimizers[AE_DECODER] = self.optimizers[AE_DECODER]
         return optimizers
 
     # ---- latent space: decoded phase ------------------------------------------------------------
@@ -148,12 +152,12 @@ class Trainer:
 
     def _start_decoder_finetuning(self) -> None:
         """Unfreezes the decoder and gives it an Adam optimiser (once)."""
-        if "decoder" in self.optimizers or not self.config.latent.finetune_decoder:
+        if AE_DECODER in self.optimizers or not self.config.latent.finetune_decoder:
             return
         params = list(decoder_parameters(self.space).values())
         for p in params:
             p.requires_grad_(True)
-        self.optimizers["decoder"] = torch.optim.Adam(params, lr=self.config.latent.decoder_lr)
+        self.optimizers[AE_DECODER] = torch.optim.Adam(params, lr=self.config.latent.decoder_lr)
 
     def decoder_lr(self, progress: float) -> float:
         """Exponential decay from decoder_lr at the phase start to decoder_lr_final at the end of the run."""
@@ -178,7 +182,7 @@ class Trainer:
             flat, meta = flatten_optimizer(f"optim.{name}", optimizer)
             tensors.update(flat)
             optim_meta[name] = meta
-        if "decoder" in self.optimizers:  # fine-tuned decoder weights travel with the checkpoint
+        if AE_DECODER in self.optimizers:  # fine-tuned decoder weights travel with the checkpoint
             tensors.update({f"space.{k}": v for k, v in decoder_parameters(self.space).items()})
         tensors["rng.torch"] = torch.get_rng_state()
         tensors["rng.sampler"] = self.sampler.generator.get_state()
@@ -197,7 +201,7 @@ class Trainer:
         tensors, state = load_checkpoint(path)
         load_model_state(self.model, tensors)
         self.optimizers = self._make_optimizers()
-        if "decoder" in state["optimizers"]:
+        if AE_DECODER in state["optimizers"]:
             load_decoder_state(self.space, tensors)
             self._start_decoder_finetuning()
         for name, optimizer in self.optimizers.items():
@@ -229,7 +233,7 @@ class Trainer:
         if decoded_phase:
             self._start_decoder_finetuning()
         for name, optimizer in self.optimizers.items():
-            lr = self.decoder_lr(progress) if name == "decoder" else method.optimizers[name].lr_at(progress)
+            lr = self.decoder_lr(progress) if name == AE_DECODER else method.optimizers[name].lr_at(progress)
             for group in optimizer.param_groups:
                 group["lr"] = lr
         n_rays = self.rays_per_batch

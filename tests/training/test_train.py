@@ -38,7 +38,7 @@ def test_tiny_nerf_learns_colour_not_just_opacity(trained_run):
     run = load_trained_run(trained_run)
     split = run.scene.split("test")
     for i in range(len(split)):
-        pred = render_image(run.model, split.cameras, i, "white", run.scene.box_min, run.scene.box_max)["color"]
+        pred = render_image(run.model, split.cameras, i, torch.ones(3), run.scene.box_min, run.scene.box_max)["color"]
         rgba = split.rgba(i)
         gt = composite_on_background(rgba, torch.ones(3))
         fg = rgba[..., 3] > 0.9
