@@ -46,7 +46,8 @@ def run_method(method: str, data: Path, budgets: list[float], out: Path, eval_im
         metrics_path = run_dir / "eval" / f"{ckpt.stem}.json"
         latlas("eval", "--run", str(run_dir), "--checkpoint", str(ckpt), "--max-images", str(eval_images), "--output", str(metrics_path), "--no-save-images")
         result = json.loads(metrics_path.read_text())["results"]
-        rows.append({
+        latent = {f"{g}_psnr": round(result[g]["psnr"], 2) for g in ("metrics_e", "metrics_ae", "metrics_d_ae") if g in result}
+        rows.append({**latent,
             "scene": data.name, "method": method, "train_s": round(state["train_seconds"], 1), "steps": state["step"],
             "steps_per_s": round(state["step"] / max(state["train_seconds"], 1e-9), 2),
             "test_psnr": round(result["psnr"], 2), "test_ssim": round(result["ssim"], 4),

@@ -113,6 +113,21 @@ def cmd_data(args: list[str]) -> int:
     return 0
 
 
+def _merge_repeated(args: list[str], name: str) -> list[str]:
+    """`--data A --data B C` -> `--data A B C` (repeated flags accumulate, as users expect)."""
+    values, rest, i = [], [], 0
+    while i < len(args):
+        if args[i] == name:
+            i += 1
+            while i < len(args) and not args[i].startswith("--"):
+                values.append(args[i])
+                i += 1
+            continue
+        rest.append(args[i])
+        i += 1
+    return rest + ([name, *values] if values else [])
+
+
 def cmd_ae(args: list[str]) -> int:
     import json
 
@@ -131,7 +146,7 @@ def cmd_ae(args: list[str]) -> int:
         if not path.is_file():
             raise DataError(path, "not an autoencoder run folder (config.json not found)")
         default = update_from_dict(default, json.loads(path.read_text()))
-    config = tyro.cli(AETrainConfig, default=default, args=rest, prog="latlas ae train")
+    config = tyro.cli(AETrainConfig, default=default, args=_merge_repeated(rest, "--data"), prog="latlas ae train")
     if resume is not None:
         config.resume = Path(resume)
     try:

@@ -11,6 +11,7 @@ with f = 2^(number of blocks - 1).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -265,6 +266,22 @@ class AutoencoderKL(nn.Module):
         mean, logvar = self.encode(images)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar) if sample else mean
         return self.decode(z), mean, logvar
+
+
+@torch.no_grad()
+def rescale_latents(model: AutoencoderKL, factor: float) -> None:
+    """Reparametrises `model` in place so that its latents are `factor` times larger, decoding unchanged.
+
+    The mean rows of quant_conv are scaled by factor (log-variance shifted by 2 ln factor) and
+    post_quant_conv's input columns by 1 / factor: decode(encode(x)) is the same function.
+    """
+    if model.quant_conv is None or model.post_quant_conv is None:
+        raise ValueError("rescaling needs quant_conv and post_quant_conv")
+    c = model.latent_channels
+    model.quant_conv.weight[:c] *= factor
+    model.quant_conv.bias[:c] *= factor
+    model.quant_conv.bias[c:] += 2.0 * math.log(factor)
+    model.post_quant_conv.weight /= factor
 
 
 def kl_divergence(mean: Tensor, logvar: Tensor) -> Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 import time
@@ -19,7 +20,7 @@ from latent_atlas.errors import ConfigError, DataError, TrainingDivergedError
 from latent_atlas.methods.base import OptimizerConfig
 from latent_atlas.rendering.backgrounds import background_colors
 from latent_atlas.spaces.ae_loading import load_autoencoder, save_pretrained
-from latent_atlas.spaces.autoencoder_kl import AutoencoderKL, kl_divergence
+from latent_atlas.spaces.autoencoder_kl import AutoencoderKL, kl_divergence, rescale_latents
 from latent_atlas.spaces.presets import AE_PRESETS, preset_config
 from latent_atlas.training.checkpoints import flatten_optimizer, latest_checkpoint, load_checkpoint, restore_optimizer, save_checkpoint
 from latent_atlas.training.logger import RunLogger
@@ -47,6 +48,10 @@ class AETrainConfig:
     """Adam with exponential decay over the run."""
     kl_weight: float = 1e-6
     """Weight of the KL term (per latent element sum) against the mean squared error."""
+    latent_std: float = 5.5
+    """The exported autoencoder is rescaled (exactly, decoding unchanged) so that its latents have this standard
+    deviation on the training images, as Stable Diffusion's raw latents (~1 / 0.18215): latent NeRFs squash z with
+    tanh(0.02 z), which needs latents of that scale (0: export as trained)."""
     background: str = "white"
     """What transparent pixels are composited on: white, black or random (per image)."""
     output_dir: Path = Path("outputs")
@@ -132,7 +137,19 @@ class AETrainer:
         tensors["rng.sampler"] = self.generator.get_state()
         tensors["rng.torch"] = torch.get_rng_state()
         save_checkpoint(self.run_dir / "checkpoints", self.step, tensors, {"train_seconds": self.train_seconds, "optimizer": meta})
-        save_pretrained(self.model, self.run_dir / "autoencoder")
+        save_pretrained(self.exported(), self.run_dir / "autoencoder")
+
+    @torch.no_grad()
+    def exported(self) -> AutoencoderKL:
+        """A copy of the model with latents rescaled to config.latent_std (see AETrainConfig.latent_std)."""
+        export = copy.deepcopy(self.model).eval()
+        if self.config.latent_std > 0:
+            sizes = sorted(self.train_images)
+            x = self._batch(self.train_images[sizes[0]], 32, None)
+            std = export.encode(x)[0].std().item()
+            rescale_latents(export, self.config.latent_std / max(std, 1e-8))
+            export.config.scaling_factor = 1.0 / self.config.latent_std
+        return export
 
     def progress(self) -> float:
         frac = self.step / max(self.config.max_steps, 1)

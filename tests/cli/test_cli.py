@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +63,25 @@ def test_data_synth_cli(tmp_path):
     assert (tmp_path / "scene_000" / "transforms.json").is_file()
     proc = _run("data", "synth", "--family", "planes", "--output", str(tmp_path))
     assert proc.returncode == 2 and "--family planes" in proc.stderr
+
+
+def test_latent_space_through_cli(tiny_scene, tmp_path, capsys, monkeypatch):
+    """ae train (repeated --data) -> train --space latent --ae RUN -> eval with the four metric groups."""
+    monkeypatch.setenv("LATLAS_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["ae", "train", "--data", str(tiny_scene), "--data", str(tiny_scene), "--max-steps", "3", "--batch-size", "2", "--output-dir", str(tmp_path), "--no-progress"]) == 0
+    ae_run = capsys.readouterr().out.strip().splitlines()[-1].split("run folder: ")[1]
+    assert main(["train", "triplane", "--data", str(tiny_scene), "--space", "latent", "--ae", ae_run, "--max-steps", "4", "--rays-per-batch", "32",
+                 "--latent.decoder-start", "0.5", "--output-dir", str(tmp_path), "--no-progress", "--eval-every", "1000"]) == 0
+    run_dir = capsys.readouterr().out.strip().splitlines()[-1].split("run folder: ")[1]
+    assert main(["eval", "--run", run_dir, "--max-images", "1"]) == 0
+    results = json.loads((Path(run_dir) / "eval" / "metrics.json").read_text())["results"]
+    assert {"metrics_e", "metrics_d", "metrics_ae", "metrics_d_ae"} <= set(results)
+    assert list((Path(run_dir) / "eval" / "renders").glob("*_dashboard.png"))
+
+
+def test_bad_autoencoder_is_one_line_exit_2(tiny_scene, tmp_path, capsys):
+    code = main(["train", "triplane", "--data", str(tiny_scene), "--space", "latent", "--ae", str(tmp_path / "no_such_ae"), "--output-dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "no_such_ae: not found" in err
+    code = main(["train", "triplane", "--data", str(tiny_scene), "--space", "latent", "--output-dir", str(tmp_path)])
+    assert code == 2 and "--space latent needs --ae" in capsys.readouterr().err

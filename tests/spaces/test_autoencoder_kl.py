@@ -161,3 +161,18 @@ def test_matches_diffusers_when_installed(tmp_path):
         mean, logvar = ours.encode(x)
         torch.testing.assert_close(mean, dist.mean, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(ours.decode(mean), theirs.decode(dist.mean).sample, atol=1e-5, rtol=1e-5)
+
+
+def test_rescaling_latents_keeps_decoding():
+    from latent_atlas.spaces.autoencoder_kl import rescale_latents
+
+    model = _model()
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        mean, logvar = model.encode(x)
+        out = model.decode(mean)
+        rescale_latents(model, 7.0)
+        mean7, logvar7 = model.encode(x)
+        torch.testing.assert_close(mean7, 7.0 * mean, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(logvar7, logvar + 2 * torch.log(torch.tensor(7.0)), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(model.decode(mean7), out, rtol=1e-4, atol=1e-5)
