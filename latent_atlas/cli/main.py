@@ -14,6 +14,9 @@ commands:
   render --run RUN_DIR             orbit images and GIF -> RUN_DIR/render/
   ae train --data PATH [...]       train or fine-tune an autoencoder (latlas ae train --help)
   ae train --resume RUN_DIR        continue an autoencoder run
+  igae --data FAMILY [--preset P]  IG-AE: make an autoencoder 3D-consistent with Tri-Plane scenes
+  scale stage1|stage2 --data ...   Scaled-IG: shared macro planes (stage1), new scenes cheaply (stage2)
+  triplanes --data FAMILY          many independent Tri-Plane scenes (RGB or latent)
   data synth --family F --output D procedural scene families (objects, cars)
   methods                          list the registered methods
 """
@@ -159,6 +162,59 @@ def cmd_ae(args: list[str]) -> int:
     return 0
 
 
+def _run_scaled(args: list[str], default_preset: str, prog: str) -> int:
+    import json
+
+    import tyro
+
+    from latent_atlas.config_io import update_from_dict
+    from latent_atlas.errors import ConfigError, DataError
+    from latent_atlas.scaled.config import MultiSceneConfig
+    from latent_atlas.scaled.presets import SCALED_PRESETS, scaled_preset
+
+    preset, rest = _pop_option(args, "--preset")
+    resume, rest = _pop_option(rest, "--resume")
+    if resume is not None:
+        path = Path(resume) / "config.json"
+        if not path.is_file():
+            raise DataError(path, "not a multi-scene run folder (config.json not found)")
+        default = update_from_dict(MultiSceneConfig(), json.loads(path.read_text()))
+    else:
+        try:
+            default = scaled_preset(preset or default_preset)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    config = tyro.cli(MultiSceneConfig, default=default, args=_merge_repeated(rest, "--data"), prog=prog,
+                      description=f"presets (--preset): {', '.join(SCALED_PRESETS)}")
+    if resume is not None:
+        config.resume = Path(resume)
+    from latent_atlas.scaled.trainer import MultiSceneTrainer
+
+    try:
+        run_dir = MultiSceneTrainer(config).train()
+    except KeyboardInterrupt:
+        return _fail("interrupted; a checkpoint was written, continue with --resume", 130)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary.pop("per_scene", None)
+    print(json.dumps(summary, indent=2))
+    print(f"run folder: {run_dir}")
+    return 0
+
+
+def cmd_igae(args: list[str]) -> int:
+    return _run_scaled(args, "igae-cpu", "latlas igae")
+
+
+def cmd_triplanes(args: list[str]) -> int:
+    return _run_scaled(args, "triplanes-rgb-cpu", "latlas triplanes")
+
+
+def cmd_scale(args: list[str]) -> int:
+    if not args or args[0] not in ("stage1", "stage2"):
+        return _fail("usage: latlas scale stage1|stage2 --data PATH [options] (see latlas scale stage1 --help)")
+    return _run_scaled(args[1:], f"scale-{args[0]}-cpu", f"latlas scale {args[0]}")
+
+
 def cmd_methods(args: list[str]) -> int:
     from latent_atlas.methods.registry import METHOD_DESCRIPTIONS, METHODS
 
@@ -167,7 +223,7 @@ def cmd_methods(args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "ae": cmd_ae, "eval": cmd_eval, "render": cmd_render, "data": cmd_data, "methods": cmd_methods}
+COMMANDS = {"train": cmd_train, "ae": cmd_ae, "igae": cmd_igae, "scale": cmd_scale, "triplanes": cmd_triplanes, "eval": cmd_eval, "render": cmd_render, "data": cmd_data, "methods": cmd_methods}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,56 @@
+"""Many scenes at once: a family folder (dataset_map.json), a folder of scenes, or a list of scene folders."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from latent_atlas.data.loading import find_scene_folders, load_scene
+from latent_atlas.data.scene import SceneData
+from latent_atlas.errors import DataError
+
+
+@dataclass
+class SceneSet:
+    """Scenes in a fixed order (scene id = position), each with its own splits and cameras."""
+
+    scenes: list[SceneData]
+    names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.scenes)
+
+
+def family_scene_folders(root: Path) -> list[Path]:
+    """The scene folders a dataset_map.json lists ({"family": ["scene_000", ...]}), in its order."""
+    path = root / "dataset_map.json"
+    try:
+        mapping = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"malformed JSON ({exc.msg})") from None
+    if not isinstance(mapping, dict) or not all(isinstance(v, list) for v in mapping.values()):
+        raise DataError(path, 'expected {"family": ["scene folder", ...]}')
+    folders = [root / name for names in mapping.values() for name in names]
+    for folder in folders:
+        if not folder.is_dir():
+            raise DataError(path, f"lists '{folder.name}', which is not a folder beside it")
+    return folders
+
+
+def scene_folders(paths: list[Path] | tuple[Path, ...]) -> list[Path]:
+    """Every scene folder named by `paths` (families through dataset_map.json, else found below), in order."""
+    folders: list[Path] = []
+    for root in paths:
+        root = Path(root)
+        folders += family_scene_folders(root) if (root / "dataset_map.json").is_file() else find_scene_folders(root)
+    return folders
+
+
+def load_scene_set(paths: list[Path] | tuple[Path, ...], first: int = 0, count: int | None = None) -> SceneSet:
+    """Loads scenes [first, first + count) of the folders named by `paths`."""
+    folders = scene_folders(paths)
+    chosen = folders[first : None if count is None else first + count]
+    if not chosen:
+        raise DataError(Path(paths[0]) if paths else Path("."), f"no scenes in range [{first}, {first + (count or 0)}) (found {len(folders)})")
+    return SceneSet([load_scene(f) for f in chosen], [f.name for f in chosen])

@@ -1,0 +1,110 @@
+"""Configuration of multi-scene runs: the scenes, the space, the planes and the training phases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field  # the config has an attribute named `field`
+from pathlib import Path
+from typing import Optional
+
+from latent_atlas.fields.multi_triplane import MicroMacroConfig
+from latent_atlas.fields.triplane_field import TriPlaneFieldConfig
+from latent_atlas.methods.base import OptimizerConfig
+
+
+@dataclass
+class PhaseConfig:
+    """One phase: how long, which losses with which weights, which parts train."""
+
+    name: str = "latent"
+    """Shown in logs and checkpoints."""
+    epochs: float = 1.0
+    """Length in epochs (an epoch shows every training view of every scene once)."""
+    loss_e: float = 1.0
+    """Weight of |render - norm(E(x))|^2 (in RGB space: |render - x|^2)."""
+    loss_d: float = 0.0
+    """Weight of |D(denorm(render)) - x|^2 (images in [-1, 1])."""
+    loss_ae: float = 0.0
+    """Weight of |D(E(x)) - x|^2 (keeps the autoencoder an autoencoder)."""
+    tv: float = 0.0
+    """Weight of total variation on the rendered scenes' planes."""
+    train_encoder: bool = False
+    """Update the autoencoder's encoder."""
+    train_decoder: bool = False
+    """Update the autoencoder's decoder."""
+    train_scenes: bool = True
+    """Update per-scene parameters (planes, or micro planes + coefficients + bias)."""
+    train_shared: bool = True
+    """Update the shared Tri-Plane decoder MLP."""
+    train_macro: bool = True
+    """Update the shared macro planes (micro-macro planes only)."""
+
+
+@dataclass
+class MultiSceneConfig:
+    """A multi-scene Tri-Plane run (IG-AE, Scaled-IG stage 1 or 2, or plain independent Tri-Planes)."""
+
+    data: tuple[Path, ...] = ()
+    """Family folders (dataset_map.json), folders of scenes, or scene folders."""
+    first_scene: int = 0
+    """Index of the first scene used (e.g. stage 2 starts after stage 1's scenes)."""
+    num_scenes: Optional[int] = None
+    """How many scenes (default: all from first_scene on)."""
+    space: str = "latent"
+    """rgb, or latent (the autoencoder of --ae, or a fresh --ae-preset one)."""
+    ae: Optional[str] = None
+    """Autoencoder (any --ae value: run folder, diffusers folder, weights file, preset with weights, hub id)."""
+    ae_preset: Optional[str] = None
+    """Start from a randomly initialised autoencoder of this preset instead of --ae (tests, ablations)."""
+    planes: str = "independent"
+    """independent (one [3, C, R, R] per scene) or micro-macro."""
+    field: TriPlaneFieldConfig = dataclass_field(default_factory=TriPlaneFieldConfig)
+    """Plane size and the shared decoder MLP."""
+    micro_macro: MicroMacroConfig = dataclass_field(default_factory=MicroMacroConfig)
+    """Micro-macro planes (planes=micro-macro)."""
+    init: Optional[Path] = None
+    """A previous multi-scene run whose shared parts (decoder MLP, macro planes, autoencoder) are loaded."""
+    reinit_decoder_mlp: bool = False
+    """Re-initialise the Tri-Plane decoder MLP after --init (Scaled-IG stage 2)."""
+    phases: tuple[PhaseConfig, ...] = (PhaseConfig(),)
+    """Training phases, in order."""
+    scenes_per_batch: int = 4
+    """Scenes rendered per step (one random training view each, batched through one grid_sample)."""
+    rays_per_view: int = 0
+    """Rays drawn from each view per step (0: the whole image; latent images are small)."""
+    n_samples: int = 48
+    """Stratified samples per ray."""
+    n_importance: int = 48
+    """Importance samples per ray."""
+    scene_lr: OptimizerConfig = dataclass_field(default_factory=lambda: OptimizerConfig(lr=1e-2, lr_final=1e-3))
+    """Per-scene planes / micro planes."""
+    coefficient_lr: OptimizerConfig = dataclass_field(default_factory=lambda: OptimizerConfig(lr=1e-2, lr_final=1e-3))
+    """Micro-macro coefficients and bias."""
+    shared_lr: OptimizerConfig = dataclass_field(default_factory=lambda: OptimizerConfig(lr=1e-3, lr_final=1e-4))
+    """Tri-Plane decoder MLP and macro planes."""
+    ae_lr: OptimizerConfig = dataclass_field(default_factory=lambda: OptimizerConfig(lr=1e-4, lr_final=1e-5))
+    """Encoder and decoder of the autoencoder, when a phase trains them."""
+    background: str = "white"
+    """Colour transparent pixels are composited on (white or black)."""
+    max_time: Optional[float] = None
+    """Stop after this many seconds of training (the phases are cut proportionally)."""
+    eval_views: int = 2
+    """Test views per scene scored at the end."""
+    output_dir: Path = Path("outputs")
+    """Runs go to <output-dir>/<experiment>/<kind>/<timestamp>/."""
+    experiment_name: Optional[str] = None
+    """Experiment folder (default: the first data folder's name)."""
+    kind: str = "multi-triplane"
+    """Run kind in the output path (igae, scale-stage1, scale-stage2, ...)."""
+    seed: int = 0
+    """Random seed."""
+    device: str = "cpu"
+    """cpu, cuda or auto."""
+    checkpoint_every_seconds: float = 300.0
+    """Seconds between checkpoints."""
+    log_every: int = 20
+    """Steps between log lines."""
+    progress: bool = True
+    """Show a progress bar."""
+    resume: Optional[Path] = None
+    """Continue this run folder from its latest checkpoint."""

@@ -1,0 +1,370 @@
+"""Training many Tri-Plane scenes at once, in RGB or latent space, through a list of phases.
+
+One step: B scenes, one random training view each, rendered together (one batched
+plane lookup per sample set) and compared with the view's image or latent image. The
+losses and what trains are given per phase (IG-AE, Scaled-IG stage 1 / 2 are presets).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import signal
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from latent_atlas.cameras import RayBundle
+from latent_atlas.config_io import save_json_atomic, to_jsonable
+from latent_atlas.data.scene import composite_on_background
+from latent_atlas.data.scene_set import load_scene_set
+from latent_atlas.errors import ConfigError, DataError, TrainingDivergedError
+from latent_atlas.fields.multi_triplane import MicroMacroTable, MultiSceneTriPlaneField, PlaneTable
+from latent_atlas.fields.triplane_field import plane_tv
+from latent_atlas.rendering.backgrounds import background_colors
+from latent_atlas.rendering.field_rendering import render_coarse_to_fine
+from latent_atlas.scaled.config import MultiSceneConfig, PhaseConfig
+from latent_atlas.spaces.ae_loading import load_autoencoder, save_pretrained
+from latent_atlas.spaces.autoencoder_kl import AutoencoderKL
+from latent_atlas.spaces.image_space import ImageSpace, LatentSpace
+from latent_atlas.spaces.latent_cache import LatentCache
+from latent_atlas.spaces.normalization import denormalize_latent, normalize_latent
+from latent_atlas.spaces.presets import preset_config
+from latent_atlas.training.checkpoints import flatten_optimizer, latest_checkpoint, load_checkpoint, restore_optimizer, save_checkpoint
+from latent_atlas.training.logger import RunLogger
+from latent_atlas.training.metrics import psnr, ssim
+from latent_atlas.training.render_views import camera_rays
+from latent_atlas.training.trainer import _raise_keyboard_interrupt, resolve_device
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class MultiSceneTrainer:
+    """Trains a scene set; `train()` returns the run folder (with autoencoder/ when the autoencoder trained)."""
+
+    def __init__(self, config: MultiSceneConfig):
+        cfg = self.config = config
+        if not cfg.data:
+            raise ConfigError("--data is required (a family folder, folders of scenes or scene folders)")
+        if cfg.rays_per_view > 0 and any(p.loss_d > 0 for p in cfg.phases):
+            raise ConfigError("loss_d decodes whole images: use --rays-per-view 0 with it")
+        self.device = resolve_device(cfg.device)
+        torch.manual_seed(cfg.seed)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.rgb_set = load_scene_set(cfg.data, cfg.first_scene, cfg.num_scenes)
+        self.rgb_background = background_colors(cfg.background, 1, 3)[0]
+        self.space = self._build_space()
+        init_tensors = self._init_tensors()
+        if init_tensors and isinstance(self.space, LatentSpace):
+            self._load_prefixed(self.space.autoencoder, init_tensors, "ae.")
+        self.scenes = []
+        for scene in self.rgb_set.scenes:
+            try:
+                self.scenes.append(self.space.map_scene(scene, self.rgb_background))
+            except ValueError as exc:
+                raise DataError(scene.source, str(exc)) from None
+        sizes = {tuple(s.split("train").images.shape[1:3]) for s in self.scenes}
+        if len(sizes) != 1:
+            raise DataError(cfg.data[0], f"scenes have different image sizes {sorted(sizes)}; a batch needs one size")
+        self.background_value = self.space.background_value(self.rgb_background).to(self.device)
+        n = len(self.scenes)
+        r = cfg.field.plane_resolution
+        table = PlaneTable(n, cfg.field.plane_channels, r, cfg.field.init_std) if cfg.planes == "independent" else MicroMacroTable(n, cfg.micro_macro, r)
+        if cfg.planes not in ("independent", "micro-macro"):
+            raise ConfigError(f"--planes {cfg.planes}: choose independent or micro-macro")
+        self.field = MultiSceneTriPlaneField(table, cfg.field, self.space.channels).to(self.device)
+        if init_tensors:
+            self._load_shared(init_tensors)
+        views = sum(len(s.split("train")) for s in self.scenes)
+        self.phase_steps = [max(1, math.ceil(p.epochs * views / min(cfg.scenes_per_batch, n))) for p in cfg.phases]
+        self.total_steps = sum(self.phase_steps)
+        self.optimizers = self._make_optimizers()
+        self.step, self.train_seconds = 0, 0.0
+        if cfg.resume is not None:
+            self.run_dir = Path(cfg.resume)
+            self._restore()
+        else:
+            stamp = time.strftime("%Y-%m-%d_%H%M%S")
+            experiment = cfg.experiment_name or Path(cfg.data[0]).name
+            self.run_dir = cfg.output_dir / experiment / cfg.kind / stamp
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        save_json_atomic(self.run_dir / "config.json", to_jsonable(cfg))
+        self.logger = RunLogger(self.run_dir)
+
+    # ---- set-up -------------------------------------------------------------------------------
+    def _build_space(self) -> ImageSpace:
+        cfg = self.config
+        if cfg.space == "rgb":
+            return ImageSpace()
+        if cfg.space != "latent":
+            raise ConfigError(f"--space {cfg.space}: choose rgb or latent")
+        if cfg.ae:
+            ae = load_autoencoder(cfg.ae)
+        elif cfg.ae_preset:
+            ae = AutoencoderKL(preset_config(cfg.ae_preset))
+        elif cfg.init is None:
+            raise ConfigError("--space latent needs --ae, --ae-preset or --init")
+        else:
+            ae = AutoencoderKL(self._init_ae_config())
+        return LatentSpace(ae.to(self.device).requires_grad_(False), LatentCache())
+
+    def _init_checkpoint(self) -> Path | None:
+        if self.config.init is None:
+            return None
+        path = latest_checkpoint(Path(self.config.init) / "checkpoints")
+        if path is None:
+            raise DataError(self.config.init, "no complete checkpoint to initialise from")
+        return path
+
+    def _init_ae_config(self):
+        from latent_atlas.spaces.autoencoder_kl import AutoencoderKLConfig
+
+        folder = Path(self.config.init) / "autoencoder"
+        if not (folder / "config.json").is_file():
+            raise DataError(self.config.init, "has no autoencoder/ to start from; pass --ae")
+        return AutoencoderKLConfig.from_diffusers_config(json.loads((folder / "config.json").read_text()))
+
+    def _init_tensors(self) -> dict[str, Tensor]:
+        path = self._init_checkpoint()
+        return load_checkpoint(path)[0] if path is not None else {}
+
+    @staticmethod
+    def _load_prefixed(module: torch.nn.Module, tensors: dict[str, Tensor], prefix: str) -> None:
+        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if state:
+            module.load_state_dict(state)
+
+    def _load_shared(self, tensors: dict[str, Tensor]) -> None:
+        """Shared parts of an --init run: the decoder MLP (unless re-initialised) and the macro planes."""
+        if not self.config.reinit_decoder_mlp:
+            self._load_prefixed(self.field.decoder, tensors, "field.decoder.")
+        if isinstance(self.field.table, MicroMacroTable) and "field.table.macro" in tensors:
+            with torch.no_grad():
+                self.field.table.macro.copy_(tensors["field.table.macro"])
+
+    def _groups(self) -> dict[str, list[torch.nn.Parameter]]:
+        table = self.field.table
+        groups = {"scenes": [table.scene_parameters()[0]], "shared": list(self.field.decoder.parameters())}
+        if isinstance(table, MicroMacroTable):
+            groups["coefficients"] = [table.coefficients, table.bias]
+            groups["macro"] = [table.macro]
+        if isinstance(self.space, LatentSpace):
+            ae = self.space.autoencoder
+            groups["encoder"] = [p for k, p in ae.named_parameters() if k.startswith(("encoder.", "quant_conv."))]
+            groups["decoder"] = [p for k, p in ae.named_parameters() if k.startswith(("decoder.", "post_quant_conv."))]
+        return groups
+
+    def _schedule(self, name: str):
+        cfg = self.config
+        return {"scenes": cfg.scene_lr, "coefficients": cfg.coefficient_lr, "shared": cfg.shared_lr, "macro": cfg.shared_lr, "encoder": cfg.ae_lr, "decoder": cfg.ae_lr}[name]
+
+    def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {name: torch.optim.Adam(params, lr=self._schedule(name).lr) for name, params in self._groups().items()}
+
+    def _trains(self, phase: PhaseConfig) -> dict[str, bool]:
+        return {"scenes": phase.train_scenes, "coefficients": phase.train_scenes, "shared": phase.train_shared, "macro": phase.train_macro, "encoder": phase.train_encoder, "decoder": phase.train_decoder}
+
+    # ---- checkpoints --------------------------------------------------------------------------
+    def save(self) -> None:
+        tensors = {f"field.{k}": v for k, v in self.field.state_dict().items()}
+        if isinstance(self.space, LatentSpace):
+            tensors.update({f"ae.{k}": v for k, v in self.space.autoencoder.state_dict().items()})
+        meta = {}
+        for name, optimizer in self.optimizers.items():
+            flat, meta[name] = flatten_optimizer(f"optim.{name}", optimizer)
+            tensors.update(flat)
+        tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.sampler"] = self.generator.get_state()
+        save_checkpoint(self.run_dir / "checkpoints", self.step, tensors, {"train_seconds": self.train_seconds, "optimizers": meta})
+        if isinstance(self.space, LatentSpace) and any(p.train_encoder or p.train_decoder for p in self.config.phases):
+            save_pretrained(self.space.autoencoder, self.run_dir / "autoencoder")
+
+    def _restore(self) -> None:
+        path = latest_checkpoint(self.run_dir / "checkpoints")
+        if path is None:
+            return
+        tensors, state = load_checkpoint(path)
+        self._load_prefixed(self.field, tensors, "field.")
+        if isinstance(self.space, LatentSpace):
+            self._load_prefixed(self.space.autoencoder, tensors, "ae.")
+        for name, optimizer in self.optimizers.items():
+            restore_optimizer(f"optim.{name}", optimizer, tensors, state["optimizers"][name])
+        torch.set_rng_state(tensors["rng.torch"])
+        self.generator.set_state(tensors["rng.sampler"])
+        self.step, self.train_seconds = int(state["step"]), float(state["train_seconds"])
+
+    # ---- one step -----------------------------------------------------------------------------
+    def phase_at(self, step: int) -> tuple[int, float]:
+        """(phase index, fraction of the run done) at `step`, cut proportionally by --max-time."""
+        progress = step / self.total_steps
+        if self.config.max_time:
+            progress = max(progress, self.train_seconds / self.config.max_time)
+        done = 0.0
+        for i, steps in enumerate(self.phase_steps):
+            done += steps / self.total_steps
+            if progress < done - 1e-12:
+                return i, progress
+        return len(self.phase_steps) - 1, progress
+
+    def render_views(self, scene_ids: Tensor, split: str, views: list[int], pixels: list[tuple[Tensor, Tensor]] | None = None) -> Tensor:
+        """Renders view views[b] of scene scene_ids[b] for every b (whole images or the given pixels): [B, n, C]."""
+        bundles = []
+        for b, (sid, view) in enumerate(zip(scene_ids.tolist(), views)):
+            cams = self.scenes[sid].split(split).cameras.to(self.device)
+            px, py = pixels[b] if pixels is not None else cams.image_pixels(view)
+            index = torch.full_like(px, view)
+            box_min, box_max = self.scenes[sid].box_min.to(self.device), self.scenes[sid].box_max.to(self.device)
+            bundles.append(camera_rays(cams, index.to(self.device), px.to(self.device), py.to(self.device), box_min, box_max, training_cameras=False))
+        rays = RayBundle(*(torch.cat([getattr(r, k) for r in bundles]) for k in ("origins", "directions", "near", "far")))
+        fn = self.field.for_scenes(scene_ids.to(self.device))
+        background = self.background_value.expand(len(rays), -1)
+        out = render_coarse_to_fine(fn, fn, rays, background, self.config.n_samples, self.config.n_importance, self.field.training)
+        return out["color"].reshape(len(views), -1, self.space.channels)
+
+    def train_step(self) -> dict[str, float]:
+        cfg = self.config
+        phase_index, progress = self.phase_at(self.step)
+        phase = cfg.phases[phase_index]
+        trains = self._trains(phase)
+        for name, params in self._groups().items():
+            for p in params:
+                p.requires_grad_(trains[name])
+            for group in self.optimizers[name].param_groups:
+                group["lr"] = self._schedule(name).lr_at(progress)
+        n = len(self.scenes)
+        scene_ids = torch.randperm(n, generator=self.generator)[: min(cfg.scenes_per_batch, n)]
+        views = [int(torch.randint(len(self.scenes[s].split("train")), (1,), generator=self.generator)) for s in scene_ids.tolist()]
+        train = [self.scenes[s].split("train") for s in scene_ids.tolist()]
+        h, w = train[0].height, train[0].width
+        pixels = None
+        if cfg.rays_per_view > 0:
+            flat = [torch.randint(h * w, (cfg.rays_per_view,), generator=self.generator) for _ in views]
+            pixels = [(f % w, f // w) for f in flat]
+        render = self.render_views(scene_ids, "train", views, pixels)  # [B, n, C]
+        rgb = torch.stack([composite_on_background(self.rgb_set.scenes[s].split("train").rgba(v), self.rgb_background) for s, v in zip(scene_ids.tolist(), views)]).to(self.device)
+        losses: dict[str, Tensor] = {}
+        if isinstance(self.space, LatentSpace):
+            ae = self.space.autoencoder
+            x = rgb.permute(0, 3, 1, 2) * 2.0 - 1.0
+            mean = None
+            if phase.train_encoder or phase.loss_ae > 0:
+                with torch.set_grad_enabled(phase.train_encoder):
+                    mean = ae.encode(x)[0]
+                target = normalize_latent(mean).permute(0, 2, 3, 1)
+            else:
+                target = torch.stack([t.images[v, ..., :-1] for t, v in zip(train, views)]).to(self.device)
+            target = self._pick(target, pixels)
+            if phase.loss_e > 0:
+                losses["e"] = phase.loss_e * torch.mean((render - target) ** 2)
+            if phase.loss_d > 0:
+                z = denormalize_latent(render.reshape(-1, h, w, self.space.channels)).permute(0, 3, 1, 2)
+                losses["d"] = phase.loss_d * torch.mean((ae.decode(z) - x) ** 2)
+            if phase.loss_ae > 0:
+                losses["ae"] = phase.loss_ae * torch.mean((ae.decode(mean) - x) ** 2)
+        else:
+            losses["e"] = phase.loss_e * torch.mean((render - self._pick(rgb, pixels)) ** 2)
+        if phase.tv > 0:
+            losses["tv"] = phase.tv * plane_tv(self.field.table(scene_ids.to(self.device)))
+        loss = sum(losses.values())
+        if not torch.isfinite(loss):
+            raise TrainingDivergedError(f"loss is {loss.item()} at step {self.step} (phase {phase.name}); last checkpoint in {self.run_dir / 'checkpoints'}")
+        for optimizer in self.optimizers.values():
+            optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        for name, optimizer in self.optimizers.items():
+            if trains[name]:
+                optimizer.step()
+        return {"loss": loss.item(), **{f"loss_{k}": v.item() for k, v in losses.items()}, "phase": float(phase_index)}
+
+    @staticmethod
+    def _pick(images: Tensor, pixels: list[tuple[Tensor, Tensor]] | None) -> Tensor:
+        """images [B, H, W, C] -> [B, n, C]: all pixels (row-major) or the drawn ones."""
+        if pixels is None:
+            return images.reshape(images.shape[0], -1, images.shape[-1])
+        return torch.stack([images[b, py.to(images.device), px.to(images.device)] for b, (px, py) in enumerate(pixels)])
+
+    # ---- evaluation ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """Mean over scenes of the first eval_views test views: psnr/ssim in the space and decoded (+ metrics_ae)."""
+        self.field.eval()
+        encoder_trained = any(p.train_encoder for p in self.config.phases[: self.phase_at(self.step)[0] + 1])
+        per_scene = []
+        for sid, scene in enumerate(self.scenes):
+            test = scene.split("test")
+            rgb_test = self.rgb_set.scenes[sid].split("test")
+            scores: dict[str, list[float]] = {}
+            for view in range(min(self.config.eval_views, len(test))):
+                render = self.render_views(torch.tensor([sid]), "test", [view])[0].reshape(test.height, test.width, -1).cpu()
+                rgb = composite_on_background(rgb_test.rgba(view), self.rgb_background)
+                target = composite_on_background(test.rgba(view), self.background_value.cpu())
+                if encoder_trained:  # the cached latents were made by the encoder before training
+                    target = self.space.encode(rgb[None])[0]
+                values = {"psnr_e": psnr(render, target), "ssim_e": ssim(render, target)}
+                if isinstance(self.space, LatentSpace):
+                    decoded = self.space.decode(render[None])[0].cpu()
+                    recon = self.space.decode(target[None])[0].cpu()
+                    values.update(psnr_d=psnr(decoded, rgb), ssim_d=ssim(decoded, rgb), psnr_ae=psnr(recon, rgb))
+                for k, v in values.items():
+                    scores.setdefault(k, []).append(v)
+            per_scene.append({"scene": self.rgb_set.names[sid], **{k: sum(v) / len(v) for k, v in scores.items()}})
+        self.field.train()
+        keys = [k for k in per_scene[0] if k != "scene"]
+        return {"mean": {k: sum(s[k] for s in per_scene) / len(per_scene) for k in keys}, "per_scene": per_scene}
+
+    def cost_per_scene(self, rss_before_mb: float) -> dict[str, float]:
+        """Per-scene parameters, their Adam state, and peak activations per rendered scene (MiB)."""
+        table = self.field.table
+        n = len(self.scenes)
+        scene_params = sum(p.numel() for p in table.scene_parameters()) / n
+        shared = sum(p.numel() for p in table.shared_parameters()) + sum(p.numel() for p in self.field.decoder.parameters())
+        activations = max(_rss_mb() - rss_before_mb, 0.0) if self.device.type == "cpu" else torch.cuda.max_memory_allocated(self.device) / 2**20
+        return {
+            "scene_parameters": scene_params,
+            "shared_parameters": float(shared),
+            "scene_memory_mb": scene_params * 4 * 3 / 2**20,  # fp32 values + Adam's two moments
+            "peak_activations_per_scene_mb": activations / max(min(self.config.scenes_per_batch, n), 1),
+            "train_seconds_per_scene": self.train_seconds / n,
+        }
+
+    # ---- loop ---------------------------------------------------------------------------------
+    def train(self) -> Path:
+        cfg = self.config
+        rss_before = _rss_mb()
+        previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=not cfg.progress, mininterval=1.0, file=sys.stderr)
+        last_save = time.perf_counter()
+        try:
+            while self.step < self.total_steps and not (cfg.max_time and self.train_seconds >= cfg.max_time):
+                t0 = time.perf_counter()
+                scalars = self.train_step()
+                self.step += 1
+                self.train_seconds += time.perf_counter() - t0
+                bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == 1:
+                    self.logger.scalars(self.step, {**scalars, "train_seconds": self.train_seconds})
+                    bar.set_postfix(loss=f"{scalars['loss']:.4f}", phase=int(scalars["phase"]))
+                if time.perf_counter() - last_save > cfg.checkpoint_every_seconds:
+                    self.save()
+                    last_save = time.perf_counter()
+        except KeyboardInterrupt:
+            self.save()
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            bar.close()
+        self.save()
+        result = self.evaluate()
+        summary = {"kind": cfg.kind, "scenes": len(self.scenes), "steps": self.step, "train_seconds": self.train_seconds,
+                   "peak_memory_mb": _rss_mb(), **self.cost_per_scene(rss_before), "eval": result["mean"], "per_scene": result["per_scene"]}
+        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        self.logger.scalars(self.step, {f"eval_{k}": v for k, v in result["mean"].items()})
+        self.logger.close()
+        return self.run_dir
