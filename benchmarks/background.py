@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/background"))
     args = parser.parse_args()
-    print(f"| background | test PSNR (view 0, on white) | colour spread render | colour spread GT |")
+    print("| background | test PSNR (view 0, on white) | colour spread render | colour spread GT |")
     print("|---|---|---|---|")
     for background in ("white", "random"):
         method = method_config(args.method)

@@ -40,6 +40,8 @@ def _convert(value: Any, hint: Any) -> Any:
         args = typing.get_args(hint)
         item = args[0] if args else Any
         return tuple(_convert(v, item) for v in value)
+    if dataclasses.is_dataclass(hint) and isinstance(value, dict):  # e.g. the items of a tuple of phases
+        return update_from_dict(hint(), value)
     return value
 
 

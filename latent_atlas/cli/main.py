@@ -168,18 +168,15 @@ def _run_scaled(args: list[str], default_preset: str, prog: str) -> int:
     import tyro
 
     from latent_atlas.config_io import update_from_dict
-    from latent_atlas.errors import ConfigError, DataError
+    from latent_atlas.errors import ConfigError
     from latent_atlas.scaled.config import MultiSceneConfig
     from latent_atlas.scaled.presets import SCALED_PRESETS, scaled_preset
 
     preset, rest = _pop_option(args, "--preset")
     resume, rest = _pop_option(rest, "--resume")
-    if resume is not None:
-        path = Path(resume) / "config.json"
-        if not path.is_file():
-            raise DataError(path, "not a multi-scene run folder (config.json not found)")
-        default = update_from_dict(MultiSceneConfig(), json.loads(path.read_text()))
-    else:
+    if resume is not None and (Path(resume) / "config.json").is_file():
+        default = update_from_dict(MultiSceneConfig(), json.loads((Path(resume) / "config.json").read_text()))
+    else:  # a new run (with --resume DIR: started in DIR, so that torchrun restarts resume it)
         try:
             default = scaled_preset(preset or default_preset)
         except ValueError as exc:

@@ -76,6 +76,8 @@ class MultiSceneConfig:
     """Stratified samples per ray."""
     n_importance: int = 48
     """Importance samples per ray."""
+    perturb: bool = True
+    """Jitter samples during training (off: deterministic, e.g. to compare multi-process runs)."""
     scene_lr: OptimizerConfig = dataclass_field(default_factory=lambda: OptimizerConfig(lr=1e-2, lr_final=1e-3))
     """Per-scene planes / micro planes."""
     coefficient_lr: OptimizerConfig = dataclass_field(default_factory=lambda: OptimizerConfig(lr=1e-2, lr_final=1e-3))
@@ -107,4 +109,5 @@ class MultiSceneConfig:
     progress: bool = True
     """Show a progress bar."""
     resume: Optional[Path] = None
-    """Continue this run folder from its latest checkpoint."""
+    """Continue this run folder from its latest checkpoint, or start in it when it has none (so that
+    `torchrun --max-restarts N ... --resume DIR` resumes every rank after a killed one)."""

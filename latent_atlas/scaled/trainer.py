@@ -29,6 +29,7 @@ from latent_atlas.fields.triplane_field import plane_tv
 from latent_atlas.rendering.backgrounds import background_colors
 from latent_atlas.rendering.field_rendering import render_coarse_to_fine
 from latent_atlas.scaled.config import MultiSceneConfig, PhaseConfig
+from latent_atlas.scaled.distributed import average_gradients, init_from_env, rank_slice
 from latent_atlas.spaces.ae_loading import load_autoencoder, save_pretrained
 from latent_atlas.spaces.autoencoder_kl import AutoencoderKL
 from latent_atlas.spaces.image_space import ImageSpace, LatentSpace
@@ -56,6 +57,7 @@ class MultiSceneTrainer:
         if cfg.rays_per_view > 0 and any(p.loss_d > 0 for p in cfg.phases):
             raise ConfigError("loss_d decodes whole images: use --rays-per-view 0 with it")
         self.device = resolve_device(cfg.device)
+        self.rank, self.world_size = init_from_env(self.device)
         torch.manual_seed(cfg.seed)
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.rgb_set = load_scene_set(cfg.data, cfg.first_scene, cfg.num_scenes)
@@ -89,16 +91,29 @@ class MultiSceneTrainer:
         self.step, self.train_seconds = 0, 0.0
         if cfg.resume is not None:
             self.run_dir = Path(cfg.resume)
+            self.run_dir.mkdir(parents=True, exist_ok=True)
             self._restore()
         else:
-            stamp = time.strftime("%Y-%m-%d_%H%M%S")
+            stamp = self._shared_timestamp()
             experiment = cfg.experiment_name or Path(cfg.data[0]).name
             self.run_dir = cfg.output_dir / experiment / cfg.kind / stamp
             self.run_dir.mkdir(parents=True, exist_ok=True)
-        save_json_atomic(self.run_dir / "config.json", to_jsonable(cfg))
+        if self.rank == 0:
+            save_json_atomic(self.run_dir / "config.json", to_jsonable(cfg))
         self.logger = RunLogger(self.run_dir)
 
     # ---- set-up -------------------------------------------------------------------------------
+    def _shared_timestamp(self) -> str:
+        """Rank 0's timestamp, so that every rank writes to (and resumes from) the same run folder."""
+        stamp = time.strftime("%Y-%m-%d_%H%M%S")
+        if self.world_size == 1:
+            return stamp
+        import torch.distributed as dist
+
+        holder = [stamp]
+        dist.broadcast_object_list(holder, src=0)
+        return holder[0]
+
     def _build_space(self) -> ImageSpace:
         cfg = self.config
         if cfg.space == "rgb":
@@ -173,6 +188,10 @@ class MultiSceneTrainer:
 
     # ---- checkpoints --------------------------------------------------------------------------
     def save(self) -> None:
+        """Rank 0 writes a checkpoint (+ autoencoder/ when the autoencoder trains); other ranks wait for it."""
+        if self.rank != 0:
+            self._barrier()
+            return
         tensors = {f"field.{k}": v for k, v in self.field.state_dict().items()}
         if isinstance(self.space, LatentSpace):
             tensors.update({f"ae.{k}": v for k, v in self.space.autoencoder.state_dict().items()})
@@ -185,6 +204,23 @@ class MultiSceneTrainer:
         save_checkpoint(self.run_dir / "checkpoints", self.step, tensors, {"train_seconds": self.train_seconds, "optimizers": meta})
         if isinstance(self.space, LatentSpace) and any(p.train_encoder or p.train_decoder for p in self.config.phases):
             save_pretrained(self.space.autoencoder, self.run_dir / "autoencoder")
+        self._barrier()
+
+    def _agree(self, flag: bool) -> bool:
+        """Rank 0's value of `flag` on every rank (time-based decisions must be taken together)."""
+        if self.world_size == 1:
+            return flag
+        import torch.distributed as dist
+
+        value = torch.tensor([1 if flag else 0])
+        dist.broadcast(value, src=0)
+        return bool(value.item())
+
+    def _barrier(self) -> None:
+        if self.world_size > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
 
     def _restore(self) -> None:
         path = latest_checkpoint(self.run_dir / "checkpoints")
@@ -225,7 +261,7 @@ class MultiSceneTrainer:
         rays = RayBundle(*(torch.cat([getattr(r, k) for r in bundles]) for k in ("origins", "directions", "near", "far")))
         fn = self.field.for_scenes(scene_ids.to(self.device))
         background = self.background_value.expand(len(rays), -1)
-        out = render_coarse_to_fine(fn, fn, rays, background, self.config.n_samples, self.config.n_importance, self.field.training)
+        out = render_coarse_to_fine(fn, fn, rays, background, self.config.n_samples, self.config.n_importance, self.field.training and self.config.perturb)
         return out["color"].reshape(len(views), -1, self.space.channels)
 
     def train_step(self) -> dict[str, float]:
@@ -241,11 +277,17 @@ class MultiSceneTrainer:
         n = len(self.scenes)
         scene_ids = torch.randperm(n, generator=self.generator)[: min(cfg.scenes_per_batch, n)]
         views = [int(torch.randint(len(self.scenes[s].split("train")), (1,), generator=self.generator)) for s in scene_ids.tolist()]
+        batch_size = len(views)
+        if self.world_size > 1:  # every rank drew the same global batch; each renders its slice
+            part = rank_slice(batch_size, self.rank, self.world_size)
+            scene_ids, views = scene_ids[part], views[part]
         train = [self.scenes[s].split("train") for s in scene_ids.tolist()]
         h, w = train[0].height, train[0].width
         pixels = None
-        if cfg.rays_per_view > 0:
-            flat = [torch.randint(h * w, (cfg.rays_per_view,), generator=self.generator) for _ in views]
+        if cfg.rays_per_view > 0:  # drawn for the whole global batch, so every rank's generator stays in step
+            flat = [torch.randint(h * w, (cfg.rays_per_view,), generator=self.generator) for _ in range(batch_size)]
+            if self.world_size > 1:
+                flat = flat[part]
             pixels = [(f % w, f // w) for f in flat]
         render = self.render_views(scene_ids, "train", views, pixels)  # [B, n, C]
         rgb = torch.stack([composite_on_background(self.rgb_set.scenes[s].split("train").rgba(v), self.rgb_background) for s, v in zip(scene_ids.tolist(), views)]).to(self.device)
@@ -278,6 +320,9 @@ class MultiSceneTrainer:
         for optimizer in self.optimizers.values():
             optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.world_size > 1:  # each rank's loss is a mean over its slice: weight it by the slice's share
+            modules = [self.field] + ([self.space.autoencoder] if isinstance(self.space, LatentSpace) else [])
+            average_gradients(modules, len(views) / batch_size)
         for name, optimizer in self.optimizers.items():
             if trains[name]:
                 optimizer.step()
@@ -342,16 +387,16 @@ class MultiSceneTrainer:
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not cfg.progress, mininterval=1.0, file=sys.stderr)
         last_save = time.perf_counter()
         try:
-            while self.step < self.total_steps and not (cfg.max_time and self.train_seconds >= cfg.max_time):
+            while self.step < self.total_steps and not self._agree(bool(cfg.max_time and self.train_seconds >= cfg.max_time)):
                 t0 = time.perf_counter()
                 scalars = self.train_step()
                 self.step += 1
                 self.train_seconds += time.perf_counter() - t0
                 bar.update(1)
-                if self.step % cfg.log_every == 0 or self.step == 1:
+                if self.rank == 0 and (self.step % cfg.log_every == 0 or self.step == 1):
                     self.logger.scalars(self.step, {**scalars, "train_seconds": self.train_seconds})
                     bar.set_postfix(loss=f"{scalars['loss']:.4f}", phase=int(scalars["phase"]))
-                if time.perf_counter() - last_save > cfg.checkpoint_every_seconds:
+                if self._agree(time.perf_counter() - last_save > cfg.checkpoint_every_seconds):
                     self.save()
                     last_save = time.perf_counter()
         except KeyboardInterrupt:
@@ -361,6 +406,8 @@ class MultiSceneTrainer:
             signal.signal(signal.SIGTERM, previous)
             bar.close()
         self.save()
+        if self.rank != 0:
+            return self.run_dir
         result = self.evaluate()
         summary = {"kind": cfg.kind, "scenes": len(self.scenes), "steps": self.step, "train_seconds": self.train_seconds,
                    "peak_memory_mb": _rss_mb(), **self.cost_per_scene(rss_before), "eval": result["mean"], "per_scene": result["per_scene"]}

@@ -95,3 +95,14 @@ def test_resume_after_a_kill_continues(cars, tmp_path):
     assert resumed.step == straight.step - 1
     resumed.train()
     torch.testing.assert_close(resumed.field.table.planes, straight.field.table.planes)
+
+
+def test_cli_resume_dir_starts_then_continues(cars, tmp_path, capsys):
+    """--resume DIR starts a run in DIR when it is new, and continues it later (torchrun restarts rely on this)."""
+    run = tmp_path / "fixed"
+    base = ["triplanes", "--data", str(cars), "--no-progress", "--n-samples", "8", "--n-importance", "8", "--rays-per-view", "32", "--eval-views", "1", "--resume", str(run)]
+    assert main(base + ["--phases.0.epochs", "1"]) == 0
+    assert json.loads((run / "summary.json").read_text())["steps"] == 4
+    assert main(base + ["--phases.0.epochs", "2"]) == 0
+    assert json.loads((run / "summary.json").read_text())["steps"] == 8
+    assert len(list((run / "checkpoints").glob("step-*.json"))) == 2
