@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import resource
-import signal
 import sys
 import time
 from pathlib import Path
@@ -40,7 +39,8 @@ from latent_atlas.training.checkpoints import flatten_optimizer, latest_checkpoi
 from latent_atlas.training.logger import RunLogger
 from latent_atlas.training.metrics import psnr, ssim
 from latent_atlas.training.render_views import camera_rays
-from latent_atlas.training.trainer import _raise_keyboard_interrupt, resolve_device
+from latent_atlas.training.interrupts import checkpoint_on_interrupt
+from latent_atlas.training.trainer import resolve_device
 
 
 def _rss_mb() -> float:
@@ -383,10 +383,9 @@ class MultiSceneTrainer:
     def train(self) -> Path:
         cfg = self.config
         rss_before = _rss_mb()
-        previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not cfg.progress, mininterval=1.0, file=sys.stderr)
         last_save = time.perf_counter()
-        try:
+        with checkpoint_on_interrupt(self.save, bar):
             while self.step < self.total_steps and not self._agree(bool(cfg.max_time and self.train_seconds >= cfg.max_time)):
                 t0 = time.perf_counter()
                 scalars = self.train_step()
@@ -399,12 +398,6 @@ class MultiSceneTrainer:
                 if self._agree(time.perf_counter() - last_save > cfg.checkpoint_every_seconds):
                     self.save()
                     last_save = time.perf_counter()
-        except KeyboardInterrupt:
-            self.save()
-            raise
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            bar.close()
         self.save()
         if self.rank != 0:
             return self.run_dir

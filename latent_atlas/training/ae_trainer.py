@@ -25,7 +25,8 @@ from latent_atlas.spaces.presets import AE_PRESETS, preset_config
 from latent_atlas.training.checkpoints import flatten_optimizer, latest_checkpoint, load_checkpoint, restore_optimizer, save_checkpoint
 from latent_atlas.training.logger import RunLogger
 from latent_atlas.training.metrics import psnr
-from latent_atlas.training.trainer import _raise_keyboard_interrupt, peak_memory_mb, resolve_device
+from latent_atlas.training.interrupts import checkpoint_on_interrupt
+from latent_atlas.training.trainer import peak_memory_mb, resolve_device
 
 
 @dataclass
@@ -194,11 +195,8 @@ class AETrainer:
 
     def train(self) -> Path:
         cfg = self.config
-        import signal
-
-        previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not cfg.progress, mininterval=1.0, file=sys.stderr)
-        try:
+        with checkpoint_on_interrupt(self.save, bar):
             while self.step < cfg.max_steps and not (cfg.max_time and self.train_seconds >= cfg.max_time):
                 t0 = time.perf_counter()
                 scalars = self.train_step()
@@ -210,12 +208,6 @@ class AETrainer:
                     bar.set_postfix(psnr=f"{scalars['psnr']:.2f}")
                 if self.step % cfg.checkpoint_every == 0:
                     self.save()
-        except KeyboardInterrupt:
-            self.save()
-            raise
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            bar.close()
         self.save()
         summary = {"preset": cfg.preset, "steps": self.step, "train_seconds": self.train_seconds, "peak_memory_mb": peak_memory_mb(self.device), "parameters": sum(p.numel() for p in self.model.parameters()), **self.evaluate()}
         self.logger.scalars(self.step, {k: float(v) for k, v in summary.items() if isinstance(v, (int, float))})

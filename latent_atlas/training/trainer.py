@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import resource
-import signal
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from latent_atlas.methods.base import OptimizerConfig, mse as mse_loss
 from latent_atlas.rendering.backgrounds import BACKGROUNDS, background_colors
 from latent_atlas.training.checkpoints import flatten_optimizer, latest_checkpoint, load_checkpoint, restore_optimizer, save_checkpoint
 from latent_atlas.training.config import TrainConfig
+from latent_atlas.training.interrupts import checkpoint_on_interrupt
 from latent_atlas.training.latent_metrics import score_latent_view
 from latent_atlas.training.logger import RunLogger
 from latent_atlas.training.metrics import psnr_from_mse
@@ -297,8 +297,7 @@ class Trainer:
         last_ckpt_time = time.perf_counter()
         pending_times = sorted(t for t in cfg.checkpoint_at_times if t > self.train_seconds)
         window_start, window_steps, window_rays = time.perf_counter(), 0, self.rays_seen
-        previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt) if _is_main_thread() else None
-        try:
+        with checkpoint_on_interrupt(self.save, bar):
             while self.step < max_steps and not (cfg.max_time and self.train_seconds >= cfg.max_time):
                 t0 = time.perf_counter()
                 scalars = self.train_step()
@@ -323,14 +322,6 @@ class Trainer:
                 elif self.step % cfg.checkpoint_every == 0 or time.perf_counter() - last_ckpt_time > cfg.checkpoint_every_seconds:
                     self.save()
                     last_ckpt_time = time.perf_counter()
-        except KeyboardInterrupt:
-            self.save()
-            bar.close()
-            raise
-        finally:
-            if previous_handler is not None:
-                signal.signal(signal.SIGTERM, previous_handler)
-        bar.close()
         self.save()
         summary = {
             "method_name": cfg.method_name,
@@ -351,13 +342,3 @@ def adapt_ray_count(n_rays: int, n_samples: int, target_samples: int) -> int:
     per_ray = max(n_samples, 1) / max(n_rays, 1)
     wanted = target_samples / per_ray
     return int(min(max(wanted, n_rays / 4, 64), n_rays * 4, 1 << 18))
-
-
-def _raise_keyboard_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-def _is_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()

@@ -1,0 +1,83 @@
+"""Many scenes: (1) IG-AE vs the plain autoencoder, (2) Scaled-IG stage 2 vs independent RGB Tri-Planes.
+
+    python benchmarks/scaled.py --ae outputs/benchmarks/latent-bench/ae-tiny/<timestamp> --sizes 16
+
+1. IG-AE is trained (igae-cpu) from the plain autoencoder on the first --igae-scenes scenes of
+   ../shared/datasets/cars64; then latent Tri-Planes of the held-out scenes are trained with each
+   autoencoder (frozen) and their decoded PSNR compared (IG-AE's claim: higher with IG-AE).
+2. Stage 1 (scale-stage1-cpu) learns the macro basis on the same scenes with the IG-AE autoencoder;
+   for each size N, N new cars are synthesized and learned by stage 2 and by independent RGB
+   Tri-Planes; per-scene training time to the PSNR stage 2 reaches, and per-scene memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from train_budget import latlas  # noqa: E402
+
+CARS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cars64"
+
+
+def run(*args: str) -> dict:
+    """Runs a multi-scene latlas command; returns its summary.json."""
+    out = latlas(*args, "--no-progress")
+    run_dir = Path(out.strip().splitlines()[-1].split("run folder: ")[1])
+    return {"run_dir": str(run_dir), **json.loads((run_dir / "summary.json").read_text())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ae", type=Path, required=True, help="a `latlas ae train` run folder (the plain autoencoder)")
+    parser.add_argument("--igae-scenes", type=int, default=12)
+    parser.add_argument("--igae-seconds", type=float, default=300)
+    parser.add_argument("--heldout-epochs", type=float, default=20)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[16])
+    parser.add_argument("--stage-epochs", type=float, default=10, help="epochs of each stage-2 phase; RGB Tri-Planes get twice as many")
+    parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/scaled"))
+    args = parser.parse_args()
+    out = str(args.output_dir)
+    n_cars = len(json.loads((CARS / "dataset_map.json").read_text())["cars"])
+
+    # 1. IG-AE vs the plain autoencoder on held-out scenes
+    igae = run("igae", "--data", str(CARS), "--num-scenes", str(args.igae_scenes), "--ae", str(args.ae), "--max-time", str(args.igae_seconds), "--output-dir", out, "--experiment-name", "igae")
+    rows1 = []
+    for name, ae in (("plain", str(args.ae)), ("IG-AE", igae["run_dir"])):
+        s = run("triplanes", "--data", str(CARS), "--first-scene", str(args.igae_scenes), "--space", "latent", "--ae", ae, "--rays-per-view", "0",
+                "--phases.0.epochs", str(args.heldout_epochs), "--eval-views", "10", "--output-dir", out, "--experiment-name", f"heldout-{name}")
+        rows1.append((name, s))
+
+    # 2. stage 1 on the IG-AE scenes, then stage 2 vs RGB Tri-Planes on new synthesized cars
+    stage1 = run("scale", "stage1", "--data", str(CARS), "--num-scenes", str(args.igae_scenes), "--ae", igae["run_dir"], "--max-time", str(args.igae_seconds), "--output-dir", out, "--experiment-name", "stage1")
+    rows2 = []
+    for size in args.sizes:
+        data = args.output_dir / f"cars_{size}"
+        if not (data / "dataset_map.json").is_file():
+            latlas("data", "synth", "--family", "cars", "--num-scenes", str(size), "--output", str(data), "--resolution", "64", "--num-train", "30", "--num-val", "2", "--num-test", "5", "--seed", "100")
+        s2 = run("scale", "stage2", "--data", str(data), "--init", stage1["run_dir"], "--phases.0.epochs", str(args.stage_epochs), "--phases.1.epochs", str(args.stage_epochs),
+                 "--eval-views", "5", "--output-dir", out, "--experiment-name", f"stage2-{size}")
+        rgb = run("triplanes", "--data", str(data), "--phases.0.epochs", str(2 * args.stage_epochs), "--eval-views", "5", "--output-dir", out, "--experiment-name", f"rgb-{size}")
+        rows2.append((size, s2, rgb))
+
+    print(f"# {time.strftime('%Y-%m-%d')} | plain AE: {args.ae} | cars64 scenes [0, {args.igae_scenes}) for IG-AE / stage 1, [{args.igae_scenes}, {n_cars}) held out")
+    print("| autoencoder | held-out scenes | decoded PSNR | latent PSNR | AE ceiling PSNR |")
+    print("|---|---|---|---|---|")
+    for name, s in rows1:
+        e = s["eval"]
+        print(f"| {name} | {s['scenes']} | {e['psnr_d']:.2f} | {e['psnr_e']:.2f} | {e['psnr_ae']:.2f} |")
+    print()
+    print("| scenes | method | PSNR (RGB) | train s / scene | parameters / scene | memory / scene (MiB) | peak activations / scene (MiB) |")
+    print("|---|---|---|---|---|---|---|")
+    for size, s2, rgb in rows2:
+        for name, s, key in (("stage 2 (latent, micro-macro)", s2, "psnr_d"), ("RGB Tri-Planes", rgb, "psnr_e")):
+            print(f"| {size} | {name} | {s['eval'][key]:.2f} | {s['train_seconds_per_scene']:.1f} | {s['scene_parameters']:.0f} | {s['scene_memory_mb']:.2f} | {s['peak_activations_per_scene_mb']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
