@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 from dataclasses import field as dataclass_field  # configs have an attribute named `field`
 
 import torch
@@ -43,10 +44,11 @@ class TensoRFConfig(ModelConfig):
     """Samples with lower render weight skip the appearance network."""
     early_stop_eps: float = 1e-4
     """Training evaluates density with gradients only where transmittance is above this (0: everywhere)."""
-    shade_all_before_mask: bool = False
-    """Shade every sample until the first alpha mask. Needed with a random background: at
-    initialisation every weight is under the threshold and unshaded samples count as black, which
-    pushes density the wrong way for bright objects; costs about 2x per step early on."""
+    shade_all_before_mask: Optional[bool] = None
+    """Shade every sample until the first alpha mask (None: only outside RGB, i.e. in latent spaces).
+    At initialisation every weight is under the threshold and unshaded samples count as zero, which
+    only gives density a useful gradient where zero is darker than the target (RGB on white); in a
+    latent space zero is an extreme value and the scene would stay empty. Costs more early on."""
     alpha_mask_resolution: int = 128
     """Largest alpha-mask grid side."""
     l1_weight_initial: float = 8e-5
@@ -146,7 +148,8 @@ class TensoRF(Model):
         step = self.step_size()
         t, valid = march_samples(near, far, step, cfg.max_samples, self.training)
         occupancy = self._mask_values if self.alpha_mask.numel() > 1 else None
-        shade_all = cfg.shade_all_before_mask and self.training and self.schedule_done[1] == 0
+        shade_all_first = cfg.shade_all_before_mask if cfg.shade_all_before_mask is not None else self.channels != 3
+        shade_all = shade_all_first and self.training and self.schedule_done[1] == 0
         threshold = -1.0 if shade_all else cfg.weight_threshold
         return render_marched(
             rays, t, valid, step,

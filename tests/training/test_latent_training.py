@@ -69,9 +69,9 @@ def test_latent_resume_restores_the_fine_tuned_decoder(tiny_scene, tmp_path, tin
     assert resumed.step == 8
 
 
-@pytest.mark.parametrize("latent_std", [5.5])
-def test_latent_nerf_learns_the_latent_images(tiny_scene, tmp_path, latent_std):
-    """tiny-nerf in the latent space of a briefly trained f2 autoencoder beats a constant (mean latent)
+@pytest.mark.parametrize("method", ["tiny-nerf", "tensorf"])
+def test_latent_nerf_learns_the_latent_images(tiny_scene, tmp_path, method):
+    """A NeRF in the latent space of a briefly trained f2 autoencoder beats a constant (mean latent)
     prediction by a wide margin on held-out views (the margin does not depend on the latents' scale)."""
     from latent_atlas.spaces.autoencoder_kl import AutoencoderKLConfig
     from latent_atlas.spaces.presets import AE_PRESETS
@@ -79,12 +79,14 @@ def test_latent_nerf_learns_the_latent_images(tiny_scene, tmp_path, latent_std):
 
     AE_PRESETS["_test_f2"] = AutoencoderKLConfig(block_out_channels=(16, 32), layers_per_block=1, latent_channels=4, norm_num_groups=8, mid_block_add_attention=False)
     try:
-        ae_run = AETrainer(AETrainConfig(data=(tiny_scene,), preset="_test_f2", max_steps=100, batch_size=8, output_dir=tmp_path, progress=False, latent_std=latent_std)).train()
+        ae_run = AETrainer(AETrainConfig(data=(tiny_scene,), preset="_test_f2", max_steps=100, batch_size=8, output_dir=tmp_path, progress=False)).train()
     finally:
         del AE_PRESETS["_test_f2"]
-    cfg = _latent_config(tiny_scene, tmp_path, ae_run, "tiny-nerf", steps=300)
+    cfg = _latent_config(tiny_scene, tmp_path, ae_run, method, steps=300)
     cfg.latent.decoder_start = 1.0  # latent loss only
     cfg.method.rays_per_batch = 256
+    if method == "tensorf":  # a grid for a 16 x 16-pixel latent scene
+        cfg.method.model.initial_resolution, cfg.method.model.final_resolution = 16, 48
     run_dir = Trainer(cfg).train()
     result = evaluate_run(EvalConfig(run=run_dir, save_images=False))
     trainer = Trainer(dataclasses.replace(cfg, resume=run_dir))
