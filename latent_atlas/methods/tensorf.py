@@ -49,12 +49,19 @@ class TensoRFConfig(ModelConfig):
     At initialisation every weight is under the threshold and unshaded samples count as zero, which
     only gives density a useful gradient where zero is darker than the target (RGB on white); in a
     latent space zero is an extreme value and the scene would stay empty. Costs more early on."""
+    alpha_mask_min_peak: float = 0.1
+    """An alpha-mask update waits (retried each 1% of the run) until some voxel is at least this opaque:
+    a mask made before anything solid is learned keeps only noise and stops training (seen in latent spaces)."""
     alpha_mask_resolution: int = 128
     """Largest alpha-mask grid side."""
     l1_weight_initial: float = 8e-5
     """Density L1 weight before the first alpha mask."""
     l1_weight_rest: float = 4e-5
     """Density L1 weight afterwards."""
+    l1_scale_outside_rgb: float = 0.0
+    """Multiplies both L1 weights when the field renders something else than RGB (latent spaces): latent
+    targets vary about 10x less than colours, so the paper's L1 prior outweighs the data term there and
+    empties the scene (measured: a latent bunny stayed empty with it, learned without it)."""
 
     def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> "TensoRF":
         return TensoRF(self, channels, box_min, box_max)
@@ -80,6 +87,7 @@ class TensoRF(Model):
         self.register_buffer("mask_box", torch.stack([box_min, box_max]).float())  # occupied bounds [2, 3]
         # how many upsamplings and alpha-mask updates are done (saved, so a resumed run continues the schedule)
         self.register_buffer("schedule_done", torch.zeros(2, dtype=torch.long))
+        self._next_mask_try = 0.0  # progress before which a postponed alpha-mask update is not retried
 
     # ---- schedule -----------------------------------------------------------------------------
     def before_step(self, step: int, progress: float = 0.0) -> bool:
@@ -92,9 +100,11 @@ class TensoRF(Model):
             if target != self.field.resolution:
                 self.field.upsample(target)
                 changed = True
-        while self.schedule_done[1] < len(cfg.alpha_mask_at) and progress >= cfg.alpha_mask_at[self.schedule_done[1]]:
+        while self.schedule_done[1] < len(cfg.alpha_mask_at) and progress >= max(cfg.alpha_mask_at[self.schedule_done[1]], self._next_mask_try):
+            if not self.update_alpha_mask():
+                self._next_mask_try = progress + 0.01  # nothing solid yet: try again a little later
+                break
             self.schedule_done[1] += 1
-            self.update_alpha_mask()
         return changed
 
     def step_size(self) -> float:
@@ -114,8 +124,9 @@ class TensoRF(Model):
         return F.grid_sample(self.alpha_mask, grid, mode="bilinear", align_corners=True).reshape(-1) > 0
 
     @torch.no_grad()
-    def update_alpha_mask(self) -> None:
-        """Recomputes the occupancy grid from the current density and the occupied bounds."""
+    def update_alpha_mask(self) -> bool:
+        """Recomputes the occupancy grid from the current density and the occupied bounds; False (mask kept)
+        while no voxel reaches alpha_mask_min_peak."""
         side = min(self.field.resolution, self.config.alpha_mask_resolution)
         axis = torch.linspace(0.0, 1.0, side, device=self.box_min.device)
         zz, yy, xx = torch.meshgrid(axis, axis, axis, indexing="ij")
@@ -133,12 +144,13 @@ class TensoRF(Model):
         volume = alpha.reshape(1, 1, side, side, side)
         volume = F.max_pool3d(volume, kernel_size=3, stride=1, padding=1)
         occupied = (volume > self.config.alpha_mask_threshold).float()
-        if not occupied.any():
-            return  # nothing learned yet: pruning everything would stop training for good
+        if volume.max() < self.config.alpha_mask_min_peak:
+            return False  # nothing solid learned yet: pruning now would keep noise and stop training for good
         self.alpha_mask = occupied
         occupied_points = points[occupied.reshape(-1) > 0]
         pad = (self.box_max - self.box_min) / side
         self.mask_box = torch.stack([occupied_points.amin(0) - pad, occupied_points.amax(0) + pad])
+        return True
 
     # ---- rendering ----------------------------------------------------------------------------
     def forward(self, rays: RayBundle, background: Tensor) -> dict[str, Tensor]:
@@ -161,7 +173,7 @@ class TensoRF(Model):
     def loss_dict(self, outputs: dict[str, Tensor], target: Tensor) -> dict[str, Tensor]:
         cfg = self.config
         masked = bool(self.schedule_done[1] > 0)
-        weight = cfg.l1_weight_rest if masked else cfg.l1_weight_initial
+        weight = (cfg.l1_weight_rest if masked else cfg.l1_weight_initial) * (1.0 if self.channels == 3 else cfg.l1_scale_outside_rgb)
         losses = {"color": mse(outputs["color"], target)}
         if weight > 0:
             losses["density_l1"] = weight * self.field.density_l1()

@@ -82,7 +82,7 @@ def test_latent_nerf_learns_the_latent_images(tiny_scene, tmp_path, method):
         ae_run = AETrainer(AETrainConfig(data=(tiny_scene,), preset="_test_f2", max_steps=100, batch_size=8, output_dir=tmp_path, progress=False)).train()
     finally:
         del AE_PRESETS["_test_f2"]
-    cfg = _latent_config(tiny_scene, tmp_path, ae_run, method, steps=300)
+    cfg = _latent_config(tiny_scene, tmp_path, ae_run, method, steps=300 if method == "tiny-nerf" else 150)
     cfg.latent.decoder_start = 1.0  # latent loss only
     cfg.method.rays_per_batch = 256
     if method == "tensorf":  # a grid for a 16 x 16-pixel latent scene
