@@ -50,8 +50,9 @@ class TensoRFConfig(ModelConfig):
     only gives density a useful gradient where zero is darker than the target (RGB on white); in a
     latent space zero is an extreme value and the scene would stay empty. Costs more early on."""
     alpha_mask_min_peak: float = 0.1
-    """An alpha-mask update waits (retried each 1% of the run) until some voxel is at least this opaque:
-    a mask made before anything solid is learned keeps only noise and stops training (seen in latent spaces)."""
+    """Outside RGB (latent spaces), an alpha-mask update waits (retried every 5% of the run) until some voxel
+    is at least this opaque: a mask made before anything solid is learned keeps only noise and stops
+    training. RGB follows the paper's schedule as it is (densities are learned well before the first mask)."""
     alpha_mask_resolution: int = 128
     """Largest alpha-mask grid side."""
     l1_weight_initial: float = 8e-5
@@ -102,7 +103,7 @@ class TensoRF(Model):
                 changed = True
         while self.schedule_done[1] < len(cfg.alpha_mask_at) and progress >= max(cfg.alpha_mask_at[self.schedule_done[1]], self._next_mask_try):
             if not self.update_alpha_mask():
-                self._next_mask_try = progress + 0.01  # nothing solid yet: try again a little later
+                self._next_mask_try = progress + 0.05  # nothing solid yet: try again later
                 break
             self.schedule_done[1] += 1
         return changed
@@ -144,8 +145,10 @@ class TensoRF(Model):
         volume = alpha.reshape(1, 1, side, side, side)
         volume = F.max_pool3d(volume, kernel_size=3, stride=1, padding=1)
         occupied = (volume > self.config.alpha_mask_threshold).float()
-        if volume.max() < self.config.alpha_mask_min_peak:
+        if self.channels != 3 and volume.max() < self.config.alpha_mask_min_peak:
             return False  # nothing solid learned yet: pruning now would keep noise and stop training for good
+        if not occupied.any():
+            return True  # nothing occupied: pruning everything would stop training for good; keep the old mask
         self.alpha_mask = occupied
         occupied_points = points[occupied.reshape(-1) > 0]
         pad = (self.box_max - self.box_min) / side
