@@ -22,7 +22,10 @@ METHOD_FLAGS = {
     # the peer run's settings (official TensoRF on this CPU): 64^3 -> 200^3 grids, 1024 rays, white background
     "tensorf": ["--model.initial-resolution", "64", "--model.final-resolution", "200", "--rays-per-batch", "1024", "--background", "white"],
     # nerfacc-style dynamic batch: a fixed number of samples per step instead of a fixed number of rays
-    "instant-ngp": ["--rays-per-batch", "1024", "--samples-per-batch", "65536", "--model.occupancy-resolution", "64", "--background", "white"],
+    # plus a CPU-sized grid: 8 levels up to 512, 2^17 entries, 256 steps per box diagonal (128-pixel images)
+    "instant-ngp": ["--rays-per-batch", "1024", "--samples-per-batch", "65536", "--model.occupancy-resolution", "64", "--background", "white",
+                    "--model.steps-per-diagonal", "256", "--model.field.hash-grid.n-levels", "8", "--model.field.hash-grid.log2-hashmap-size", "17",
+                    "--model.field.hash-grid.max-resolution", "512"],
 }
 """CPU settings per method (the registry defaults are the papers' GPU settings)."""
 
