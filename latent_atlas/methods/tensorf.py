@@ -90,6 +90,11 @@ class TensoRF(Model):
         self.register_buffer("schedule_done", torch.zeros(2, dtype=torch.long))
         self._next_mask_try = 0.0  # progress before which a postponed alpha-mask update is not retried
 
+    @property
+    def renders_rgb(self) -> bool:
+        """RGB (3 channels) follows the paper; other spaces (latents) get the *_outside_rgb / auto settings."""
+        return self.channels == 3
+
     # ---- schedule -----------------------------------------------------------------------------
     def before_step(self, step: int, progress: float = 0.0) -> bool:
         cfg = self.config
@@ -145,7 +150,7 @@ class TensoRF(Model):
         volume = alpha.reshape(1, 1, side, side, side)
         volume = F.max_pool3d(volume, kernel_size=3, stride=1, padding=1)
         occupied = (volume > self.config.alpha_mask_threshold).float()
-        if self.channels != 3 and volume.max() < self.config.alpha_mask_min_peak:
+        if not self.renders_rgb and volume.max() < self.config.alpha_mask_min_peak:
             return False  # nothing solid learned yet: pruning now would keep noise and stop training for good
         if not occupied.any():
             return True  # nothing occupied: pruning everything would stop training for good; keep the old mask
@@ -163,7 +168,7 @@ class TensoRF(Model):
         step = self.step_size()
         t, valid = march_samples(near, far, step, cfg.max_samples, self.training)
         occupancy = self._mask_values if self.alpha_mask.numel() > 1 else None
-        shade_all_first = cfg.shade_all_before_mask if cfg.shade_all_before_mask is not None else self.channels != 3
+        shade_all_first = cfg.shade_all_before_mask if cfg.shade_all_before_mask is not None else not self.renders_rgb
         shade_all = shade_all_first and self.training and self.schedule_done[1] == 0
         threshold = -1.0 if shade_all else cfg.weight_threshold
         return render_marched(
@@ -176,7 +181,7 @@ class TensoRF(Model):
     def loss_dict(self, outputs: dict[str, Tensor], target: Tensor) -> dict[str, Tensor]:
         cfg = self.config
         masked = bool(self.schedule_done[1] > 0)
-        weight = (cfg.l1_weight_rest if masked else cfg.l1_weight_initial) * (1.0 if self.channels == 3 else cfg.l1_scale_outside_rgb)
+        weight = (cfg.l1_weight_rest if masked else cfg.l1_weight_initial) * (1.0 if self.renders_rgb else cfg.l1_scale_outside_rgb)
         losses = {"color": mse(outputs["color"], target)}
         if weight > 0:
             losses["density_l1"] = weight * self.field.density_l1()

@@ -78,15 +78,16 @@ class MultiSceneTrainer:
         self.background_value = self.space.background_value(self.rgb_background).to(self.device)
         n = len(self.scenes)
         r = cfg.field.plane_resolution
-        table = PlaneTable(n, cfg.field.plane_channels, r, cfg.field.init_std) if cfg.planes == "independent" else MicroMacroTable(n, cfg.micro_macro, r)
         if cfg.planes not in ("independent", "micro-macro"):
             raise ConfigError(f"--planes {cfg.planes}: choose independent or micro-macro")
+        table = PlaneTable(n, cfg.field.plane_channels, r, cfg.field.init_std) if cfg.planes == "independent" else MicroMacroTable(n, cfg.micro_macro, r)
         self.field = MultiSceneTriPlaneField(table, cfg.field, self.space.channels).to(self.device)
         if init_tensors:
             self._load_shared(init_tensors)
         views = sum(len(s.split("train")) for s in self.scenes)
         self.phase_steps = [max(1, math.ceil(p.epochs * views / min(cfg.scenes_per_batch, n))) for p in cfg.phases]
         self.total_steps = sum(self.phase_steps)
+        self.groups = self._groups()  # parameters never change identity here: collected once
         self.optimizers = self._make_optimizers()
         self.step, self.train_seconds = 0, 0.0
         if cfg.resume is not None:
@@ -172,8 +173,8 @@ class MultiSceneTrainer:
             groups["macro"] = [table.macro]
         if isinstance(self.space, LatentSpace):
             ae = self.space.autoencoder
-            groups["encoder"] = [p for k, p in ae.named_parameters() if k.startswith(("encoder.", "quant_conv."))]
-            groups["decoder"] = [p for k, p in ae.named_parameters() if k.startswith(("decoder.", "post_quant_conv."))]
+            groups["encoder"] = list(ae.encoder_parameters().values())
+            groups["decoder"] = list(ae.decoder_parameters().values())
         return groups
 
     def _schedule(self, name: str):
@@ -181,7 +182,7 @@ class MultiSceneTrainer:
         return {"scenes": cfg.scene_lr, "coefficients": cfg.coefficient_lr, "shared": cfg.shared_lr, "macro": cfg.shared_lr, "encoder": cfg.ae_lr, "decoder": cfg.ae_lr}[name]
 
     def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {name: torch.optim.Adam(params, lr=self._schedule(name).lr) for name, params in self._groups().items()}
+        return {name: torch.optim.Adam(params, lr=self._schedule(name).lr) for name, params in self.groups.items()}
 
     def _trains(self, phase: PhaseConfig) -> dict[str, bool]:
         return {"scenes": phase.train_scenes, "coefficients": phase.train_scenes, "shared": phase.train_shared, "macro": phase.train_macro, "encoder": phase.train_encoder, "decoder": phase.train_decoder}
@@ -269,7 +270,7 @@ class MultiSceneTrainer:
         phase_index, progress = self.phase_at(self.step)
         phase = cfg.phases[phase_index]
         trains = self._trains(phase)
-        for name, params in self._groups().items():
+        for name, params in self.groups.items():
             for p in params:
                 p.requires_grad_(trains[name])
             for group in self.optimizers[name].param_groups:

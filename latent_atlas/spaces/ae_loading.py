@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from latent_atlas.errors import ConfigError, DataError
-from latent_atlas.spaces.autoencoder_kl import AutoencoderKL, AutoencoderKLConfig
+from latent_atlas.spaces.autoencoder_kl import ENCODER_PREFIXES, AutoencoderKL, AutoencoderKLConfig
 from latent_atlas.spaces.presets import AE_PRESETS, HUB_IDS, preset_config
 
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
@@ -43,14 +43,11 @@ def save_pretrained(model: AutoencoderKL, folder: Path) -> Path:
     return folder
 
 
-ENCODER_PARTS = ("encoder.", "quant_conv.")
-
-
 def fingerprint(model: AutoencoderKL, part: str = "all") -> str:
     """Hex digest of the architecture and the weights (part='encoder': only those that encoding uses)."""
     digest = hashlib.sha256(json.dumps(model.config.to_diffusers_config(), sort_keys=True).encode())
     for name, value in sorted(model.state_dict().items()):
-        if part == "encoder" and not name.startswith(ENCODER_PARTS):
+        if part == "encoder" and not name.startswith(ENCODER_PREFIXES):
             continue
         digest.update(name.encode())
         digest.update(value.detach().cpu().contiguous().float().numpy().tobytes())

@@ -80,6 +80,10 @@ class AutoencoderKLConfig:
         return cls(**kwargs)
 
 
+ENCODER_PREFIXES = ("encoder.", "quant_conv.")
+"""State-dict name prefixes of the encoding side; everything else decodes."""
+
+
 def _norm(channels: int, groups: int) -> nn.GroupNorm:
     return nn.GroupNorm(groups, channels, eps=1e-6)
 
@@ -242,6 +246,14 @@ class AutoencoderKL(nn.Module):
     @property
     def latent_channels(self) -> int:
         return self.config.latent_channels
+
+    def encoder_parameters(self) -> dict[str, nn.Parameter]:
+        """Parameters that encoding uses (encoder + quant_conv), by state-dict name."""
+        return {k: p for k, p in self.named_parameters() if k.startswith(ENCODER_PREFIXES)}
+
+    def decoder_parameters(self) -> dict[str, nn.Parameter]:
+        """Parameters that decoding uses (post_quant_conv + decoder), by state-dict name."""
+        return {k: p for k, p in self.named_parameters() if not k.startswith(ENCODER_PREFIXES)}
 
     @property
     def downscale_factor(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from latent_atlas.errors import ConfigError, LatlasError
+from latent_atlas.errors import ConfigError
 from latent_atlas.rendering.backgrounds import background_colors, eval_background
 from latent_atlas.spaces.ae_loading import load_autoencoder
 from latent_atlas.spaces.image_space import ImageSpace, LatentSpace
@@ -23,11 +23,7 @@ def build_space(config: TrainConfig, device: torch.device) -> ImageSpace:
         raise ConfigError(f"--space {config.space}: choose from {', '.join(SPACES)}")
     if not config.ae:
         raise ConfigError("--space latent needs --ae (a `latlas ae train` run folder, an autoencoder folder or file, a preset or a hub id)")
-    try:
-        autoencoder = load_autoencoder(config.ae)
-    except LatlasError:
-        raise
-    autoencoder = autoencoder.to(device).requires_grad_(False)
+    autoencoder = load_autoencoder(config.ae).to(device).requires_grad_(False)
     return LatentSpace(autoencoder, LatentCache(config.latent.cache_dir), config.latent.encode_batch)
 
 

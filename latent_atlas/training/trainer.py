@@ -72,7 +72,7 @@ def decoder_parameters(space: ImageSpace) -> dict[str, torch.nn.Parameter]:
     autoencoder = getattr(space, "autoencoder", None)
     if autoencoder is None:
         return {}
-    return {k: v for k, v in autoencoder.named_parameters() if k.startswith(("decoder.", "post_quant_conv."))}
+    return autoencoder.decoder_parameters()
 
 
 def load_decoder_state(space: ImageSpace, tensors: dict[str, torch.Tensor]) -> None:
