@@ -78,6 +78,9 @@ def main(defaults: dict | None = None, description: str = __doc__) -> None:
     for data in args.data:
         for method in args.methods:
             rows += run_method(method, data, budgets, args.output_dir, args.eval_images, method_flags.get(method, []) + args.extra)
+            print(json.dumps(rows[-len(budgets):]), file=sys.stderr, flush=True)  # partial results survive a later failure
+            if args.json:
+                args.json.write_text(json.dumps(rows, indent=2))
     print(f"# {platform.machine()} | {os.cpu_count()} cores | torch threads {__import__('torch').get_num_threads()} | {time.strftime('%Y-%m-%d')}")
     header = ["scene", "method", "train_s", "steps", "steps_per_s", "test_psnr", "test_ssim", "rays_per_s", "peak_mem_mb"]
     print("| " + " | ".join(header) + " |")
