@@ -29,7 +29,7 @@ def latlas(*args: str) -> str:
     return proc.stdout
 
 
-def run_method(method: str, data: Path, budgets: list[float], out: Path, eval_images: int, extra: list[str]) -> list[dict]:
+def run_method(method: str, data: Path, budgets: list[float], out: Path, eval_images: int, extra: list[str], eval_extra: tuple[str, ...] = ()) -> list[dict]:
     """Trains `method` for max(budgets) seconds; returns one row per budget."""
     args = ["train", method, "--data", str(data), "--output-dir", str(out), "--max-time", str(max(budgets)),
             "--checkpoint-at-times", *[str(b) for b in budgets[:-1]], "--eval-every", "1000000000",
@@ -44,7 +44,7 @@ def run_method(method: str, data: Path, budgets: list[float], out: Path, eval_im
     for ckpt in checkpoints:
         state = json.loads(ckpt.read_text())
         metrics_path = run_dir / "eval" / f"{ckpt.stem}.json"
-        latlas("eval", "--run", str(run_dir), "--checkpoint", str(ckpt), "--max-images", str(eval_images), "--output", str(metrics_path), "--no-save-images")
+        latlas("eval", "--run", str(run_dir), "--checkpoint", str(ckpt), "--max-images", str(eval_images), "--output", str(metrics_path), "--no-save-images", *eval_extra)
         result = json.loads(metrics_path.read_text())["results"]
         latent = {f"{g}_psnr": round(result[g]["psnr"], 2) for g in ("metrics_e", "metrics_ae", "metrics_d_ae") if g in result}
         rows.append({**latent,

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from latent_atlas.backends import accelerated
+
 # Spatial hash primes of instant-ngp (Teschner et al.): x * 1 ^ y * p1 ^ z * p2.
 HASH_PRIMES = (1, 2654435761, 805459861)
 # The 8 corners of a unit cube, [8, 3].
@@ -74,7 +76,9 @@ class _GatherRows(torch.autograd.Function):
 
 def gather_rows(table: Tensor, index: Tensor) -> Tensor:
     """table [R, F] rows at index [...] -> [..., F], differentiable in table."""
-    return _GatherRows.apply(table, index)
+    if table.device.type == "cpu":
+        return _GatherRows.apply(table, index)
+    return F.embedding(index, table)  # GPU: the built-in gather / atomic scatter-add, which the compiler fuses
 
 
 def _corner_combinations(per_axis: Tensor, combine) -> Tensor:
@@ -121,25 +125,39 @@ class HashGridEncoding(nn.Module):
 
     def corner_indices(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Table rows [n, L, 8] and trilinear weights [n, L, 8], computed per axis then combined."""
-        scaled = x.clamp(0.0, 1.0)[:, None, :] * self.resolutions[:, None].to(x.dtype)  # [n, L, 3]
-        base = scaled.floor().to(self.index_dtype).clamp_max(self.resolutions[:, None].to(self.index_dtype) - 1)
-        frac = scaled - base.to(x.dtype)
-        axis_weights = torch.stack([1.0 - frac, frac], dim=-1)  # [n, L, 3, 2]
-        weights = _corner_combinations(axis_weights, torch.mul)
-        coords = torch.stack([base, base + 1], dim=-1)  # [n, L, 3, 2]
-        parts = []
-        d = self.n_dense
-        if d > 0:
-            side = (self.resolutions[:d] + 1).to(self.index_dtype)[None, :, None, None]
-            strides = torch.stack([torch.ones_like(side), side, side * side], dim=2)[..., 0, :]  # [1, d, 3, 1]
-            parts.append(_corner_combinations(coords[:, :d] * strides, torch.add))
-        if d < self.cfg.n_levels:
-            hashed = _corner_combinations(coords[:, d:] * self.primes[None, None, :, None], torch.bitwise_xor)
-            parts.append(hashed & (self.table_size - 1))
-        index = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
-        return index + self.level_offsets[None, :, None], weights
+        return hash_corner_indices(x, self.resolutions, self.primes, self.level_offsets, self.n_dense, self.table_size)
 
     def forward(self, x: Tensor) -> Tensor:
-        index, weights = self.corner_indices(x)
-        features = gather_rows(self.table.reshape(-1, self.cfg.features_per_level), index)  # [n, L, 8, F]
-        return torch.einsum("nlcf,nlc->nlf", features, weights).reshape(x.shape[0], -1)
+        return interpolate_hash_grid(self.table.reshape(-1, self.cfg.features_per_level), x, self.resolutions, self.primes, self.level_offsets, self.n_dense, self.table_size)
+
+
+def hash_corner_indices(x: Tensor, resolutions: Tensor, primes: Tensor, level_offsets: Tensor, n_dense: int, table_size: int) -> tuple[Tensor, Tensor]:
+    """Rows [n, L, 8] of the flattened [L * table_size] table and trilinear weights [n, L, 8] for x [n, 3] in [0, 1]^3.
+
+    The first `n_dense` levels are indexed densely, the rest hashed; index arithmetic is in primes' dtype.
+    """
+    index_dtype = primes.dtype
+    scaled = x.clamp(0.0, 1.0)[:, None, :] * resolutions[:, None].to(x.dtype)  # [n, L, 3]
+    base = scaled.floor().to(index_dtype).clamp_max(resolutions[:, None].to(index_dtype) - 1)
+    frac = scaled - base.to(x.dtype)
+    axis_weights = torch.stack([1.0 - frac, frac], dim=-1)  # [n, L, 3, 2]
+    weights = _corner_combinations(axis_weights, torch.mul)
+    coords = torch.stack([base, base + 1], dim=-1)  # [n, L, 3, 2]
+    parts = []
+    if n_dense > 0:
+        side = (resolutions[:n_dense] + 1).to(index_dtype)[None, :, None, None]
+        strides = torch.stack([torch.ones_like(side), side, side * side], dim=2)[..., 0, :]  # [1, d, 3, 1]
+        parts.append(_corner_combinations(coords[:, :n_dense] * strides, torch.add))
+    if n_dense < resolutions.shape[0]:
+        hashed = _corner_combinations(coords[:, n_dense:] * primes[None, None, :, None], torch.bitwise_xor)
+        parts.append(hashed & (table_size - 1))
+    index = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+    return index + level_offsets[None, :, None], weights
+
+
+@accelerated
+def interpolate_hash_grid(table: Tensor, x: Tensor, resolutions: Tensor, primes: Tensor, level_offsets: Tensor, n_dense: int, table_size: int) -> Tensor:
+    """Hash grid features [n, L * F] of x [n, 3] in [0, 1]^3, from the flattened table [L * table_size, F]."""
+    index, weights = hash_corner_indices(x, resolutions, primes, level_offsets, n_dense, table_size)
+    features = gather_rows(table, index)  # [n, L, 8, F]
+    return torch.einsum("nlcf,nlc->nlf", features, weights).reshape(x.shape[0], -1)

@@ -95,6 +95,9 @@ class MethodConfig:
     dynamic batch): marching methods then do constant work per step however much space is empty."""
     eval_chunk: int = 4096
     """Rays rendered at once when rendering full images."""
+    bf16_on_cuda: bool = True
+    """Whether --mixed-precision auto trains this method in bf16 autocast on CUDA (off where bf16 measured
+    slower with no memory to gain: triplane, BENCHMARKS.md)."""
 
 
 def mse(prediction: Tensor, target: Tensor) -> Tensor:

@@ -40,6 +40,7 @@ METHODS: dict[str, MethodConfig] = {
         optimizers={"planes": OptimizerConfig(lr=1e-2, lr_final=1e-3), "decoder": OptimizerConfig(lr=1e-3, lr_final=1e-4)},
         max_steps=5000,
         rays_per_batch=4096,
+        bf16_on_cuda=False,  # H100: 0.86x the steps/s of fp32, same memory (BENCHMARKS.md)
     ),
     "tensorf": MethodConfig(
         model=TensoRFConfig(),

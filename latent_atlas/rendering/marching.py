@@ -13,6 +13,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from latent_atlas.backends import accelerated
 from latent_atlas.cameras import RayBundle
 from latent_atlas.rendering.volume import render_outputs, render_weights
 
@@ -36,6 +37,7 @@ def march_samples(near: Tensor, far: Tensor, step: float, max_samples: int, jitt
     return t, t < far[:, None]
 
 
+@accelerated(auto=False)  # compiled on CUDA, tensorf ran at 0.83x the reference's steps/s
 def transmittance_before(densities: Tensor, step: float) -> Tensor:
     """Transmittance T_i [n, s] in front of each sample, for densities [n, s] spaced `step` apart."""
     optical = densities * step

@@ -5,7 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from latent_atlas.backends import accelerated
 
+
+@accelerated(auto=False)  # compiled on CUDA, tensorf ran at 0.83x the reference's steps/s
 def render_weights(densities: Tensor, deltas: Tensor) -> Tensor:
     """Weights [n, s] = T_i (1 - exp(-sigma_i delta_i)) for densities, deltas [n, s]."""
     optical = densities * deltas

@@ -47,6 +47,11 @@ class TrainConfig:
     """Seed of initialisation and ray sampling."""
     device: str = "cpu"
     """cpu, cuda or auto (cuda when available)."""
+    mixed_precision: str = "auto"
+    """Autocast of the model's forward pass: auto (bf16 on CUDA where the method measured it worthwhile, off on CPU),
+    off, bf16, or fp16 (with loss scaling)."""
+    backend: str = "auto"
+    """Fast paths: auto (the compiled hash grid on CUDA, reference PyTorch elsewhere), reference or compiled (all fast paths)."""
     eval_every: int = 500
     """Steps between evaluations on held-out views."""
     eval_images: int = 2

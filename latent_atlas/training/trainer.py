@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from latent_atlas.backends import set_backend
 from latent_atlas.config_io import to_jsonable
 from latent_atlas.data.loading import load_scene
 from latent_atlas.data.pixel_sampler import PixelSampler
@@ -24,6 +25,7 @@ from latent_atlas.training.config import TrainConfig
 from latent_atlas.training.interrupts import checkpoint_on_interrupt
 from latent_atlas.training.latent_metrics import score_latent_view
 from latent_atlas.training.logger import RunLogger
+from latent_atlas.training.precision import autocast, grad_scaler, resolve_precision
 from latent_atlas.training.metrics import psnr_from_mse
 from latent_atlas.spaces.image_space import ImageSpace
 from latent_atlas.training.render_views import camera_rays, render_full_view, score_view
@@ -101,6 +103,12 @@ class Trainer:
             raise ConfigError(f"--background {config.background}: choose from {', '.join(BACKGROUNDS)}")
         self.config = config
         self.device = resolve_device(config.device)
+        self.precision = resolve_precision(config.mixed_precision, self.device, config.method.bf16_on_cuda)  # autocast dtype or None
+        self.scaler = grad_scaler(self.device, self.precision)
+        try:
+            set_backend(config.backend)
+        except ValueError as exc:
+            raise ConfigError(f"--backend: {exc}") from None
         self.space = build_space(config, self.device)
         self.rgb_scene = load_scene(config.data, config.data_format, config.auto_scale_poses)
         self.rgb_background = rgb_background(config)  # [3]: eval views, and every view in a latent space
@@ -189,7 +197,7 @@ class Trainer:
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         state = {"train_seconds": self.train_seconds, "optimizers": optim_meta, "method_name": self.config.method_name,
-                 "rays_per_batch": self.rays_per_batch, "rays_seen": self.rays_seen}
+                 "rays_per_batch": self.rays_per_batch, "rays_seen": self.rays_seen, "grad_scaler": self.scaler.state_dict()}
         return save_checkpoint(self.run_dir / "checkpoints", self.step, tensors, state, self.config.keep_checkpoints, keep_forever)
 
     def _restore(self) -> None:
@@ -214,6 +222,8 @@ class Trainer:
         self.train_seconds = float(state["train_seconds"])
         self.rays_per_batch = int(state.get("rays_per_batch", self.rays_per_batch))
         self.rays_seen = int(state.get("rays_seen", self.step * self.rays_per_batch))
+        if state.get("grad_scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["grad_scaler"])
 
     # ---- one step -----------------------------------------------------------------------------
     def progress(self) -> float:
@@ -245,8 +255,11 @@ class Trainer:
         target = composite_on_background(batch.rgba, bg).to(self.device)
         bg = bg.to(self.device)
         rays = camera_rays(self.train_cameras, *(t.to(self.device) for t in (batch.camera_indices, batch.pixel_x, batch.pixel_y)), self.box_min, self.box_max)
-        outputs = self.model(rays, bg)
-        losses = self.model.loss_dict(outputs, target)
+        with autocast(self.device, self.precision):
+            outputs = self.model(rays, bg)
+            losses = self.model.loss_dict(outputs, target)
+        losses = {k: v.float() for k, v in losses.items()}
+        outputs["color"] = outputs["color"].float()
         if decoded_phase:
             losses["decoded"] = self.config.latent.loss_d_weight * self.decoded_loss()
         loss = sum(losses.values())
@@ -258,9 +271,11 @@ class Trainer:
             )
         for optimizer in self.optimizers.values():
             optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        self.scaler.scale(loss).backward()
         for optimizer in self.optimizers.values():
-            optimizer.step()
+            if has_gradients(optimizer):  # fp16 loss scaling refuses an optimiser that got no gradients
+                self.scaler.step(optimizer)
+        self.scaler.update()
         self.rays_seen += n_rays
         if method.samples_per_batch > 0 and "n_density_samples" in outputs:
             self.rays_per_batch = adapt_ray_count(n_rays, int(outputs["n_density_samples"]), method.samples_per_batch)
@@ -335,6 +350,11 @@ class Trainer:
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         self.logger.close()
         return self.run_dir
+
+
+def has_gradients(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether any parameter of the optimiser received a gradient this step."""
+    return any(p.grad is not None for group in optimizer.param_groups for p in group["params"])
 
 
 def adapt_ray_count(n_rays: int, n_samples: int, target_samples: int) -> int:

@@ -1,0 +1,38 @@
+"""Mixed precision for training: which autocast dtype a run uses, and the context that applies it."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from latent_atlas.errors import ConfigError
+
+PRECISIONS = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+"""--mixed-precision choices besides auto, and their autocast dtype (None: full fp32)."""
+
+
+def resolve_precision(name: str, device: torch.device, bf16_on_cuda: bool = True) -> torch.dtype | None:
+    """Autocast dtype for --mixed-precision `name` on `device`: auto = bf16 on CUDA (fp16 without bf16) when
+    the method's `bf16_on_cuda`, else off."""
+    if name == "auto":
+        if device.type != "cuda" or not bf16_on_cuda:
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if name not in PRECISIONS:
+        raise ConfigError(f"--mixed-precision {name}: choose from auto, {', '.join(PRECISIONS)}")
+    if PRECISIONS[name] is not None and device.type != "cuda":
+        raise ConfigError(f"--mixed-precision {name}: needs a CUDA device (training here runs on {device.type})")
+    return PRECISIONS[name]
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    """torch.autocast in `dtype` on `device`, or a no-op context for full precision."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def grad_scaler(device: torch.device, dtype: torch.dtype | None) -> torch.amp.GradScaler:
+    """Loss scaler: active for fp16 only (bf16 and fp32 keep fp32's exponent range); a pass-through otherwise."""
+    return torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
