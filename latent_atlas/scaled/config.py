@@ -70,6 +70,11 @@ class MultiSceneConfig:
     """Training phases, in order."""
     scenes_per_batch: int = 4
     """Scenes rendered per step (one random training view each, batched through one grid_sample)."""
+    parallel: str = "data"
+    """With several processes (torchrun): data (every rank holds every scene and renders a slice of each
+    batch) or scenes (each rank owns a contiguous shard of the scenes with their planes and optimiser state,
+    draws --scenes-per-batch scenes from it per step, and only the shared parts are averaged: memory per rank
+    falls with the number of ranks). Resuming a scenes-parallel run needs the same number of ranks."""
     rays_per_view: int = 0
     """Rays drawn from each view per step (0: the whole image; latent images are small)."""
     n_samples: int = 48

@@ -21,14 +21,14 @@ from tqdm import tqdm
 from latent_atlas.cameras import RayBundle
 from latent_atlas.config_io import save_json_atomic, to_jsonable
 from latent_atlas.data.scene import composite_on_background
-from latent_atlas.data.scene_set import load_scene_set
+from latent_atlas.data.scene_set import load_scene_set, scene_folders
 from latent_atlas.errors import ConfigError, DataError, TrainingDivergedError
 from latent_atlas.fields.multi_triplane import MicroMacroTable, MultiSceneTriPlaneField, PlaneTable
 from latent_atlas.fields.triplane_field import plane_tv
 from latent_atlas.rendering.backgrounds import background_colors
 from latent_atlas.rendering.field_rendering import render_coarse_to_fine
 from latent_atlas.scaled.config import MultiSceneConfig, PhaseConfig
-from latent_atlas.scaled.distributed import average_gradients, init_from_env, rank_slice
+from latent_atlas.scaled.distributed import all_reduce_int, average_gradients, gather_objects, init_from_env, rank_slice
 from latent_atlas.spaces.ae_loading import load_autoencoder, save_pretrained
 from latent_atlas.spaces.autoencoder_kl import AutoencoderKL
 from latent_atlas.spaces.image_space import ImageSpace, LatentSpace
@@ -56,11 +56,15 @@ class MultiSceneTrainer:
             raise ConfigError("--data is required (a family folder, folders of scenes or scene folders)")
         if cfg.rays_per_view > 0 and any(p.loss_d > 0 for p in cfg.phases):
             raise ConfigError("loss_d decodes whole images: use --rays-per-view 0 with it")
+        if cfg.parallel not in ("data", "scenes"):
+            raise ConfigError(f"--parallel {cfg.parallel}: choose data or scenes")
         self.device = resolve_device(cfg.device)
         self.rank, self.world_size = init_from_env(self.device)
+        self.sharded = cfg.parallel == "scenes" and self.world_size > 1  # this rank owns a shard of the scenes
         torch.manual_seed(cfg.seed)
-        self.generator = torch.Generator().manual_seed(cfg.seed)
-        self.rgb_set = load_scene_set(cfg.data, cfg.first_scene, cfg.num_scenes)
+        self.generator = torch.Generator().manual_seed(cfg.seed + (7919 * self.rank if self.sharded else 0))
+        first, count, self.total_scenes = self._scene_range()
+        self.rgb_set = load_scene_set(cfg.data, first, count)
         self.rgb_background = background_colors(cfg.background, 1, 3)[0]
         self.space = self._build_space()
         init_tensors = self._init_tensors()
@@ -84,8 +88,11 @@ class MultiSceneTrainer:
         self.field = MultiSceneTriPlaneField(table, cfg.field, self.space.channels).to(self.device)
         if init_tensors:
             self._load_shared(init_tensors)
+        # equal on every rank: the ranks of a sharded run take the same number of steps (and collectives)
+        self.batch_size = min(cfg.scenes_per_batch, all_reduce_int(n, "min") if self.sharded else n)
         views = sum(len(s.split("train")) for s in self.scenes)
-        self.phase_steps = [max(1, math.ceil(p.epochs * views / min(cfg.scenes_per_batch, n))) for p in cfg.phases]
+        views, per_step = (all_reduce_int(views), self.batch_size * self.world_size) if self.sharded else (views, self.batch_size)
+        self.phase_steps = [max(1, math.ceil(p.epochs * views / per_step)) for p in cfg.phases]
         self.total_steps = sum(self.phase_steps)
         self.groups = self._groups()  # parameters never change identity here: collected once
         self.optimizers = self._make_optimizers()
@@ -104,6 +111,17 @@ class MultiSceneTrainer:
         self.logger = RunLogger(self.run_dir)
 
     # ---- set-up -------------------------------------------------------------------------------
+    def _scene_range(self) -> tuple[int, int | None, int]:
+        """(first scene, count, total scenes of the run) that this rank loads: its shard when sharded."""
+        cfg = self.config
+        if not self.sharded:
+            return cfg.first_scene, cfg.num_scenes, -1
+        folders = scene_folders(cfg.data)[cfg.first_scene : None if cfg.num_scenes is None else cfg.first_scene + cfg.num_scenes]
+        part = rank_slice(len(folders), self.rank, self.world_size)
+        if part.stop <= part.start:
+            raise ConfigError(f"--parallel scenes: {len(folders)} scenes cannot be shared by {self.world_size} ranks")
+        return cfg.first_scene + part.start, part.stop - part.start, len(folders)
+
     def _shared_timestamp(self) -> str:
         """Rank 0's timestamp, so that every rank writes to (and resumes from) the same run folder."""
         stamp = time.strftime("%Y-%m-%d_%H%M%S")
@@ -177,6 +195,18 @@ class MultiSceneTrainer:
             groups["decoder"] = list(ae.decoder_parameters().values())
         return groups
 
+    LOCAL_GROUPS = ("scenes", "coefficients")
+    """Parameter groups that belong to scenes (a rank's shard in a scenes-parallel run); the rest are shared."""
+
+    def _scene_state_names(self) -> set[str]:
+        """field.state_dict() names of the per-scene tensors."""
+        local = {id(p) for name in self.LOCAL_GROUPS for p in self.groups.get(name, [])}
+        return {name for name, p in self.field.named_parameters() if id(p) in local}
+
+    def _shared_parameters(self) -> list[torch.nn.Parameter]:
+        """Parameters whose gradients are averaged over the ranks of a scenes-parallel run."""
+        return [p for name, params in self.groups.items() if name not in self.LOCAL_GROUPS for p in params]
+
     def _schedule(self, name: str):
         cfg = self.config
         return {"scenes": cfg.scene_lr, "coefficients": cfg.coefficient_lr, "shared": cfg.shared_lr, "macro": cfg.shared_lr, "encoder": cfg.ae_lr, "decoder": cfg.ae_lr}[name]
@@ -188,21 +218,43 @@ class MultiSceneTrainer:
         return {"scenes": phase.train_scenes, "coefficients": phase.train_scenes, "shared": phase.train_shared, "macro": phase.train_macro, "encoder": phase.train_encoder, "decoder": phase.train_decoder}
 
     # ---- checkpoints --------------------------------------------------------------------------
-    def save(self) -> None:
-        """Rank 0 writes a checkpoint (+ autoencoder/ when the autoencoder trains); other ranks wait for it."""
-        if self.rank != 0:
-            self._barrier()
-            return
-        tensors = {f"field.{k}": v for k, v in self.field.state_dict().items()}
-        if isinstance(self.space, LatentSpace):
-            tensors.update({f"ae.{k}": v for k, v in self.space.autoencoder.state_dict().items()})
+    def _shard_folder(self) -> Path:
+        return self.run_dir / "checkpoints" / f"shard-{self.rank:03d}"
+
+    def _checkpoint_tensors(self, groups: list[str], field_names: set[str] | None) -> tuple[dict[str, Tensor], dict]:
+        """Field tensors (all, or those named), the optimisers of `groups` and the random states."""
+        tensors = {f"field.{k}": v for k, v in self.field.state_dict().items() if field_names is None or k in field_names}
         meta = {}
-        for name, optimizer in self.optimizers.items():
-            flat, meta[name] = flatten_optimizer(f"optim.{name}", optimizer)
+        for name in groups:
+            flat, meta[name] = flatten_optimizer(f"optim.{name}", self.optimizers[name])
             tensors.update(flat)
         tensors["rng.torch"] = torch.get_rng_state()
         tensors["rng.sampler"] = self.generator.get_state()
-        save_checkpoint(self.run_dir / "checkpoints", self.step, tensors, {"train_seconds": self.train_seconds, "optimizers": meta})
+        return tensors, meta
+
+    def save(self) -> None:
+        """Rank 0 writes a checkpoint (+ autoencoder/ when the autoencoder trains); other ranks wait for it.
+
+        Scenes-parallel: every rank first writes its shard (its scenes' tensors and optimiser state); the
+        shared checkpoint, written by rank 0 once all shards are on disk, marks the step complete.
+        """
+        if self.sharded:
+            local = self._scene_state_names()
+            shard, shard_meta = self._checkpoint_tensors([g for g in self.LOCAL_GROUPS if g in self.optimizers], local)
+            save_checkpoint(self._shard_folder(), self.step, shard, {"optimizers": shard_meta, "rank": self.rank})
+            self._barrier()
+            shared_names = set(self.field.state_dict()) - local
+            groups = [g for g in self.optimizers if g not in self.LOCAL_GROUPS]
+        else:
+            shared_names, groups = None, list(self.optimizers)
+        if self.rank != 0:
+            self._barrier()
+            return
+        tensors, meta = self._checkpoint_tensors(groups, shared_names)
+        if isinstance(self.space, LatentSpace):
+            tensors.update({f"ae.{k}": v for k, v in self.space.autoencoder.state_dict().items()})
+        state = {"train_seconds": self.train_seconds, "optimizers": meta, "parallel": "scenes" if self.sharded else "data", "world_size": self.world_size}
+        save_checkpoint(self.run_dir / "checkpoints", self.step, tensors, state)
         if isinstance(self.space, LatentSpace) and any(p.train_encoder or p.train_decoder for p in self.config.phases):
             save_pretrained(self.space.autoencoder, self.run_dir / "autoencoder")
         self._barrier()
@@ -228,6 +280,15 @@ class MultiSceneTrainer:
         if path is None:
             return
         tensors, state = load_checkpoint(path)
+        was_sharded = state.get("parallel") == "scenes"
+        if was_sharded != self.sharded or (was_sharded and state["world_size"] != self.world_size):
+            saved = f"{state['world_size']} scenes-parallel ranks" if was_sharded else "one copy of every scene"
+            raise ConfigError(f"--resume {self.run_dir}: its checkpoint holds {saved}; resume with --parallel "
+                              f"{'scenes' if was_sharded else 'data'} and {state.get('world_size', 'any number of')} ranks")
+        if self.sharded:  # this rank's scenes come from its shard of the same step
+            shard_tensors, shard_state = load_checkpoint(self._shard_folder() / f"{path.name}")
+            tensors.update(shard_tensors)  # its random states are this rank's own
+            state["optimizers"].update(shard_state["optimizers"])
         self._load_prefixed(self.field, tensors, "field.")
         if isinstance(self.space, LatentSpace):
             self._load_prefixed(self.space.autoencoder, tensors, "ae.")
@@ -276,10 +337,11 @@ class MultiSceneTrainer:
             for group in self.optimizers[name].param_groups:
                 group["lr"] = self._schedule(name).lr_at(progress)
         n = len(self.scenes)
-        scene_ids = torch.randperm(n, generator=self.generator)[: min(cfg.scenes_per_batch, n)]
+        scene_ids = torch.randperm(n, generator=self.generator)[: self.batch_size]
         views = [int(torch.randint(len(self.scenes[s].split("train")), (1,), generator=self.generator)) for s in scene_ids.tolist()]
         batch_size = len(views)
-        if self.world_size > 1:  # every rank drew the same global batch; each renders its slice
+        data_parallel = self.world_size > 1 and not self.sharded
+        if data_parallel:  # every rank drew the same global batch; each renders its slice
             part = rank_slice(batch_size, self.rank, self.world_size)
             scene_ids, views = scene_ids[part], views[part]
         train = [self.scenes[s].split("train") for s in scene_ids.tolist()]
@@ -287,7 +349,7 @@ class MultiSceneTrainer:
         pixels = None
         if cfg.rays_per_view > 0:  # drawn for the whole global batch, so every rank's generator stays in step
             flat = [torch.randint(h * w, (cfg.rays_per_view,), generator=self.generator) for _ in range(batch_size)]
-            if self.world_size > 1:
+            if data_parallel:
                 flat = flat[part]
             pixels = [(f % w, f // w) for f in flat]
         render = self.render_views(scene_ids, "train", views, pixels)  # [B, n, C]
@@ -321,9 +383,11 @@ class MultiSceneTrainer:
         for optimizer in self.optimizers.values():
             optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.world_size > 1:  # each rank's loss is a mean over its slice: weight it by the slice's share
+        if data_parallel:  # each rank's loss is a mean over its slice: weight it by the slice's share
             modules = [self.field] + ([self.space.autoencoder] if isinstance(self.space, LatentSpace) else [])
-            average_gradients(modules, len(views) / batch_size)
+            average_gradients((p for m in modules for p in m.parameters()), len(views) / batch_size)
+        elif self.sharded:  # equal batches on every rank: the shared parts take the mean of the ranks' gradients
+            average_gradients(self._shared_parameters(), 1.0 / self.world_size)
         for name, optimizer in self.optimizers.items():
             if trains[name]:
                 optimizer.step()
@@ -362,6 +426,8 @@ class MultiSceneTrainer:
                     scores.setdefault(k, []).append(v)
             per_scene.append({"scene": self.rgb_set.names[sid], **{k: sum(v) / len(v) for k, v in scores.items()}})
         self.field.train()
+        if self.sharded:
+            per_scene = [row for rows in gather_objects(per_scene) for row in rows]
         keys = [k for k in per_scene[0] if k != "scene"]
         return {"mean": {k: sum(s[k] for s in per_scene) / len(per_scene) for k in keys}, "per_scene": per_scene}
 
@@ -377,7 +443,8 @@ class MultiSceneTrainer:
             "shared_parameters": float(shared),
             "scene_memory_mb": scene_params * 4 * 3 / 2**20,  # fp32 values + Adam's two moments
             "peak_activations_per_scene_mb": activations / max(min(self.config.scenes_per_batch, n), 1),
-            "train_seconds_per_scene": self.train_seconds / n,
+            # process-seconds: every rank trained for train_seconds
+            "train_seconds_per_scene": self.train_seconds * self.world_size / (self.total_scenes if self.sharded else n),
         }
 
     # ---- loop ---------------------------------------------------------------------------------
@@ -400,10 +467,13 @@ class MultiSceneTrainer:
                     self.save()
                     last_save = time.perf_counter()
         self.save()
+        if self.rank != 0 and not self.sharded:
+            return self.run_dir
+        result = self.evaluate()  # scenes-parallel: every rank scores its shard
         if self.rank != 0:
             return self.run_dir
-        result = self.evaluate()
-        summary = {"kind": cfg.kind, "scenes": len(self.scenes), "steps": self.step, "train_seconds": self.train_seconds,
+        summary = {"kind": cfg.kind, "scenes": len(result["per_scene"]), "ranks": self.world_size, "parallel": cfg.parallel if self.world_size > 1 else "none",
+                   "steps": self.step, "train_seconds": self.train_seconds,
                    "peak_memory_mb": _rss_mb(), **self.cost_per_scene(rss_before), "eval": result["mean"], "per_scene": result["per_scene"]}
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         self.logger.scalars(self.step, {f"eval_{k}": v for k, v in result["mean"].items()})

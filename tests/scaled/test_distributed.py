@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 
@@ -51,3 +52,54 @@ def test_two_gloo_processes_match_one(tmp_path):
         torch.testing.assert_close(two[key], value, atol=1e-4, rtol=1e-3, msg=key)
     runs = list((tmp_path / "two" / "dist" / "triplanes-rgb").iterdir())
     assert len(runs) == 1 and (runs[0] / "summary.json").is_file()  # one run folder, written by rank 0
+
+
+def _sharded_worker(rank: int, world_size: int, port: int, data, run_dir, kill_at, result_prefix) -> None:
+    """One rank of a scenes-parallel run in `run_dir` (started or resumed); rank 1 dies before step `kill_at`."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size), LATLAS_DIST_TIMEOUT="30")
+    torch.set_num_threads(1)
+    cfg = _config(data, run_dir.parent)
+    cfg.parallel, cfg.resume, cfg.checkpoint_every_seconds, cfg.scenes_per_batch = "scenes", run_dir, 0.0, 2
+    trainer = MultiSceneTrainer(cfg)
+    if kill_at is not None and rank == 1:
+        step = trainer.train_step
+
+        def dying_step():
+            if trainer.step == kill_at:
+                os._exit(3)  # a killed rank: no clean-up, no checkpoint
+            return step()
+
+        trainer.train_step = dying_step
+    trainer.train()
+    torch.save({"field": trainer.field.state_dict(), "names": trainer.rgb_set.names, "steps": trainer.step}, f"{result_prefix}-{rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+def test_scene_sharded_run_resumes_after_a_killed_rank(tmp_path):
+    """Scenes-parallel: each rank holds only its scenes; a run whose rank died resumes to the same result."""
+    from latent_atlas.data.synth.writer import SynthConfig, synthesize
+
+    data = tmp_path / "cars"
+    synthesize(SynthConfig(output=data, family="cars", num_scenes=4, resolution=16, num_train=4, num_val=1, num_test=1, seed=2, supersample=1))
+    whole = tmp_path / "whole" / "run"
+    mp.spawn(_sharded_worker, args=(2, _free_port(), data, whole, None, tmp_path / "whole"), nprocs=2, join=True)
+    killed = tmp_path / "killed" / "run"
+    try:
+        mp.spawn(_sharded_worker, args=(2, _free_port(), data, killed, 3, tmp_path / "killed"), nprocs=2, join=True)
+        raise AssertionError("the run with a killed rank finished")
+    except mp.ProcessExitedException:
+        pass
+    except mp.ProcessRaisedException:  # rank 0 saw its peer vanish
+        pass
+    assert (killed / "checkpoints" / "step-0000003.json").is_file()
+    mp.spawn(_sharded_worker, args=(2, _free_port(), data, killed, None, tmp_path / "resumed"), nprocs=2, join=True)
+    for rank in range(2):
+        a, b = torch.load(tmp_path / f"whole-{rank}.pt"), torch.load(tmp_path / f"resumed-{rank}.pt")
+        assert a["names"] == b["names"] and len(a["names"]) == 2  # each rank holds its two scenes only
+        assert a["field"]["table.planes"].shape[0] == 2
+        assert a["steps"] == b["steps"] > 3
+        for key, value in a["field"].items():
+            torch.testing.assert_close(b["field"][key], value, atol=1e-6, rtol=1e-5, msg=key)
+    assert torch.load(tmp_path / "whole-0.pt")["names"] != torch.load(tmp_path / "whole-1.pt")["names"]
+    summary = json.loads((whole / "summary.json").read_text())
+    assert summary["scenes"] == 4 and summary["parallel"] == "scenes" and len(summary["per_scene"]) == 4
