@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_budget import run_method  # noqa: E402
+from train_budget import print_table, run_method  # noqa: E402
 
 VARIANTS = {
     "fp32 reference": ["--backend", "reference", "--mixed-precision", "off"],
@@ -63,10 +63,7 @@ def main() -> None:
                 args.json.write_text(json.dumps(rows, indent=2))
     print(f"# {torch.cuda.get_device_name()} | torch {torch.__version__} | budget {args.budget:.0f} s | {args.eval_images} test views | {time.strftime('%Y-%m-%d')}")
     header = ["method", "variant", "steps", "steps_per_s", "steady_steps_per_s", "rays_per_s", "test_psnr", "test_ssim", "peak_mem_mb"]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in rows:
-        print("| " + " | ".join(str(row[h]) for h in header) + " |")
+    print_table(rows, header)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from methods import METHOD_FLAGS  # noqa: E402
-from train_budget import latlas, run_method  # noqa: E402
+from train_budget import latlas, print_table, run_method  # noqa: E402
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
@@ -70,10 +70,7 @@ def main() -> None:
     print(f"# {platform.machine()} | {os.cpu_count()} cores | torch threads {__import__('torch').get_num_threads()} | {time.strftime('%Y-%m-%d')}")
     print(f"# autoencoder: {ae} ({ae_summary['preset']}, {ae_summary['steps']} steps, {ae_summary['train_seconds']:.0f} s, val PSNR {ae_summary['val_psnr']:.2f} dB)")
     header = ["method", "space", "train_s", "steps", "test_psnr", "test_ssim", "metrics_e_psnr", "metrics_ae_psnr", "rays_per_s", "peak_mem_mb"]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in rows:
-        print("| " + " | ".join(str(row.get(h, "-")) for h in header) + " |")
+    print_table(rows, header)
     print()
     print("| method | latent: final decoded PSNR | latent: train s | RGB: train s to reach it | latent peak MiB | RGB peak MiB |")
     print("|---|---|---|---|---|---|")

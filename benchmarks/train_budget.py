@@ -29,6 +29,14 @@ def latlas(*args: str) -> str:
     return proc.stdout
 
 
+def print_table(rows: list[dict], header: list[str]) -> None:
+    """Prints `rows` as a Markdown table of the `header` columns ('-' where a row lacks one)."""
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(str(row.get(h, "-")) for h in header) + " |")
+
+
 def run_method(method: str, data: Path, budgets: list[float], out: Path, eval_images: int, extra: list[str], eval_extra: tuple[str, ...] = ()) -> list[dict]:
     """Trains `method` for max(budgets) seconds; returns one row per budget."""
     args = ["train", method, "--data", str(data), "--output-dir", str(out), "--max-time", str(max(budgets)),
@@ -83,10 +91,7 @@ def main(defaults: dict | None = None, description: str = __doc__) -> None:
                 args.json.write_text(json.dumps(rows, indent=2))
     print(f"# {platform.machine()} | {os.cpu_count()} cores | torch threads {__import__('torch').get_num_threads()} | {time.strftime('%Y-%m-%d')}")
     header = ["scene", "method", "train_s", "steps", "steps_per_s", "test_psnr", "test_ssim", "rays_per_s", "peak_mem_mb"]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in rows:
-        print("| " + " | ".join(str(row[h]) for h in header) + " |")
+    print_table(rows, header)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 
