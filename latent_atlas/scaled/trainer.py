@@ -35,7 +35,7 @@ from latent_atlas.spaces.image_space import ImageSpace, LatentSpace
 from latent_atlas.spaces.latent_cache import LatentCache
 from latent_atlas.spaces.normalization import denormalize_latent, normalize_latent
 from latent_atlas.spaces.presets import preset_config
-from latent_atlas.training.checkpoints import flatten_optimizer, latest_checkpoint, load_checkpoint, restore_optimizer, save_checkpoint
+from latent_atlas.training.checkpoints import checkpoint_name, flatten_optimizer, latest_checkpoint, load_checkpoint, restore_optimizer, save_checkpoint
 from latent_atlas.training.logger import RunLogger
 from latent_atlas.training.metrics import psnr, ssim
 from latent_atlas.training.render_views import camera_rays
@@ -97,6 +97,7 @@ class MultiSceneTrainer:
         self.groups = self._groups()  # parameters never change identity here: collected once
         self.optimizers = self._make_optimizers()
         self.step, self.train_seconds = 0, 0.0
+        self._rng_at_step_start: tuple[Tensor, Tensor] | None = None  # set while a step runs
         if cfg.resume is not None:
             self.run_dir = Path(cfg.resume)
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -228,8 +229,9 @@ class MultiSceneTrainer:
         for name in groups:
             flat, meta[name] = flatten_optimizer(f"optim.{name}", self.optimizers[name])
             tensors.update(flat)
-        tensors["rng.torch"] = torch.get_rng_state()
-        tensors["rng.sampler"] = self.generator.get_state()
+        # mid-step (an interrupt), the random states of the step's start: a resumed run redraws the same batch
+        rng_torch, rng_sampler = self._rng_at_step_start or (torch.get_rng_state(), self.generator.get_state())
+        tensors["rng.torch"], tensors["rng.sampler"] = rng_torch, rng_sampler
         return tensors, meta
 
     def save(self) -> None:
@@ -238,6 +240,11 @@ class MultiSceneTrainer:
         Scenes-parallel: every rank first writes its shard (its scenes' tensors and optimiser state); the
         shared checkpoint, written by rank 0 once all shards are on disk, marks the step complete.
         """
+        if (self.run_dir / "checkpoints" / f"{checkpoint_name(self.step)}.json").is_file():
+            # saved already (an interrupt during the next step): never overwrite it with a half-done step
+            if self._rng_at_step_start is None:  # not an interrupt: keep the ranks in step (a peer may be gone otherwise)
+                self._barrier()
+            return
         if self.sharded:
             local = self._scene_state_names()
             shard, shard_meta = self._checkpoint_tensors([g for g in self.LOCAL_GROUPS if g in self.optimizers], local)
@@ -456,8 +463,10 @@ class MultiSceneTrainer:
         with checkpoint_on_interrupt(self.save, bar):
             while self.step < self.total_steps and not self._agree(bool(cfg.max_time and self.train_seconds >= cfg.max_time)):
                 t0 = time.perf_counter()
+                self._rng_at_step_start = (torch.get_rng_state(), self.generator.get_state())
                 scalars = self.train_step()
                 self.step += 1
+                self._rng_at_step_start = None
                 self.train_seconds += time.perf_counter() - t0
                 bar.update(1)
                 if self.rank == 0 and (self.step % cfg.log_every == 0 or self.step == 1):
