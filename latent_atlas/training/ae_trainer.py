@@ -195,7 +195,8 @@ class AETrainer:
 
     def train(self) -> Path:
         cfg = self.config
-        bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not cfg.progress, mininterval=1.0, file=sys.stderr)
+        # stopping by time: a step counter, not a bar over a max_steps that will never be reached
+        bar = tqdm(total=None if cfg.max_time else cfg.max_steps, initial=self.step, disable=not cfg.progress, mininterval=1.0, file=sys.stderr)
         with checkpoint_on_interrupt(self.save, bar):
             while self.step < cfg.max_steps and not (cfg.max_time and self.train_seconds >= cfg.max_time):
                 t0 = time.perf_counter()
