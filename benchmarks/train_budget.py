@@ -92,8 +92,6 @@ def main(defaults: dict | None = None, description: str = __doc__) -> None:
     print(f"# {platform.machine()} | {os.cpu_count()} cores | torch threads {__import__('torch').get_num_threads()} | {time.strftime('%Y-%m-%d')}")
     header = ["scene", "method", "train_s", "steps", "steps_per_s", "test_psnr", "test_ssim", "rays_per_s", "peak_mem_mb"]
     print_table(rows, header)
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":

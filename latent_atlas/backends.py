@@ -66,19 +66,20 @@ def accelerated(reference: F | None = None, *, auto: bool = True):
     """
     if reference is None:
         return functools.partial(accelerated, auto=auto)
-    compiled: list[Callable | None] = [None]
-    failed = [False]
+    compiled: Callable | None = None
+    failed = False
 
     @functools.wraps(reference)
     def dispatch(*args, **kwargs):
-        if failed[0] or not wants_compiled(_first_tensor_device(args), auto):
+        nonlocal compiled, failed
+        if failed or not wants_compiled(_first_tensor_device(args), auto):
             return reference(*args, **kwargs)
-        if compiled[0] is None:
-            compiled[0] = torch.compile(reference, dynamic=True)
+        if compiled is None:
+            compiled = torch.compile(reference, dynamic=True)
         try:
-            return compiled[0](*args, **kwargs)
+            return compiled(*args, **kwargs)
         except Exception as exc:  # a compiler problem must never stop training: fall back, loudly
-            failed[0] = True
+            failed = True
             warnings.warn(f"{reference.__module__}.{reference.__name__}: compiled path failed ({type(exc).__name__}: {exc}); using the reference path")
             return reference(*args, **kwargs)
 

@@ -13,8 +13,8 @@ Two ways to split the work (MultiSceneConfig.parallel):
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 import torch

@@ -449,7 +449,7 @@ class MultiSceneTrainer:
             "scene_parameters": scene_params,
             "shared_parameters": float(shared),
             "scene_memory_mb": scene_params * 4 * 3 / 2**20,  # fp32 values + Adam's two moments
-            "peak_activations_per_scene_mb": activations / max(min(self.config.scenes_per_batch, n), 1),
+            "peak_activations_per_scene_mb": activations / max(self.batch_size, 1),
             # process-seconds: every rank trained for train_seconds
             "train_seconds_per_scene": self.train_seconds * self.world_size / (self.total_scenes if self.sharded else n),
         }
