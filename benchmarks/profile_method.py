@@ -32,8 +32,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100, help="steps before profiling (occupancy grids, schedules)")
     parser.add_argument("--steps", type=int, default=10, help="profiled steps")
     parser.add_argument("--rows", type=int, default=20)
-    parser.add_argument("extra", nargs="*", help="extra `latlas train` flags (after --)")
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    args.extra = argv[split + 1:]  # extra `latlas train` flags (after --)
     flags = METHOD_FLAGS.get(args.method, []) + ["--data", str(args.data), "--output-dir", "/tmp/latlas-profile", "--no-progress", *args.extra]
     default = TrainConfig(method_name=args.method, method=method_config(args.method))
     trainer = Trainer(tyro.cli(TrainConfig, default=default, args=flags))

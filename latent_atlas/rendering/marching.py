@@ -44,8 +44,10 @@ def transmittance_before(densities: Tensor, step: float) -> Tensor:
     return torch.exp(-torch.cat([torch.zeros_like(optical[:, :1]), torch.cumsum(optical, dim=-1)[:, :-1]], dim=-1))
 
 
-def render_marched(rays: RayBundle, t: Tensor, valid: Tensor, step: float, density_fn: DensityFn, color_fn: ColorFn, channels: int, background: Tensor, occupancy_fn: OccupancyFn | None = None, weight_threshold: float = 1e-4, early_stop_eps: float = 0.0) -> dict[str, Tensor]:
+def render_marched(rays: RayBundle, t: Tensor, valid: Tensor, step: float, density_fn: DensityFn, color_fn: ColorFn, channels: int, background: Tensor, occupancy_fn: OccupancyFn | None = None, weight_threshold: float = 1e-4, early_stop_eps: float = 0.0, unshaded_color: Tensor | None = None) -> dict[str, Tensor]:
     """Volume rendering of marched samples t, valid [n, s]: color [n, C], acc [n, 1], depth [n, 1], weights [n, s].
+
+    Samples with weight under `weight_threshold` skip `color_fn` and take `unshaded_color` [C] (None: zeros).
 
     With `early_stop_eps` > 0 and autograd on, a first pass without gradients finds the samples that
     light still reaches (transmittance above the eps, as nerfacc's early stop), and only those go
@@ -70,6 +72,8 @@ def render_marched(rays: RayBundle, t: Tensor, valid: Tensor, step: float, densi
     weights = render_weights(sigma, torch.full_like(t, step))
     shade = weights > weight_threshold
     rgb = torch.zeros(*t.shape, channels, device=t.device, dtype=t.dtype)
+    if unshaded_color is not None:
+        rgb[:] = unshaded_color.to(rgb.dtype)
     if shade.any():
         directions = rays.directions[:, None, :].expand_as(points)
         shade_features = None if features is None else features[shade[valid]]

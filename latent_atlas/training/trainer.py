@@ -118,6 +118,7 @@ class Trainer:
         self.eval_split = self.scene.split("val")
         torch.manual_seed(config.seed)
         self.model = build_model(config, self.scene, self.device)
+        self.model.set_space_black(self.space.background_value(torch.zeros(3)).to(self.device))
         self.sampler = PixelSampler(self.train_split, config.seed)
         self.box_min, self.box_max = self.scene.box_min.to(self.device), self.scene.box_max.to(self.device)
         self.train_cameras = self.train_split.cameras.to(self.device)
