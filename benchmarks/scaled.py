@@ -37,32 +37,52 @@ def main() -> None:
     parser.add_argument("--ae", type=Path, required=True, help="a `latlas ae train` run folder (the plain autoencoder)")
     parser.add_argument("--igae-scenes", type=int, default=12)
     parser.add_argument("--igae-seconds", type=float, default=300)
+    parser.add_argument("--igae-epochs", type=float, default=8, help="epochs of each IG-AE / stage-1 phase (pretrain, joint)")
+    parser.add_argument("--igae-run", type=Path, help="reuse this IG-AE run folder instead of training one")
+    parser.add_argument("--stage1-run", type=Path, help="reuse this stage-1 run folder instead of training one")
+    parser.add_argument("--rgb-sizes", type=int, nargs="*", help="sizes that also get RGB Tri-Planes (default: all)")
     parser.add_argument("--heldout-epochs", type=float, default=20)
     parser.add_argument("--sizes", type=int, nargs="+", default=[16])
-    parser.add_argument("--stage-epochs", type=float, default=10, help="epochs of each stage-2 phase; RGB Tri-Planes get twice as many")
+    parser.add_argument("--stage-epochs", type=float, default=5, help="epochs of each stage-2 phase; RGB Tri-Planes get twice as many")
+    parser.add_argument("--num-train", type=int, default=20, help="training views of each synthesized car")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/scaled"))
     args = parser.parse_args()
     out = str(args.output_dir)
     n_cars = len(json.loads((CARS / "dataset_map.json").read_text())["cars"])
 
     # 1. IG-AE vs the plain autoencoder on held-out scenes
-    igae = run("igae", "--data", str(CARS), "--num-scenes", str(args.igae_scenes), "--ae", str(args.ae), "--max-time", str(args.igae_seconds), "--output-dir", out, "--experiment-name", "igae")
+    epochs = ["--phases.0.epochs", str(args.igae_epochs), "--phases.1.epochs", str(args.igae_epochs), "--max-time", str(args.igae_seconds)]
+    if args.igae_run:
+        igae = {"run_dir": str(args.igae_run), **json.loads((args.igae_run / "summary.json").read_text())}
+    else:
+        igae = run("igae", "--data", str(CARS), "--num-scenes", str(args.igae_scenes), "--ae", str(args.ae), *epochs, "--output-dir", out, "--experiment-name", "igae")
+    print(f"IG-AE: {igae['run_dir']} ({igae['steps']} steps, {igae['train_seconds']:.0f} s)", flush=True)
     rows1 = []
     for name, ae in (("plain", str(args.ae)), ("IG-AE", igae["run_dir"])):
         s = run("triplanes", "--data", str(CARS), "--first-scene", str(args.igae_scenes), "--space", "latent", "--ae", ae, "--rays-per-view", "0",
                 "--phases.0.epochs", str(args.heldout_epochs), "--eval-views", "10", "--output-dir", out, "--experiment-name", f"heldout-{name}")
         rows1.append((name, s))
+        print(f"held-out latent Tri-Planes with the {name} autoencoder: {s['run_dir']} decoded PSNR {s['eval']['psnr_d']:.2f}", flush=True)
 
     # 2. stage 1 on the IG-AE scenes, then stage 2 vs RGB Tri-Planes on new synthesized cars
-    stage1 = run("scale", "stage1", "--data", str(CARS), "--num-scenes", str(args.igae_scenes), "--ae", igae["run_dir"], "--max-time", str(args.igae_seconds), "--output-dir", out, "--experiment-name", "stage1")
+    if args.stage1_run:
+        stage1 = {"run_dir": str(args.stage1_run)}
+    else:
+        stage1 = run("scale", "stage1", "--data", str(CARS), "--num-scenes", str(args.igae_scenes), "--ae", igae["run_dir"], *epochs, "--output-dir", out, "--experiment-name", "stage1")
+    print(f"stage 1: {stage1['run_dir']}", flush=True)
     rows2 = []
-    for size in args.sizes:
-        data = args.output_dir / f"cars_{size}"
-        if not (data / "dataset_map.json").is_file():
-            latlas("data", "synth", "--family", "cars", "--num-scenes", str(size), "--output", str(data), "--resolution", "64", "--num-train", "30", "--num-val", "2", "--num-test", "5", "--seed", "100")
-        s2 = run("scale", "stage2", "--data", str(data), "--init", stage1["run_dir"], "--phases.0.epochs", str(args.stage_epochs), "--phases.1.epochs", str(args.stage_epochs),
+    data = args.output_dir / f"cars_{max(args.sizes)}"  # one family; each size takes its first N scenes (same seed: same cars)
+    if not (data / "dataset_map.json").is_file():
+        latlas("data", "synth", "--family", "cars", "--num-scenes", str(max(args.sizes)), "--output", str(data), "--resolution", "64",
+               "--num-train", str(args.num_train), "--num-val", "2", "--num-test", "5", "--seed", "100")
+    for size in sorted(args.sizes):
+        s2 = run("scale", "stage2", "--data", str(data), "--num-scenes", str(size), "--init", stage1["run_dir"], "--phases.0.epochs", str(args.stage_epochs), "--phases.1.epochs", str(args.stage_epochs),
                  "--eval-views", "5", "--output-dir", out, "--experiment-name", f"stage2-{size}")
-        rgb = run("triplanes", "--data", str(data), "--phases.0.epochs", str(2 * args.stage_epochs), "--eval-views", "5", "--output-dir", out, "--experiment-name", f"rgb-{size}")
+        print(f"stage 2, {size} scenes: {s2['run_dir']} decoded PSNR {s2['eval']['psnr_d']:.2f}, {s2['train_seconds_per_scene']:.1f} s / scene", flush=True)
+        rgb = None
+        if args.rgb_sizes is None or size in args.rgb_sizes:
+            rgb = run("triplanes", "--data", str(data), "--num-scenes", str(size), "--phases.0.epochs", str(2 * args.stage_epochs), "--eval-views", "5", "--output-dir", out, "--experiment-name", f"rgb-{size}")
+            print(f"RGB Tri-Planes, {size} scenes: {rgb['run_dir']} PSNR {rgb['eval']['psnr_e']:.2f}, {rgb['train_seconds_per_scene']:.1f} s / scene", flush=True)
         rows2.append((size, s2, rgb))
 
     print(f"# {time.strftime('%Y-%m-%d')} | plain AE: {args.ae} | cars64 scenes [0, {args.igae_scenes}) for IG-AE / stage 1, [{args.igae_scenes}, {n_cars}) held out")
@@ -76,7 +96,18 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for size, s2, rgb in rows2:
         for name, s, key in (("stage 2 (latent, micro-macro)", s2, "psnr_d"), ("RGB Tri-Planes", rgb, "psnr_e")):
+            if s is None:
+                print(f"| {size} | {name} | not run | | | | |")
+                continue
             print(f"| {size} | {name} | {s['eval'][key]:.2f} | {s['train_seconds_per_scene']:.1f} | {s['scene_parameters']:.0f} | {s['scene_memory_mb']:.2f} | {s['peak_activations_per_scene_mb']:.1f} |")
+    print()
+    print("| scenes | stage 2 decoded PSNR | RGB PSNR | time per scene (stage 2 / RGB) | parameters + optimiser per scene | + peak activations per scene |")
+    print("|---|---|---|---|---|---|")
+    for size, s2, rgb in rows2:
+        if rgb is not None:
+            total = lambda s: s["scene_memory_mb"] + s["peak_activations_per_scene_mb"]  # noqa: E731
+            print(f"| {size} | {s2['eval']['psnr_d']:.2f} | {rgb['eval']['psnr_e']:.2f} | {s2['train_seconds_per_scene'] / rgb['train_seconds_per_scene']:.2f}x "
+                  f"| {s2['scene_memory_mb'] / rgb['scene_memory_mb']:.2f}x | {total(s2) / total(rgb):.2f}x |")
 
 
 if __name__ == "__main__":
