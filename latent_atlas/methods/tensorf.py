@@ -100,6 +100,11 @@ class TensoRF(Model):
         gets the same gradient from them in every space (darker than the background: denser)."""
         self.unshaded_color.copy_(black.reshape(-1))
 
+    def resize_to_state_dict(self, state_dict: dict[str, Tensor]) -> None:
+        """As Model's, and checkpoints written before `unshaded_color` was saved keep the current one (zeros)."""
+        state_dict.setdefault("unshaded_color", self.unshaded_color.clone())
+        super().resize_to_state_dict(state_dict)
+
     # ---- schedule -----------------------------------------------------------------------------
     def before_step(self, step: int, progress: float = 0.0) -> bool:
         cfg = self.config

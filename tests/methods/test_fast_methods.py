@@ -110,3 +110,21 @@ def test_tensorf_resolution_schedule_is_geometric():
     cfg = TensoRFConfig(initial_resolution=128, final_resolution=300, upsample_at=(0.1, 0.2, 0.3, 0.4, 0.5))
     sched = cfg.resolution_schedule()
     assert sched[-1] == 300 and sched == sorted(sched) and sched[0] > 128
+
+
+def test_tensorf_keeps_the_space_black_in_its_state_and_loads_older_states():
+    cfg = TensoRFConfig(initial_resolution=8)
+    model = cfg.setup(4, -torch.ones(3), torch.ones(3))
+    black = torch.tensor([0.1, 0.2, 0.3, 0.4])
+    model.set_space_black(black)
+    state = model.state_dict()
+    torch.testing.assert_close(state["unshaded_color"], black)
+    fresh = cfg.setup(4, -torch.ones(3), torch.ones(3))
+    fresh.resize_to_state_dict(state)
+    fresh.load_state_dict(state)
+    torch.testing.assert_close(fresh.unshaded_color, black)
+    older = {k: v for k, v in state.items() if k != "unshaded_color"}  # written before the colour was saved
+    fresh = cfg.setup(4, -torch.ones(3), torch.ones(3))
+    fresh.resize_to_state_dict(older)
+    fresh.load_state_dict(older)
+    assert fresh.unshaded_color.abs().sum() == 0
