@@ -25,11 +25,20 @@ from train_budget import latlas  # noqa: E402
 CARS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cars64"
 
 
-def run(*args: str) -> dict:
-    """Runs a multi-scene latlas command; returns its summary.json."""
-    out = latlas(*args, "--no-progress")
-    run_dir = Path(out.strip().splitlines()[-1].split("run folder: ")[1])
+def read_summary(run_dir: Path) -> dict:
+    """A multi-scene run's summary.json, with its run folder."""
     return {"run_dir": str(run_dir), **json.loads((run_dir / "summary.json").read_text())}
+
+
+def run(*args: str) -> dict:
+    """Runs a multi-scene latlas command; returns its summary."""
+    out = latlas(*args, "--no-progress")
+    return read_summary(Path(out.strip().splitlines()[-1].split("run folder: ")[1]))
+
+
+def memory_with_activations_mb(summary: dict) -> float:
+    """Per-scene parameters + Adam state + peak activations of a run's summary (MiB)."""
+    return summary["scene_memory_mb"] + summary["peak_activations_per_scene_mb"]
 
 
 def main() -> None:
@@ -51,11 +60,11 @@ def main() -> None:
     n_cars = len(json.loads((CARS / "dataset_map.json").read_text())["cars"])
 
     # 1. IG-AE vs the plain autoencoder on held-out scenes
-    epochs = ["--phases.0.epochs", str(args.igae_epochs), "--phases.1.epochs", str(args.igae_epochs), "--max-time", str(args.igae_seconds)]
+    igae_length = ["--phases.0.epochs", str(args.igae_epochs), "--phases.1.epochs", str(args.igae_epochs), "--max-time", str(args.igae_seconds)]
     if args.igae_run:
-        igae = {"run_dir": str(args.igae_run), **json.loads((args.igae_run / "summary.json").read_text())}
+        igae = read_summary(args.igae_run)
     else:
-        igae = run("igae", "--data", str(CARS), "--num-scenes", str(args.igae_scenes), "--ae", str(args.ae), *epochs, "--output-dir", out, "--experiment-name", "igae")
+        igae = run("igae", "--data", str(CARS), "--num-scenes", str(args.igae_scenes), "--ae", str(args.ae), *igae_length, "--output-dir", out, "--experiment-name", "igae")
     print(f"IG-AE: {igae['run_dir']} ({igae['steps']} steps, {igae['train_seconds']:.0f} s)", flush=True)
     rows1 = []
     for name, ae in (("plain", str(args.ae)), ("IG-AE", igae["run_dir"])):
@@ -68,7 +77,7 @@ def main() -> None:
     if args.stage1_run:
         stage1 = {"run_dir": str(args.stage1_run)}
     else:
-        stage1 = run("scale", "stage1", "--data", str(CARS), "--num-scenes", str(args.igae_scenes), "--ae", igae["run_dir"], *epochs, "--output-dir", out, "--experiment-name", "stage1")
+        stage1 = run("scale", "stage1", "--data", str(CARS), "--num-scenes", str(args.igae_scenes), "--ae", igae["run_dir"], *igae_length, "--output-dir", out, "--experiment-name", "stage1")
     print(f"stage 1: {stage1['run_dir']}", flush=True)
     rows2 = []
     data = args.output_dir / f"cars_{max(args.sizes)}"  # one family; each size takes its first N scenes (same seed: same cars)
@@ -105,9 +114,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for size, s2, rgb in rows2:
         if rgb is not None:
-            total = lambda s: s["scene_memory_mb"] + s["peak_activations_per_scene_mb"]  # noqa: E731
             print(f"| {size} | {s2['eval']['psnr_d']:.2f} | {rgb['eval']['psnr_e']:.2f} | {s2['train_seconds_per_scene'] / rgb['train_seconds_per_scene']:.2f}x "
-                  f"| {s2['scene_memory_mb'] / rgb['scene_memory_mb']:.2f}x | {total(s2) / total(rgb):.2f}x |")
+                  f"| {s2['scene_memory_mb'] / rgb['scene_memory_mb']:.2f}x | {memory_with_activations_mb(s2) / memory_with_activations_mb(rgb):.2f}x |")
 
 
 if __name__ == "__main__":

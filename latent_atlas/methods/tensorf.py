@@ -92,7 +92,7 @@ class TensoRF(Model):
 
     @property
     def renders_rgb(self) -> bool:
-        """RGB (3 channels) follows the paper; other spaces (latents) get the *_outside_rgb / auto settings."""
+        """RGB (3 channels) follows the paper; other spaces (latents) get the *_outside_rgb settings."""
         return self.channels == 3
 
     def set_space_black(self, black: Tensor) -> None:

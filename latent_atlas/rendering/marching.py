@@ -71,9 +71,10 @@ def render_marched(rays: RayBundle, t: Tensor, valid: Tensor, step: float, densi
         sigma[valid] = density.to(t.dtype)
     weights = render_weights(sigma, torch.full_like(t, step))
     shade = weights > weight_threshold
-    rgb = torch.zeros(*t.shape, channels, device=t.device, dtype=t.dtype)
-    if unshaded_color is not None:
-        rgb[:] = unshaded_color.to(rgb.dtype)
+    if unshaded_color is None:
+        rgb = torch.zeros(*t.shape, channels, device=t.device, dtype=t.dtype)
+    else:
+        rgb = unshaded_color.to(device=t.device, dtype=t.dtype).expand(*t.shape, channels).clone()
     if shade.any():
         directions = rays.directions[:, None, :].expand_as(points)
         shade_features = None if features is None else features[shade[valid]]
