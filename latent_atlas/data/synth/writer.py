@@ -12,13 +12,14 @@ import torch
 from latent_atlas.cameras import Cameras, look_at
 from latent_atlas.data.images import write_png
 from latent_atlas.data.synth.families import FAMILIES, make_scene
-from latent_atlas.data.synth.raytrace import render_view
+from latent_atlas.data.synth.raytrace import render_views
 from latent_atlas.data.synth.sdf import bounding_radius
 from latent_atlas.errors import ConfigError
 
 CAMERA_ANGLE_X = 0.6911112070083618
 CAMERA_DISTANCE = 3.0
 OBJECT_RADIUS = 0.9
+TRACE_RADIUS = 1.1 * OBJECT_RADIUS  # rays start at this sphere (a margin over the grid estimate of the solid's radius)
 
 
 @dataclass
@@ -67,8 +68,9 @@ def write_scene(folder: Path, family: str, scene_seed: int, cfg: SynthConfig) ->
     for split_id, (split, count) in enumerate(counts.items()):
         cams = hemisphere_cameras(count, cfg.resolution, torch.Generator().manual_seed(scene_seed * 7 + split_id + 1))
         frames = []
+        images = render_views(cams, prims, scale, cfg.supersample, radius=TRACE_RADIUS)  # [count, H, W, 4]
         for i in range(count):
-            write_png(folder / split / f"r_{i}.png", render_view(cams, i, prims, scale, cfg.supersample))
+            write_png(folder / split / f"r_{i}.png", images[i])
             matrix = cams.camera_to_worlds[i].tolist()
             frames.append({"file_path": f"./{split}/r_{i}", "rotation": 0.0, "transform_matrix": matrix})
             ns_frames.append({"file_path": f"{split}/r_{i}.png", "transform_matrix": matrix})
