@@ -7,7 +7,10 @@
    autoencoder (frozen) and their decoded PSNR compared (IG-AE's claim: higher with IG-AE).
 2. Stage 1 (scale-stage1-cpu) learns the macro basis on the same scenes with the IG-AE autoencoder;
    for each size N, N new cars are synthesized and learned by stage 2 and by independent RGB
-   Tri-Planes; per-scene training time to the PSNR stage 2 reaches, and per-scene memory.
+   Tri-Planes (one run per --rgb-epochs value); per-scene training time to the PSNR stage 2 reaches
+   (interpolated between the RGB runs that bracket it), and per-scene memory.
+
+   python benchmarks/scaled.py --ae AE --sizes 256 --rgb-epochs 1 2 --igae-run IGAE --stage1-run STAGE1
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_budget import latlas  # noqa: E402
 
 CARS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cars64"
+FRESH = False  # --fresh: train again even where the output folder holds a finished run of an experiment
 
 
 def read_summary(run_dir: Path) -> dict:
@@ -31,14 +35,35 @@ def read_summary(run_dir: Path) -> dict:
 
 
 def run(*args: str) -> dict:
-    """Runs a multi-scene latlas command; returns its summary."""
+    """Runs a multi-scene latlas command; returns its summary (that of a finished run of the same experiment if there is one)."""
+    flags = dict(zip(args, args[1:]))
+    done = sorted(Path(flags["--output-dir"]).glob(f"{flags['--experiment-name']}/*/*/summary.json"))
+    if done and not FRESH:
+        print(f"reusing {done[-1].parent}", flush=True)
+        return read_summary(done[-1].parent)
     out = latlas(*args, "--no-progress")
     return read_summary(Path(out.strip().splitlines()[-1].split("run folder: ")[1]))
 
 
+def activations_mb(summary: dict) -> float:
+    """Activation memory per rendered scene (MiB): bytes saved for backward, or RSS growth in older runs."""
+    return summary.get("saved_activations_per_scene_mb") or summary["peak_activations_per_scene_mb"]
+
+
 def memory_with_activations_mb(summary: dict) -> float:
-    """Per-scene parameters + Adam state + peak activations of a run's summary (MiB)."""
-    return summary["scene_memory_mb"] + summary["peak_activations_per_scene_mb"]
+    """Per-scene parameters + Adam state + activations of a run's summary (MiB)."""
+    return summary["scene_memory_mb"] + activations_mb(summary)
+
+
+def time_to_psnr(runs: list[dict], target: float) -> str:
+    """Per-scene seconds at which RGB runs of increasing length reach `target` PSNR (linear between bracketing runs)."""
+    points = sorted((r["train_seconds_per_scene"], r["eval"]["psnr_e"]) for r in runs)
+    if points[0][1] >= target:
+        return f"<= {points[0][0]:.2f}"
+    for (t0, p0), (t1, p1) in zip(points, points[1:]):
+        if p0 < target <= p1:
+            return f"{t0 + (t1 - t0) * (target - p0) / (p1 - p0):.2f}"
+    return f"> {points[-1][0]:.2f}"
 
 
 def main() -> None:
@@ -50,12 +75,16 @@ def main() -> None:
     parser.add_argument("--igae-run", type=Path, help="reuse this IG-AE run folder instead of training one")
     parser.add_argument("--stage1-run", type=Path, help="reuse this stage-1 run folder instead of training one")
     parser.add_argument("--rgb-sizes", type=int, nargs="*", help="sizes that also get RGB Tri-Planes (default: all)")
+    parser.add_argument("--rgb-epochs", type=float, nargs="+", help="epochs of each RGB Tri-Planes run (default: 2 x --stage-epochs)")
     parser.add_argument("--heldout-epochs", type=float, default=20)
     parser.add_argument("--sizes", type=int, nargs="+", default=[16])
     parser.add_argument("--stage-epochs", type=float, default=5, help="epochs of each stage-2 phase; RGB Tri-Planes get twice as many")
     parser.add_argument("--num-train", type=int, default=20, help="training views of each synthesized car")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/scaled"))
+    parser.add_argument("--fresh", action="store_true", help="train every run again (default: reuse finished runs of the same experiment name)")
     args = parser.parse_args()
+    global FRESH
+    FRESH = args.fresh
     out = str(args.output_dir)
     n_cars = len(json.loads((CARS / "dataset_map.json").read_text())["cars"])
 
@@ -88,11 +117,15 @@ def main() -> None:
         s2 = run("scale", "stage2", "--data", str(data), "--num-scenes", str(size), "--init", stage1["run_dir"], "--phases.0.epochs", str(args.stage_epochs), "--phases.1.epochs", str(args.stage_epochs),
                  "--eval-views", "5", "--output-dir", out, "--experiment-name", f"stage2-{size}")
         print(f"stage 2, {size} scenes: {s2['run_dir']} decoded PSNR {s2['eval']['psnr_d']:.2f}, {s2['train_seconds_per_scene']:.1f} s / scene", flush=True)
-        rgb = None
+        rgbs = []
         if args.rgb_sizes is None or size in args.rgb_sizes:
-            rgb = run("triplanes", "--data", str(data), "--num-scenes", str(size), "--phases.0.epochs", str(2 * args.stage_epochs), "--eval-views", "5", "--output-dir", out, "--experiment-name", f"rgb-{size}")
-            print(f"RGB Tri-Planes, {size} scenes: {rgb['run_dir']} PSNR {rgb['eval']['psnr_e']:.2f}, {rgb['train_seconds_per_scene']:.1f} s / scene", flush=True)
-        rows2.append((size, s2, rgb))
+            for epochs in args.rgb_epochs or [2 * args.stage_epochs]:
+                rgb = run("triplanes", "--data", str(data), "--num-scenes", str(size), "--phases.0.epochs", str(epochs), "--eval-views", "5", "--output-dir", out,
+                          "--experiment-name", f"rgb-{size}-e{epochs:g}")
+                rgb["epochs"] = epochs
+                print(f"RGB Tri-Planes, {size} scenes, {epochs:g} epochs: {rgb['run_dir']} PSNR {rgb['eval']['psnr_e']:.2f}, {rgb['train_seconds_per_scene']:.1f} s / scene", flush=True)
+                rgbs.append(rgb)
+        rows2.append((size, s2, rgbs))
 
     print(f"# {time.strftime('%Y-%m-%d')} | plain AE: {args.ae} | cars64 scenes [0, {args.igae_scenes}) for IG-AE / stage 1, [{args.igae_scenes}, {n_cars}) held out")
     print("| autoencoder | held-out scenes | decoded PSNR | latent PSNR | AE ceiling PSNR |")
@@ -101,21 +134,24 @@ def main() -> None:
         e = s["eval"]
         print(f"| {name} | {s['scenes']} | {e['psnr_d']:.2f} | {e['psnr_e']:.2f} | {e['psnr_ae']:.2f} |")
     print()
-    print("| scenes | method | PSNR (RGB) | train s / scene | parameters / scene | memory / scene (MiB) | peak activations / scene (MiB) |")
-    print("|---|---|---|---|---|---|---|")
-    for size, s2, rgb in rows2:
-        for name, s, key in (("stage 2 (latent, micro-macro)", s2, "psnr_d"), ("RGB Tri-Planes", rgb, "psnr_e")):
-            if s is None:
-                print(f"| {size} | {name} | not run | | | | |")
-                continue
-            print(f"| {size} | {name} | {s['eval'][key]:.2f} | {s['train_seconds_per_scene']:.1f} | {s['scene_parameters']:.0f} | {s['scene_memory_mb']:.2f} | {s['peak_activations_per_scene_mb']:.1f} |")
+    print("| scenes | method | PSNR (RGB) | train s / scene | parameters / scene | params + Adam / scene (MiB) | activations / scene (MiB) | process peak RSS (MiB) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for size, s2, rgbs in rows2:
+        rows = [("stage 2 (latent, micro-macro)", s2, "psnr_d")] + [(f"RGB Tri-Planes, {r['epochs']:g} epochs", r, "psnr_e") for r in rgbs]
+        for name, s, key in rows:
+            print(f"| {size} | {name} | {s['eval'][key]:.2f} | {s['train_seconds_per_scene']:.2f} | {s['scene_parameters']:.0f} | {s['scene_memory_mb']:.2f} "
+                  f"| {activations_mb(s):.1f} | {s['peak_memory_mb']:.0f} |")
     print()
-    print("| scenes | stage 2 decoded PSNR | RGB PSNR | time per scene (stage 2 / RGB) | parameters + optimiser per scene | + peak activations per scene |")
-    print("|---|---|---|---|---|---|")
-    for size, s2, rgb in rows2:
-        if rgb is not None:
-            print(f"| {size} | {s2['eval']['psnr_d']:.2f} | {rgb['eval']['psnr_e']:.2f} | {s2['train_seconds_per_scene'] / rgb['train_seconds_per_scene']:.2f}x "
-                  f"| {s2['scene_memory_mb'] / rgb['scene_memory_mb']:.2f}x | {memory_with_activations_mb(s2) / memory_with_activations_mb(rgb):.2f}x |")
+    print("| scenes | stage 2 decoded PSNR | stage 2 s / scene | RGB s / scene to that PSNR | time ratio (stage 2 / RGB) | params + Adam per scene | + activations per scene |")
+    print("|---|---|---|---|---|---|---|")
+    for size, s2, rgbs in rows2:
+        if rgbs:
+            target, mine = s2["eval"]["psnr_d"], s2["train_seconds_per_scene"]
+            theirs = time_to_psnr(rgbs, target)
+            bound, _, value = theirs.rpartition(" ")  # "<= t" or "> t": the ratio is a bound the other way round
+            ratio = {"": "", "<=": ">= ", ">": "< "}[bound] + f"{mine / float(value):.2f}x"
+            print(f"| {size} | {target:.2f} | {mine:.2f} | {theirs} | {ratio} "
+                  f"| {s2['scene_memory_mb'] / rgbs[0]['scene_memory_mb']:.2f}x | {memory_with_activations_mb(s2) / memory_with_activations_mb(rgbs[0]):.2f}x |")
 
 
 if __name__ == "__main__":

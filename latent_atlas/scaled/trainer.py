@@ -39,6 +39,7 @@ from latent_atlas.training.checkpoints import checkpoint_name, flatten_optimizer
 from latent_atlas.training.logger import RunLogger
 from latent_atlas.training.metrics import psnr, ssim
 from latent_atlas.training.render_views import camera_rays
+from latent_atlas.training.saved_activations import SavedActivationMeter
 from latent_atlas.training.interrupts import checkpoint_on_interrupt
 from latent_atlas.training.trainer import resolve_device
 
@@ -97,6 +98,9 @@ class MultiSceneTrainer:
         self.groups = self._groups()  # parameters never change identity here: collected once
         self.optimizers = self._make_optimizers()
         self.step, self.train_seconds = 0, 0.0
+        self.saved_activation_mb = 0.0  # the most any measured step saved for backward, per scene it rendered
+        self._rendered_scenes = 0  # scenes this rank rendered in the last step
+        self._measured_phases: set[int] = set()  # phases whose first step (in this process) was measured
         self._rng_at_step_start: tuple[Tensor, Tensor] | None = None  # set while a step runs
         if cfg.resume is not None:
             self.run_dir = Path(cfg.resume)
@@ -260,7 +264,7 @@ class MultiSceneTrainer:
         tensors, meta = self._checkpoint_tensors(groups, shared_names)
         if isinstance(self.space, LatentSpace):
             tensors.update({f"ae.{k}": v for k, v in self.space.autoencoder.state_dict().items()})
-        state = {"train_seconds": self.train_seconds, "optimizers": meta, "parallel": "scenes" if self.sharded else "data", "world_size": self.world_size}
+        state = {"train_seconds": self.train_seconds, "saved_activation_mb": self.saved_activation_mb, "optimizers": meta, "parallel": "scenes" if self.sharded else "data", "world_size": self.world_size}
         save_checkpoint(self.run_dir / "checkpoints", self.step, tensors, state)
         if isinstance(self.space, LatentSpace) and any(p.train_encoder or p.train_decoder for p in self.config.phases):
             save_pretrained(self.space.autoencoder, self.run_dir / "autoencoder")
@@ -304,6 +308,7 @@ class MultiSceneTrainer:
         torch.set_rng_state(tensors["rng.torch"])
         self.generator.set_state(tensors["rng.sampler"])
         self.step, self.train_seconds = int(state["step"]), float(state["train_seconds"])
+        self.saved_activation_mb = float(state.get("saved_activation_mb", 0.0))
 
     # ---- one step -----------------------------------------------------------------------------
     def phase_at(self, step: int) -> tuple[int, float]:
@@ -333,6 +338,18 @@ class MultiSceneTrainer:
         out = render_coarse_to_fine(fn, fn, rays, background, self.config.n_samples, self.config.n_importance, self.field.training and self.config.perturb)
         return out["color"].reshape(len(views), -1, self.space.channels)
 
+    def measured_train_step(self) -> dict[str, float]:
+        """train_step(); the first step of each phase also counts the bytes saved for backward."""
+        phase_index = self.phase_at(self.step)[0]
+        if phase_index in self._measured_phases:
+            return self.train_step()
+        self._measured_phases.add(phase_index)
+        modules = [self.field] + ([self.space.autoencoder] if isinstance(self.space, LatentSpace) else [])
+        with SavedActivationMeter(p for m in modules for p in m.parameters()) as meter:
+            scalars = self.train_step()
+        self.saved_activation_mb = max(self.saved_activation_mb, meter.bytes / 2**20 / max(self._rendered_scenes, 1))
+        return scalars
+
     def train_step(self) -> dict[str, float]:
         cfg = self.config
         phase_index, progress = self.phase_at(self.step)
@@ -352,6 +369,7 @@ class MultiSceneTrainer:
             part = rank_slice(batch_size, self.rank, self.world_size)
             scene_ids, views = scene_ids[part], views[part]
         train = [self.scenes[s].split("train") for s in scene_ids.tolist()]
+        self._rendered_scenes = len(train)
         h, w = train[0].height, train[0].width
         pixels = None
         if cfg.rays_per_view > 0:  # drawn for the whole global batch, so every rank's generator stays in step
@@ -450,6 +468,8 @@ class MultiSceneTrainer:
             "shared_parameters": float(shared),
             "scene_memory_mb": scene_params * 4 * 3 / 2**20,  # fp32 values + Adam's two moments
             "peak_activations_per_scene_mb": activations / max(self.batch_size, 1),
+            # exact and device-independent: what autograd kept for one step's backward, per rendered scene
+            "saved_activations_per_scene_mb": self.saved_activation_mb,
             # process-seconds: every rank trained for train_seconds
             "train_seconds_per_scene": self.train_seconds * self.world_size / (self.total_scenes if self.sharded else n),
         }
@@ -464,7 +484,7 @@ class MultiSceneTrainer:
             while self.step < self.total_steps and not self._agree(bool(cfg.max_time and self.train_seconds >= cfg.max_time)):
                 t0 = time.perf_counter()
                 self._rng_at_step_start = (torch.get_rng_state(), self.generator.get_state())
-                scalars = self.train_step()
+                scalars = self.measured_train_step()
                 self.step += 1
                 self._rng_at_step_start = None
                 self.train_seconds += time.perf_counter() - t0
@@ -481,7 +501,7 @@ class MultiSceneTrainer:
         result = self.evaluate()  # scenes-parallel: every rank scores its shard
         if self.rank != 0:
             return self.run_dir
-        summary = {"kind": cfg.kind, "scenes": len(result["per_scene"]), "ranks": self.world_size, "parallel": cfg.parallel if self.world_size > 1 else "none",
+        summary = {"kind": cfg.kind, "space": cfg.space, "scenes": len(result["per_scene"]), "ranks": self.world_size, "parallel": cfg.parallel if self.world_size > 1 else "none",
                    "steps": self.step, "train_seconds": self.train_seconds,
                    "peak_memory_mb": _rss_mb(), **self.cost_per_scene(rss_before), "eval": result["mean"], "per_scene": result["per_scene"]}
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))

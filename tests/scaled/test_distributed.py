@@ -50,7 +50,7 @@ def test_two_gloo_processes_match_one(tmp_path):
     two = torch.load(result)
     for key, value in single.field.state_dict().items():
         torch.testing.assert_close(two[key], value, atol=1e-4, rtol=1e-3, msg=key)
-    runs = list((tmp_path / "two" / "dist" / "triplanes-rgb").iterdir())
+    runs = list((tmp_path / "two" / "dist" / "triplanes").iterdir())
     assert len(runs) == 1 and (runs[0] / "summary.json").is_file()  # one run folder, written by rank 0
 
 

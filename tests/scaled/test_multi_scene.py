@@ -46,6 +46,7 @@ def test_igae_then_stage1_then_stage2(cars, tmp_path, monkeypatch):
     run = igae.train()
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == igae.total_steps == 8  # 2 phases x 16 training views / 4 scenes per step
+    assert summary["kind"] == "igae" and summary["space"] == "latent"
     assert all(math.isfinite(v) for v in summary["eval"].values())
     assert any(not torch.equal(enc_before[k], v) for k, v in igae.space.autoencoder.encoder.state_dict().items())  # joint phase
     assert (run / "autoencoder" / "config.json").is_file()  # usable as --ae
@@ -106,3 +107,17 @@ def test_cli_resume_dir_starts_then_continues(cars, tmp_path, capsys):
     assert main(base + ["--phases.0.epochs", "2"]) == 0
     assert json.loads((run / "summary.json").read_text())["steps"] == 8
     assert len(list((run / "checkpoints").glob("step-*.json"))) == 2
+
+
+def test_saved_activations_per_scene_grow_with_rays(cars, tmp_path):
+    """The measured activation memory per rendered scene is the scene's gathered planes plus a cost per ray."""
+    per_scene = []
+    for rays in (64, 128, 192):
+        trainer = MultiSceneTrainer(_small("triplanes-rgb-cpu", cars, tmp_path / str(rays), rays_per_view=rays))
+        trainer.measured_train_step()
+        per_scene.append(trainer.saved_activation_mb)
+        assert trainer.cost_per_scene(0.0)["saved_activations_per_scene_mb"] == trainer.saved_activation_mb
+    per_64_rays = per_scene[1] - per_scene[0]
+    assert per_64_rays > 0 and abs((per_scene[2] - per_scene[1]) / per_64_rays - 1.0) < 0.1, per_scene
+    plane_mb = trainer.field.table.planes[0].numel() * 4 / 2**20  # one scene's planes, fp32
+    assert per_scene[0] - per_64_rays >= plane_mb, (per_scene, plane_mb)  # what no ray count removes
