@@ -26,7 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_budget import latlas  # noqa: E402
 
 CARS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cars64"
-FRESH = False  # --fresh: train again even where the output folder holds a finished run of an experiment
 
 
 def read_summary(run_dir: Path) -> dict:
@@ -34,11 +33,11 @@ def read_summary(run_dir: Path) -> dict:
     return {"run_dir": str(run_dir), **json.loads((run_dir / "summary.json").read_text())}
 
 
-def run(*args: str) -> dict:
-    """Runs a multi-scene latlas command; returns its summary (that of a finished run of the same experiment if there is one)."""
+def run(*args: str, reuse: bool) -> dict:
+    """Runs a multi-scene latlas command; returns its summary (with `reuse`, that of a finished run of the same experiment if there is one)."""
     flags = dict(zip(args, args[1:]))
     done = sorted(Path(flags["--output-dir"]).glob(f"{flags['--experiment-name']}/*/*/summary.json"))
-    if done and not FRESH:
+    if done and reuse:
         print(f"reusing {done[-1].parent}", flush=True)
         return read_summary(done[-1].parent)
     out = latlas(*args, "--no-progress")
@@ -84,10 +83,10 @@ def main() -> None:
     parser.add_argument("--stage-epochs", type=float, default=5, help="epochs of each stage-2 phase; RGB Tri-Planes get twice as many")
     parser.add_argument("--num-train", type=int, default=20, help="training views of each synthesized car")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/scaled"))
-    parser.add_argument("--fresh", action="store_true", help="train every run again (default: reuse finished runs of the same experiment name)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="train every run again (default: reuse finished runs of the same experiment name; names carry the size and RGB epochs, not other settings)")
     args = parser.parse_args()
-    global FRESH
-    FRESH = args.fresh
+    reuse = not args.fresh
     out = str(args.output_dir)
     n_cars = len(json.loads((CARS / "dataset_map.json").read_text())["cars"])
 
@@ -96,12 +95,12 @@ def main() -> None:
     if args.igae_run:
         igae = read_summary(args.igae_run)
     else:
-        igae = run("igae", "--data", str(CARS), "--num-scenes", str(args.igae_scenes), "--ae", str(args.ae), *igae_length, "--output-dir", out, "--experiment-name", "igae")
+        igae = run("igae", "--data", str(CARS), "--num-scenes", str(args.igae_scenes), "--ae", str(args.ae), *igae_length, "--output-dir", out, "--experiment-name", "igae", reuse=reuse)
     print(f"IG-AE: {igae['run_dir']} ({igae['steps']} steps, {igae['train_seconds']:.0f} s)", flush=True)
     rows1 = []
     for name, ae in (("plain", str(args.ae)), ("IG-AE", igae["run_dir"])):
         s = run("triplanes", "--data", str(CARS), "--first-scene", str(args.igae_scenes), "--space", "latent", "--ae", ae, "--rays-per-view", "0",
-                "--phases.0.epochs", str(args.heldout_epochs), "--eval-views", "10", "--output-dir", out, "--experiment-name", f"heldout-{name}")
+                "--phases.0.epochs", str(args.heldout_epochs), "--eval-views", "10", "--output-dir", out, "--experiment-name", f"heldout-{name}", reuse=reuse)
         rows1.append((name, s))
         print(f"held-out latent Tri-Planes with the {name} autoencoder: {s['run_dir']} decoded PSNR {s['eval']['psnr_d']:.2f}", flush=True)
 
@@ -109,7 +108,7 @@ def main() -> None:
     if args.stage1_run:
         stage1 = {"run_dir": str(args.stage1_run)}
     else:
-        stage1 = run("scale", "stage1", "--data", str(CARS), "--num-scenes", str(args.igae_scenes), "--ae", igae["run_dir"], *igae_length, "--output-dir", out, "--experiment-name", "stage1")
+        stage1 = run("scale", "stage1", "--data", str(CARS), "--num-scenes", str(args.igae_scenes), "--ae", igae["run_dir"], *igae_length, "--output-dir", out, "--experiment-name", "stage1", reuse=reuse)
     print(f"stage 1: {stage1['run_dir']}", flush=True)
     rows2 = []
     data = args.output_dir / f"cars_{max(args.sizes)}"  # one family; each size takes its first N scenes (same seed: same cars)
@@ -118,13 +117,13 @@ def main() -> None:
                "--num-train", str(args.num_train), "--num-val", "2", "--num-test", "5", "--seed", "100")
     for size in sorted(args.sizes):
         s2 = run("scale", "stage2", "--data", str(data), "--num-scenes", str(size), "--init", stage1["run_dir"], "--phases.0.epochs", str(args.stage_epochs), "--phases.1.epochs", str(args.stage_epochs),
-                 "--eval-views", "5", "--output-dir", out, "--experiment-name", f"stage2-{size}")
+                 "--eval-views", "5", "--output-dir", out, "--experiment-name", f"stage2-{size}", reuse=reuse)
         print(f"stage 2, {size} scenes: {s2['run_dir']} decoded PSNR {s2['eval']['psnr_d']:.2f}, {s2['train_seconds_per_scene']:.1f} s / scene", flush=True)
         rgbs = []
         if args.rgb_sizes is None or size in args.rgb_sizes:
             for epochs in args.rgb_epochs or [2 * args.stage_epochs]:
                 rgb = run("triplanes", "--data", str(data), "--num-scenes", str(size), "--phases.0.epochs", str(epochs), "--eval-views", "5", "--output-dir", out,
-                          "--experiment-name", f"rgb-{size}-e{epochs:g}")
+                          "--experiment-name", f"rgb-{size}-e{epochs:g}", reuse=reuse)
                 rgb["epochs"] = epochs
                 print(f"RGB Tri-Planes, {size} scenes, {epochs:g} epochs: {rgb['run_dir']} PSNR {rgb['eval']['psnr_e']:.2f}, {rgb['train_seconds_per_scene']:.1f} s / scene", flush=True)
                 rgbs.append(rgb)
