@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field  # the config has an attribute named `field`
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 from latent_atlas.fields.multi_triplane import MicroMacroConfig
 from latent_atlas.fields.triplane_field import TriPlaneFieldConfig
@@ -83,6 +83,10 @@ class MultiSceneConfig:
     """Importance samples per ray."""
     perturb: bool = True
     """Jitter samples during training (off: deterministic, e.g. to compare multi-process runs)."""
+    scene_optimizer: Literal["adam", "row-adam"] = "adam"
+    """Optimiser of the per-scene tables. adam: torch's Adam over every scene at every step (momentum moves
+    scenes that were not rendered; the cost grows with the number of scenes). row-adam: only the batch's
+    scenes are updated, each with its own step count (cost independent of the number of scenes)."""
     scene_lr: OptimizerConfig = dataclass_field(default_factory=lambda: OptimizerConfig(lr=1e-2, lr_final=1e-3))
     """Per-scene planes / micro planes."""
     coefficient_lr: OptimizerConfig = dataclass_field(default_factory=lambda: OptimizerConfig(lr=1e-2, lr_final=1e-3))

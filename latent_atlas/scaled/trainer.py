@@ -29,6 +29,7 @@ from latent_atlas.rendering.backgrounds import background_colors
 from latent_atlas.rendering.field_rendering import render_coarse_to_fine
 from latent_atlas.scaled.config import MultiSceneConfig, PhaseConfig
 from latent_atlas.scaled.distributed import all_reduce_int, average_gradients, gather_objects, init_from_env, rank_slice
+from latent_atlas.scaled.row_adam import RowAdam
 from latent_atlas.spaces.ae_loading import load_autoencoder, save_pretrained
 from latent_atlas.spaces.autoencoder_kl import AutoencoderKL
 from latent_atlas.spaces.image_space import ImageSpace, LatentSpace
@@ -217,7 +218,9 @@ class MultiSceneTrainer:
         return {"scenes": cfg.scene_lr, "coefficients": cfg.coefficient_lr, "shared": cfg.shared_lr, "macro": cfg.shared_lr, "encoder": cfg.ae_lr, "decoder": cfg.ae_lr}[name]
 
     def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {name: torch.optim.Adam(params, lr=self._schedule(name).lr) for name, params in self.groups.items()}
+        row_wise = self.config.scene_optimizer == "row-adam"
+        return {name: (RowAdam if row_wise and name in self.LOCAL_GROUPS else torch.optim.Adam)(params, lr=self._schedule(name).lr)
+                for name, params in self.groups.items()}
 
     def _trains(self, phase: PhaseConfig) -> dict[str, bool]:
         return {"scenes": phase.train_scenes, "coefficients": phase.train_scenes, "shared": phase.train_shared, "macro": phase.train_macro, "encoder": phase.train_encoder, "decoder": phase.train_decoder}
@@ -364,6 +367,7 @@ class MultiSceneTrainer:
         scene_ids = torch.randperm(n, generator=self.generator)[: self.batch_size]
         views = [int(torch.randint(len(self.scenes[s].split("train")), (1,), generator=self.generator)) for s in scene_ids.tolist()]
         batch_size = len(views)
+        batch_rows = scene_ids  # every rank's gradients cover the whole batch once averaged
         data_parallel = self.world_size > 1 and not self.sharded
         if data_parallel:  # every rank drew the same global batch; each renders its slice
             part = rank_slice(batch_size, self.rank, self.world_size)
@@ -414,7 +418,9 @@ class MultiSceneTrainer:
         elif self.sharded:  # equal batches on every rank: the shared parts take the mean of the ranks' gradients
             average_gradients(self._shared_parameters(), 1.0 / self.world_size)
         for name, optimizer in self.optimizers.items():
-            if trains[name]:
+            if trains[name] and isinstance(optimizer, RowAdam):
+                optimizer.step(rows=batch_rows)
+            elif trains[name]:
                 optimizer.step()
         return {"loss": loss.item(), **{f"loss_{k}": v.item() for k, v in losses.items()}, "phase": float(phase_index)}
 

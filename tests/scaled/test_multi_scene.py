@@ -39,6 +39,15 @@ def _small(name: str, cars, out, **overrides):
     return cfg
 
 
+def _killed_before_last_checkpoint(run: Path, dest: Path) -> Path:
+    """A copy of a finished run folder without its last checkpoint: what a kill before that save leaves."""
+    shutil.copytree(run, dest)
+    last = sorted((dest / "checkpoints").glob("step-*.json"))[-1]
+    for path in (dest / "checkpoints").glob(last.stem + ".*"):
+        path.unlink()
+    return dest
+
+
 def test_igae_then_stage1_then_stage2(cars, tmp_path, monkeypatch):
     monkeypatch.setenv("LATLAS_CACHE_DIR", str(tmp_path / "cache"))
     igae = MultiSceneTrainer(_small("igae-cpu", cars, tmp_path, ae_preset="tiny"))
@@ -87,11 +96,7 @@ def test_resume_after_a_kill_continues(cars, tmp_path):
     cfg = _small("triplanes-rgb-cpu", cars, tmp_path, rays_per_view=64, checkpoint_every_seconds=0.0)
     straight = MultiSceneTrainer(cfg)
     run = straight.train()
-    killed = tmp_path / "killed"
-    shutil.copytree(run, killed)
-    last = sorted((killed / "checkpoints").glob("step-*.json"))[-1]
-    for path in (killed / "checkpoints").glob(last.stem + ".*"):
-        path.unlink()
+    killed = _killed_before_last_checkpoint(run, tmp_path / "killed")
     resumed = MultiSceneTrainer(_small("triplanes-rgb-cpu", cars, tmp_path, rays_per_view=64, resume=killed))
     assert resumed.step == straight.step - 1
     resumed.train()
@@ -121,3 +126,19 @@ def test_saved_activations_per_scene_grow_with_rays(cars, tmp_path):
     assert per_64_rays > 0 and abs((per_scene[2] - per_scene[1]) / per_64_rays - 1.0) < 0.1, per_scene
     plane_mb = trainer.field.table.planes[0].numel() * 4 / 2**20  # one scene's planes, fp32
     assert per_scene[0] - per_64_rays >= plane_mb, (per_scene, plane_mb)  # what no ray count removes
+
+
+def test_row_adam_trains_only_the_rendered_scenes_and_resumes(cars, tmp_path):
+    """--scene-optimizer row-adam: scenes outside a step's batch keep their planes; a killed run resumes exactly."""
+    cfg = _small("triplanes-rgb-cpu", cars, tmp_path, rays_per_view=64, scenes_per_batch=1, scene_optimizer="row-adam", checkpoint_every_seconds=0.0)
+    trainer = MultiSceneTrainer(cfg)
+    before = trainer.field.table.planes.detach().clone()
+    trainer.measured_train_step()
+    moved = (trainer.field.table.planes.detach() != before).flatten(1).any(dim=1)
+    assert moved.sum() == 1  # one scene per step: only its planes changed
+    run = MultiSceneTrainer(_small("triplanes-rgb-cpu", cars, tmp_path / "a", rays_per_view=64, scene_optimizer="row-adam", checkpoint_every_seconds=0.0))
+    run_dir = run.train()
+    killed = _killed_before_last_checkpoint(run_dir, tmp_path / "killed")
+    resumed = MultiSceneTrainer(_small("triplanes-rgb-cpu", cars, tmp_path / "b", rays_per_view=64, scene_optimizer="row-adam", resume=killed))
+    resumed.train()
+    torch.testing.assert_close(resumed.field.table.planes, run.field.table.planes)

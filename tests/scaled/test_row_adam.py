@@ -1,0 +1,39 @@
+import torch
+
+from latent_atlas.scaled.row_adam import RowAdam
+
+
+def _losses(p: torch.Tensor, step: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(step)
+    return ((p - torch.randn(p.shape, generator=g)) ** 2 * torch.rand(p.shape, generator=g)).sum()
+
+
+def test_all_rows_every_step_is_torch_adam():
+    start = torch.randn(6, 3, 4)
+    ours, ref = torch.nn.Parameter(start.clone()), torch.nn.Parameter(start.clone())
+    opt_ours, opt_ref = RowAdam([ours], lr=0.05), torch.optim.Adam([ref], lr=0.05)
+    for step in range(5):
+        for p, opt in ((ours, opt_ours), (ref, opt_ref)):
+            opt.zero_grad()
+            _losses(p, step).backward()
+            opt.step() if opt is opt_ref else opt.step(rows=torch.arange(6))
+    torch.testing.assert_close(ours, ref)
+
+
+def test_rows_outside_the_batch_do_not_move_and_keep_their_own_step_count():
+    start = torch.randn(4, 5)
+    p = torch.nn.Parameter(start.clone())
+    opt = RowAdam([p], lr=0.1)
+    for step, rows in enumerate(([0, 1], [0, 2], [0, 1])):
+        opt.zero_grad()
+        _losses(p, step).backward()
+        opt.step(rows=torch.tensor(rows))
+    assert torch.equal(p[3], start[3])  # never in a batch: untouched (dense Adam's momentum would move it)
+    assert opt.state[p]["row_step"].tolist() == [3.0, 2.0, 1.0, 0.0]
+    # a row's first update is Adam's first step: lr * sign(grad) (bias-corrected m / sqrt(v) = g / |g|)
+    q = torch.nn.Parameter(start.clone())
+    opt_q = RowAdam([q], lr=0.1)
+    _losses(q, 0).backward()
+    grad = q.grad.clone()
+    opt_q.step(rows=torch.tensor([2]))
+    torch.testing.assert_close(q[2], start[2] - 0.1 * grad[2].sign(), atol=1e-6, rtol=0)
