@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--rgb-epochs", type=float, nargs="+", help="epochs of each RGB Tri-Planes run (default: 2 x the largest --stage-epochs)")
     parser.add_argument("--heldout-epochs", type=float, default=20)
     parser.add_argument("--sizes", type=int, nargs="+", default=[16])
-    parser.add_argument("--stage-epochs", type=float, nargs="+", default=[5.0], help="epochs of each stage-2 phase, one run per value")
+    parser.add_argument("--stage-epochs", type=float, nargs="+", default=[2.0], help="epochs of each stage-2 phase, one run per value (2: where it converges on the CPU presets)")
     parser.add_argument("--num-train", type=int, default=20, help="training views of each synthesized car")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/scaled"))
     parser.add_argument("--fresh", action="store_true",
