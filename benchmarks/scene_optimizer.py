@@ -4,7 +4,7 @@
 
 The part of a multi-scene training step whose cost depends on the number of scenes N: gather the
 batch's planes (4 scenes), backpropagate a loss through them, and step the optimiser of the per-scene
-tables. The rendering itself does not depend on N (see the scaled benchmark for whole steps). Tables are
+tables (row-adam with sparse gradients, as the trainer runs it). The rendering itself does not depend on N (see the scaled benchmark for whole steps). Tables are
 the CPU presets': RGB Tri-Planes planes [N, 3, 16, 32, 32]; stage 2's micro planes [N, 3, 6, 32, 32] plus
 coefficients and bias over 8 macro planes. Both optimisers are timed in the same process, alternating.
 """
@@ -34,6 +34,7 @@ def make_table(kind: str, num_scenes: int) -> torch.nn.Module:
 def seconds_per_step(table: torch.nn.Module, optimizer: torch.optim.Optimizer, steps: int, batch: int) -> float:
     """Mean seconds of gather + backward + optimiser step over `steps` random batches (after 3 warm-up steps)."""
     n = table.scene_parameters()[0].shape[0]
+    table.sparse_grad = isinstance(optimizer, RowAdam)  # as the trainer does with --scene-optimizer row-adam
     generator = torch.Generator().manual_seed(0)
     for i in range(steps + 3):
         if i == 3:

@@ -28,19 +28,41 @@ class MicroMacroConfig:
     """Micro and macro planes start as N(0, std^2); coefficients as N(0, 1 / M)."""
 
 
+class _GatherRowsSparseGrad(torch.autograd.Function):
+    """table[rows] whose gradient for the table is a sparse COO tensor holding only `rows`."""
+
+    @staticmethod
+    def forward(ctx, table: Tensor, rows: Tensor) -> Tensor:
+        ctx.save_for_backward(rows)
+        ctx.table_shape = table.shape
+        return table[rows]
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (rows,) = ctx.saved_tensors
+        return torch.sparse_coo_tensor(rows[None], grad, ctx.table_shape, check_invariants=False), None
+
+
+def gather_rows(table: Tensor, rows: Tensor, sparse_grad: bool = False) -> Tensor:
+    """table [N, ...] at distinct rows [B] -> [B, ...]; with sparse_grad the table's gradient is sparse (O(B), not O(N))."""
+    return _GatherRowsSparseGrad.apply(table, rows) if sparse_grad else table[rows]
+
+
 class PlaneTable(nn.Module):
     """Independent planes per scene: planes(scene_ids [B]) -> [B, 3, C, R, R]."""
 
     def __init__(self, num_scenes: int, channels: int, resolution: int, init_std: float):
         super().__init__()
         self.planes = nn.Parameter(torch.randn(num_scenes, 3, channels, resolution, resolution) * init_std)
+        self.sparse_grad = False
+        """Sparse gradients for the per-scene parameters (for RowAdam; torch's Adam needs dense ones)."""
 
     @property
     def channels(self) -> int:
         return self.planes.shape[2]
 
     def forward(self, scene_ids: Tensor) -> Tensor:
-        return self.planes[scene_ids]
+        return gather_rows(self.planes, scene_ids, self.sparse_grad)
 
     def scene_parameters(self) -> list[nn.Parameter]:
         """Parameters that belong to individual scenes."""
@@ -62,6 +84,8 @@ class MicroMacroTable(nn.Module):
         self.coefficients = nn.Parameter(torch.randn(num_scenes, cfg.num_macro) / cfg.num_macro**0.5)
         self.bias = nn.Parameter(torch.zeros(num_scenes, cfg.macro_channels))
         self.macro = macro if macro is not None else nn.Parameter(torch.randn(cfg.num_macro, 3, cfg.macro_channels, r, r) * cfg.init_std)
+        self.sparse_grad = False
+        """Sparse gradients for the per-scene parameters (for RowAdam; torch's Adam needs dense ones)."""
 
     @property
     def channels(self) -> int:
@@ -69,7 +93,8 @@ class MicroMacroTable(nn.Module):
         return m.micro_channels + m.macro_channels if m.combination == "concat" else m.macro_channels
 
     def forward(self, scene_ids: Tensor) -> Tensor:
-        return compose_planes(self.micro[scene_ids], self.coefficients[scene_ids], self.bias[scene_ids], self.macro, self.cfg.combination)
+        micro, coefficients, bias = (gather_rows(t, scene_ids, self.sparse_grad) for t in (self.micro, self.coefficients, self.bias))
+        return compose_planes(micro, coefficients, bias, self.macro, self.cfg.combination)
 
     def scene_parameters(self) -> list[nn.Parameter]:
         return [self.micro, self.coefficients, self.bias]

@@ -60,6 +60,8 @@ def average_gradients(params: Iterable[nn.Parameter], weight: float) -> None:
             continue
         if p.grad is None:
             p.grad = torch.zeros_like(p)
+        elif p.grad.is_sparse:  # ranks hold different rows: reduce them densely
+            p.grad = p.grad.to_dense()
         p.grad.mul_(weight)
         dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
 

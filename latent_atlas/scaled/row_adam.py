@@ -19,7 +19,10 @@ class RowAdam(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None, rows: Tensor | None = None) -> None:
-        """Updates `rows` [k] (distinct row indices; None: all rows) of every parameter with a gradient."""
+        """Updates `rows` [k] (distinct row indices; None: all rows) of every parameter with a gradient.
+
+        A sparse gradient (see fields.multi_triplane.gather_rows) names its own rows; `rows` is then ignored.
+        """
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             for p in group["params"]:
@@ -30,8 +33,12 @@ class RowAdam(torch.optim.Optimizer):
                     state["exp_avg"] = torch.zeros_like(p)
                     state["exp_avg_sq"] = torch.zeros_like(p)
                     state["row_step"] = torch.zeros(p.shape[0], dtype=p.dtype, device=p.device)  # steps taken per row
-                index = torch.arange(p.shape[0], device=p.device) if rows is None else rows.to(p.device)
-                grad = p.grad[index]
+                if p.grad.is_sparse:
+                    sparse = p.grad.coalesce()
+                    index, grad = sparse.indices()[0], sparse.values()
+                else:
+                    index = torch.arange(p.shape[0], device=p.device) if rows is None else rows.to(p.device)
+                    grad = p.grad[index]
                 exp_avg = state["exp_avg"][index].mul_(beta1).add_(grad, alpha=1 - beta1)
                 exp_avg_sq = state["exp_avg_sq"][index].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
                 step = state["row_step"][index] + 1

@@ -87,6 +87,7 @@ class MultiSceneTrainer:
         if cfg.planes not in ("independent", "micro-macro"):
             raise ConfigError(f"--planes {cfg.planes}: choose independent or micro-macro")
         table = PlaneTable(n, cfg.field.plane_channels, r, cfg.field.init_std) if cfg.planes == "independent" else MicroMacroTable(n, cfg.micro_macro, r)
+        table.sparse_grad = cfg.scene_optimizer == "row-adam"  # RowAdam reads the rows from the gradient: no O(N) dense gradient
         self.field = MultiSceneTriPlaneField(table, cfg.field, self.space.channels).to(self.device)
         if init_tensors:
             self._load_shared(init_tensors)

@@ -37,3 +37,21 @@ def test_rows_outside_the_batch_do_not_move_and_keep_their_own_step_count():
     grad = q.grad.clone()
     opt_q.step(rows=torch.tensor([2]))
     torch.testing.assert_close(q[2], start[2] - 0.1 * grad[2].sign(), atol=1e-6, rtol=0)
+
+
+def test_sparse_gradient_gather_matches_dense_and_feeds_row_adam():
+    from latent_atlas.fields.multi_triplane import gather_rows
+
+    start = torch.randn(5, 2, 3)
+    rows = torch.tensor([3, 0])
+    dense_p, sparse_p = torch.nn.Parameter(start.clone()), torch.nn.Parameter(start.clone())
+    weights = torch.randn(2, 2, 3)
+    (gather_rows(dense_p, rows) * weights).sum().backward()
+    (gather_rows(sparse_p, rows, sparse_grad=True) * weights).sum().backward()
+    assert sparse_p.grad.is_sparse and sparse_p.grad._nnz() == 2  # only the gathered rows
+    torch.testing.assert_close(sparse_p.grad.to_dense(), dense_p.grad)
+    dense_opt, sparse_opt = RowAdam([dense_p], lr=0.1), RowAdam([sparse_p], lr=0.1)
+    dense_opt.step(rows=rows)
+    sparse_opt.step()  # the rows come from the sparse gradient
+    torch.testing.assert_close(sparse_p, dense_p)
+    assert torch.equal(sparse_p[1], start[1])
