@@ -57,8 +57,9 @@ SCALED_PRESETS: dict[str, MultiSceneConfig] = {
                                  scene_lr=_lr(2e-2), shared_lr=_lr(5e-3), ae_lr=_lr(1e-4), scenes_per_batch=4),
     "scale-stage1-cpu": MultiSceneConfig(kind="scale-stage1", planes="micro-macro", field=CPU_FIELD, micro_macro=CPU_MICRO_MACRO, phases=_igae_phases(4, 4),
                                          scene_lr=_lr(2e-2), coefficient_lr=_lr(2e-2), shared_lr=_lr(5e-3), ae_lr=_lr(1e-4), scenes_per_batch=4),
+    # stage 2 converges within 2 + 2 epochs on 20-view cars (BENCHMARKS.md, "Many scenes"); 5 + 5 gained at most 0.04 dB
     "scale-stage2-cpu": MultiSceneConfig(kind="scale-stage2", planes="micro-macro", field=CPU_FIELD, micro_macro=CPU_MICRO_MACRO, reinit_decoder_mlp=True,
-                                         phases=_stage2_phases(4, 4, train_macro=False), scene_lr=_lr(2e-2), coefficient_lr=_lr(2e-2), shared_lr=_lr(5e-3), ae_lr=_lr(1e-4), scenes_per_batch=4, parallel="scenes"),
+                                         phases=_stage2_phases(2, 2, train_macro=False), scene_lr=_lr(2e-2), coefficient_lr=_lr(2e-2), shared_lr=_lr(5e-3), ae_lr=_lr(1e-4), scenes_per_batch=4, parallel="scenes"),
     "triplanes-rgb-cpu": MultiSceneConfig(kind="triplanes", space="rgb", planes="independent", field=CPU_FIELD, phases=(PhaseConfig(name="rgb", epochs=8),),
                                           scene_lr=_lr(2e-2), shared_lr=_lr(5e-3), rays_per_view=1024, scenes_per_batch=4),
 }
