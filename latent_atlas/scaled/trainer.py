@@ -342,14 +342,18 @@ class MultiSceneTrainer:
         out = render_coarse_to_fine(fn, fn, rays, background, self.config.n_samples, self.config.n_importance, self.field.training and self.config.perturb)
         return out["color"].reshape(len(views), -1, self.space.channels)
 
+    def _model_parameters(self) -> list[torch.nn.Parameter]:
+        """Every parameter of the field and, in a latent space, of the autoencoder."""
+        modules = [self.field] + ([self.space.autoencoder] if isinstance(self.space, LatentSpace) else [])
+        return [p for m in modules for p in m.parameters()]
+
     def measured_train_step(self) -> dict[str, float]:
         """train_step(); the first step of each phase also counts the bytes saved for backward."""
         phase_index = self.phase_at(self.step)[0]
         if phase_index in self._measured_phases:
             return self.train_step()
         self._measured_phases.add(phase_index)
-        modules = [self.field] + ([self.space.autoencoder] if isinstance(self.space, LatentSpace) else [])
-        with SavedActivationMeter(p for m in modules for p in m.parameters()) as meter:
+        with SavedActivationMeter(self._model_parameters()) as meter:
             scalars = self.train_step()
         self.saved_activation_mb = max(self.saved_activation_mb, meter.bytes / 2**20 / max(self._rendered_scenes, 1))
         return scalars
@@ -414,8 +418,7 @@ class MultiSceneTrainer:
             optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if data_parallel:  # each rank's loss is a mean over its slice: weight it by the slice's share
-            modules = [self.field] + ([self.space.autoencoder] if isinstance(self.space, LatentSpace) else [])
-            average_gradients((p for m in modules for p in m.parameters()), len(views) / batch_size)
+            average_gradients(self._model_parameters(), len(views) / batch_size)
         elif self.sharded:  # equal batches on every rank: the shared parts take the mean of the ranks' gradients
             average_gradients(self._shared_parameters(), 1.0 / self.world_size)
         for name, optimizer in self.optimizers.items():
