@@ -17,10 +17,10 @@ import torch
 
 from latent_atlas.data.scene import composite_on_background
 from latent_atlas.methods.registry import method_config
-from latent_atlas.training.config import TrainConfig
-from latent_atlas.training.metrics import psnr
-from latent_atlas.training.render_views import render_image
-from latent_atlas.training.trainer import Trainer
+from latent_atlas.tasks.scene_config import TrainConfig
+from latent_atlas.evaluation.metrics import psnr
+from latent_atlas.evaluation.render_views import render_image
+from latent_atlas.tasks.scene import SceneTask
 
 
 def colour_spread(image: torch.Tensor, mask: torch.Tensor) -> float:
@@ -41,7 +41,7 @@ def main() -> None:
         method = method_config(args.method)
         method.max_steps = args.steps
         cfg = TrainConfig(method_name=args.method, method=method, data=args.data, output_dir=args.output_dir, background=background, progress=False, eval_every=10**9, checkpoint_every=10**9)
-        trainer = Trainer(cfg)
+        trainer = SceneTask(cfg)
         trainer.train()
         split = trainer.scene.split("test")
         render = render_image(trainer.model, split.cameras, 0, "white", trainer.box_min, trainer.box_max)["color"].cpu()

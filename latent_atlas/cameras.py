@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -21,17 +21,19 @@ class RayBundle:
     far: Tensor
     camera_indices: Tensor | None = None
     """[n] index of each ray's training camera (appearance embeddings); None for novel views."""
+    metadata: dict[str, Tensor] = field(default_factory=dict)
+    """Per-ray values from the frames' metadata, each [n, k] (e.g. 'time' [n, 1] of a dynamic scene)."""
 
     def __len__(self) -> int:
         return self.origins.shape[0]
 
     def __getitem__(self, index) -> "RayBundle":
         cams = None if self.camera_indices is None else self.camera_indices[index]
-        return RayBundle(self.origins[index], self.directions[index], self.near[index], self.far[index], cams)
+        return RayBundle(self.origins[index], self.directions[index], self.near[index], self.far[index], cams, {k: v[index] for k, v in self.metadata.items()})
 
     def to(self, device: torch.device | str) -> "RayBundle":
         cams = None if self.camera_indices is None else self.camera_indices.to(device)
-        return RayBundle(*(t.to(device) for t in (self.origins, self.directions, self.near, self.far)), cams)
+        return RayBundle(*(t.to(device) for t in (self.origins, self.directions, self.near, self.far)), cams, {k: v.to(device) for k, v in self.metadata.items()})
 
 
 @dataclass

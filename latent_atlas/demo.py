@@ -10,11 +10,11 @@ from pathlib import Path
 
 from latent_atlas.data.synth.writer import SynthConfig, synthesize
 from latent_atlas.methods.registry import method_config
-from latent_atlas.training.ae_trainer import AETrainConfig, AETrainer
-from latent_atlas.training.config import TrainConfig
-from latent_atlas.training.evaluate import EvalConfig, evaluate_run
-from latent_atlas.training.orbit import RenderConfig, render_orbit
-from latent_atlas.training.trainer import Trainer
+from latent_atlas.tasks.autoencoder import AETrainConfig, AETrainer
+from latent_atlas.tasks.scene_config import TrainConfig
+from latent_atlas.evaluation.evaluate import EvalConfig, evaluate_run
+from latent_atlas.evaluation.render import RenderConfig, render_orbit
+from latent_atlas.tasks.scene import SceneTask
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
         print(f"[{step}/6] training {args.method} in {space} space for {args.train_seconds:.0f} s")
         extra = {"space": "latent", "ae": str(ae_run), "background": "white"} if space == "latent" else {}
         config = TrainConfig(method_name=args.method, method=method_config(args.method), data=scene, output_dir=args.workdir / "runs", max_time=args.train_seconds, eval_every=1000, experiment_name=f"demo-{space}", **extra)
-        run_dir = Trainer(config).train()
+        run_dir = SceneTask(config).train()
         result = evaluate_run(EvalConfig(run=run_dir))
         rows.append((space, run_dir, json.loads((run_dir / "summary.json").read_text()), result["results"]))
 

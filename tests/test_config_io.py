@@ -2,7 +2,7 @@ from pathlib import Path
 
 from latent_atlas.config_io import to_jsonable, update_from_dict
 from latent_atlas.methods.registry import METHODS, method_config
-from latent_atlas.training.config import TrainConfig
+from latent_atlas.tasks.scene_config import TrainConfig
 
 
 def test_train_config_round_trips_through_json():

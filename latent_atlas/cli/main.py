@@ -9,9 +9,9 @@ USAGE = """usage: latlas COMMAND [options]
 
 commands:
   train METHOD --data PATH [...]   train a method on a scene (latlas train METHOD --help)
-  train --resume RUN_DIR [...]     continue a killed or finished run
-  eval --run RUN_DIR               metrics on held-out views -> RUN_DIR/eval/metrics.json
-  render --run RUN_DIR             orbit images and GIF -> RUN_DIR/render/
+  train --resume RUN_DIR [...]     continue any killed or finished run (one scene, many scenes, autoencoder)
+  eval --run RUN_DIR               metrics on held-out views -> RUN_DIR/eval/metrics.json (per scene for many-scene runs)
+  render --run RUN_DIR [--scene N] orbit images and GIF -> RUN_DIR/render/
   ae train --data PATH [...]       train or fine-tune an autoencoder (latlas ae train --help)
   ae train --resume RUN_DIR        continue an autoencoder run
   igae --data FAMILY [--preset P]  IG-AE: make an autoencoder 3D-consistent with Tri-Plane scenes
@@ -25,6 +25,30 @@ commands:
 def _fail(message: str, code: int = 2) -> int:
     print(f"latlas: error: {message}", file=sys.stderr)
     return code
+
+
+def parse_flags(config_type, **kwargs):
+    """tyro.cli, with its usage errors turned into one line (ConfigError, exit 2); --help prints as tyro does."""
+    import contextlib
+    import io
+    import re
+
+    import tyro
+
+    from latent_atlas.errors import ConfigError
+
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(buffer):
+            return tyro.cli(config_type, **kwargs)
+    except SystemExit as exc:
+        if exc.code in (0, None):
+            sys.stderr.write(buffer.getvalue())
+            raise
+        raw = [line for line in buffer.getvalue().splitlines() if not line.lstrip().startswith(("╭", "╰"))]  # box title and bottom
+        lines = [re.sub(r"^[\s│─┃]+|[\s│─┃]+$", "", line) for line in raw]
+        text = " ".join(line for line in lines if line and not line.startswith("For full helptext") and set(line) != {"─"})
+        raise ConfigError(re.sub(r"\s+", " ", text).strip() or "invalid command line (see --help)") from None
 
 
 def _pop_option(args: list[str], name: str) -> tuple[str | None, list[str]]:
@@ -42,40 +66,70 @@ def _pop_option(args: list[str], name: str) -> tuple[str | None, list[str]]:
     return value, rest
 
 
+def _run_task(task) -> Path:
+    """Trains a task on the engine; returns its run folder (an interrupt is handled by main())."""
+    return task.train()
+
+
+def _resume_config(resume: str, rest: list[str], prog: str):
+    """(task name, config) of --resume RUN with the flags in `rest` applied over the saved config."""
+    import tyro
+
+    from latent_atlas.tasks.registry import load_run_config
+
+    task, saved = load_run_config(Path(resume))
+    config = parse_flags(type(saved), default=saved, args=rest, prog=f"{prog} --resume {resume}")
+    config.resume = Path(resume)
+    return task, config
+
+
+def _device_type(args: list[str]) -> str:
+    """The device type a new run will use ('cpu' or 'cuda'), from --device in args (default auto)."""
+    import torch
+
+    name, _ = _pop_option(args, "--device")
+    if name in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return "cuda" if name.startswith("cuda") else "cpu"
+
+
 def cmd_train(args: list[str]) -> int:
     import tyro
 
     from latent_atlas.errors import ConfigError
+    from latent_atlas.methods.defaults import device_flags
     from latent_atlas.methods.registry import METHOD_DESCRIPTIONS, METHODS, method_config
-    from latent_atlas.training.config import TrainConfig
-    from latent_atlas.training.run_dir import load_config
+    from latent_atlas.tasks.registry import task_class
+    from latent_atlas.tasks.scene_config import TrainConfig
 
     resume, rest = _pop_option(args, "--resume")
-    if resume is not None:
-        saved = load_config(Path(resume))
+    if resume is not None:  # any run folder: one scene, many scenes or an autoencoder
         if rest and not rest[0].startswith("-"):
-            if rest[0] != saved.method_name:
-                raise ConfigError(f"--resume {resume}: the run is '{saved.method_name}', not '{rest[0]}'")
-            rest = rest[1:]
-        config = tyro.cli(TrainConfig, default=saved, args=rest, prog=f"latlas train --resume {resume}")
-        config.resume = Path(resume)
-    else:
-        if not args or args[0] in ("-h", "--help"):
-            print("usage: latlas train METHOD --data PATH [options]\n\nmethods:")
-            for name in sorted(METHODS):
-                print(f"  {name:16s} {METHOD_DESCRIPTIONS.get(name, '')}")
-            return 0 if args else 2
-        name = args[0]
-        if name not in METHODS:
-            raise ConfigError(f"unknown method '{name}' (known: {', '.join(sorted(METHODS))})")
-        default = TrainConfig(method_name=name, method=method_config(name))
-        config = tyro.cli(TrainConfig, default=default, args=args[1:], prog=f"latlas train {name}", description=METHOD_DESCRIPTIONS.get(name))
-    from latent_atlas.training.trainer import Trainer
+            from latent_atlas.tasks.registry import load_run_config
 
-    try:
-        run_dir = Trainer(config).train()
-    except KeyboardInterrupt:
-        return _fail("interrupted; a checkpoint was written, continue with --resume", 130)
+            saved_task, saved = load_run_config(Path(resume))
+            if saved_task != "scene" or rest[0] != saved.method_name:
+                raise ConfigError(f"--resume {resume}: the run is '{getattr(saved, 'method_name', saved_task)}', not '{rest[0]}'")
+            rest = rest[1:]
+        task, config = _resume_config(resume, rest, "latlas train")
+        run_dir = _run_task(task_class(task)(config))
+        print(f"run folder: {run_dir}")
+        return 0
+    if not args or args[0] in ("-h", "--help"):
+        print("usage: latlas train METHOD --data PATH [options]\n\nmethods:")
+        for name in sorted(METHODS):
+            print(f"  {name:16s} {METHOD_DESCRIPTIONS.get(name, '')}")
+        return 0 if args else 2
+    name = args[0]
+    if name not in METHODS:
+        raise ConfigError(f"unknown method '{name}' (known: {', '.join(sorted(METHODS))})")
+    device_type = _device_type(args[1:])
+    defaults = list(device_flags(name, device_type))
+    if defaults and not any(a in ("-h", "--help") for a in args):
+        print(f"latlas: {device_type} defaults for {name}: {' '.join(defaults)} (any flag given overrides them)")
+    default = TrainConfig(method_name=name, method=method_config(name))
+    config = parse_flags(TrainConfig, default=default, args=[*defaults, *args[1:]], prog=f"latlas train {name}", description=METHOD_DESCRIPTIONS.get(name))
+    run_dir = _run_task(task_class("scene")(config))
     print(f"run folder: {run_dir}")
     return 0
 
@@ -85,9 +139,9 @@ def cmd_eval(args: list[str]) -> int:
 
     import tyro
 
-    from latent_atlas.training.evaluate import EvalConfig, evaluate_run
+    from latent_atlas.evaluation.evaluate import EvalConfig, evaluate_run
 
-    cfg = tyro.cli(EvalConfig, args=args, prog="latlas eval")
+    cfg = parse_flags(EvalConfig, args=args, prog="latlas eval")
     result = evaluate_run(cfg)
     print(json.dumps(result["results"], indent=2))
     print(f"metrics: {cfg.output or cfg.run / 'eval' / 'metrics.json'}")
@@ -97,9 +151,9 @@ def cmd_eval(args: list[str]) -> int:
 def cmd_render(args: list[str]) -> int:
     import tyro
 
-    from latent_atlas.training.orbit import RenderConfig, render_orbit
+    from latent_atlas.evaluation.render import RenderConfig, render_orbit
 
-    print(f"orbit: {render_orbit(tyro.cli(RenderConfig, args=args, prog='latlas render'))}")
+    print(f"orbit: {render_orbit(parse_flags(RenderConfig, args=args, prog='latlas render'))}")
     return 0
 
 
@@ -110,7 +164,7 @@ def cmd_data(args: list[str]) -> int:
 
     if not args or args[0] != "synth":
         return _fail("usage: latlas data synth [options] (see latlas data synth --help)")
-    cfg = tyro.cli(SynthConfig, args=args[1:], prog="latlas data synth")
+    cfg = parse_flags(SynthConfig, args=args[1:], prog="latlas data synth")
     folders = synthesize(cfg)
     print(f"wrote {len(folders)} scene(s) of family '{cfg.family}' to {cfg.output}")
     return 0
@@ -136,26 +190,17 @@ def cmd_ae(args: list[str]) -> int:
 
     import tyro
 
-    from latent_atlas.config_io import update_from_dict
-    from latent_atlas.errors import DataError
-    from latent_atlas.training.ae_trainer import AETrainConfig, AETrainer
+    from latent_atlas.tasks.autoencoder import AETrainConfig, AETrainer
 
     if not args or args[0] != "train":
         return _fail("usage: latlas ae train --data PATH [PATH ...] [options] (see latlas ae train --help)")
     resume, rest = _pop_option(args[1:], "--resume")
-    default = AETrainConfig()
+    rest = _merge_repeated(rest, "--data")
     if resume is not None:
-        path = Path(resume) / "config.json"
-        if not path.is_file():
-            raise DataError(path, "not an autoencoder run folder (config.json not found)")
-        default = update_from_dict(default, json.loads(path.read_text()))
-    config = tyro.cli(AETrainConfig, default=default, args=_merge_repeated(rest, "--data"), prog="latlas ae train")
-    if resume is not None:
-        config.resume = Path(resume)
-    try:
-        run_dir = AETrainer(config).train()
-    except KeyboardInterrupt:
-        return _fail("interrupted; a checkpoint was written, continue with --resume", 130)
+        _, config = _resume_config(resume, rest, "latlas ae train")
+    else:
+        config = parse_flags(AETrainConfig, args=rest, prog="latlas ae train")
+    run_dir = _run_task(AETrainer(config))
     print(json.dumps(json.loads((run_dir / "summary.json").read_text()), indent=2))
     print(f"autoencoder: {run_dir / 'autoencoder'} (pass --ae {run_dir})")
     print(f"run folder: {run_dir}")
@@ -167,30 +212,24 @@ def _run_scaled(args: list[str], default_preset: str, prog: str) -> int:
 
     import tyro
 
-    from latent_atlas.config_io import update_from_dict
     from latent_atlas.errors import ConfigError
     from latent_atlas.scaled.config import MultiSceneConfig
     from latent_atlas.scaled.presets import SCALED_PRESETS, scaled_preset
+    from latent_atlas.tasks.multi_scene import MultiSceneTask
 
     preset, rest = _pop_option(args, "--preset")
     resume, rest = _pop_option(rest, "--resume")
+    rest = _merge_repeated(rest, "--data")
     if resume is not None and (Path(resume) / "config.json").is_file():
-        default = update_from_dict(MultiSceneConfig(), json.loads((Path(resume) / "config.json").read_text()))
+        _, config = _resume_config(resume, rest, prog)
     else:  # a new run (with --resume DIR: started in DIR, so that torchrun restarts resume it)
         try:
             default = scaled_preset(preset or default_preset)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-    config = tyro.cli(MultiSceneConfig, default=default, args=_merge_repeated(rest, "--data"), prog=prog,
-                      description=f"presets (--preset): {', '.join(SCALED_PRESETS)}")
-    if resume is not None:
-        config.resume = Path(resume)
-    from latent_atlas.scaled.trainer import MultiSceneTrainer
-
-    try:
-        run_dir = MultiSceneTrainer(config).train()
-    except KeyboardInterrupt:
-        return _fail("interrupted; a checkpoint was written, continue with --resume", 130)
+        config = parse_flags(MultiSceneConfig, default=default, args=rest, prog=prog, description=f"presets (--preset): {', '.join(SCALED_PRESETS)}")
+        config.resume = Path(resume) if resume is not None else None
+    run_dir = _run_task(MultiSceneTask(config))
     summary = json.loads((run_dir / "summary.json").read_text())
     summary.pop("per_scene", None)
     print(json.dumps(summary, indent=2))
@@ -238,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
         return command(argv[1:])
     except LatlasError as exc:
         return _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:  # SIGTERM or Ctrl-C during training: the engine wrote a checkpoint first
+        return _fail("interrupted; a checkpoint was written, continue with --resume", 130)
 
 
 def entrypoint() -> None:

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from latent_atlas.data.formats.blender import is_blender, parse_blender
-from latent_atlas.data.formats.nerfstudio import parse_nerfstudio
-from latent_atlas.data.formats.srn import is_srn, parse_srn
+from latent_atlas.data.formats import FORMATS, ParseOptions
 from latent_atlas.data.scene import SceneData
 from latent_atlas.errors import DataError
 
-DATA_FORMATS = ("auto", "blender", "nerfstudio", "opencv", "srn")
+DATA_FORMATS = ("auto", *FORMATS)
 
 
 def detect_format(folder: Path) -> str:
-    """The format of a scene folder, from the files it holds."""
-    if is_blender(folder):
-        return "blender"
-    if (folder / "transforms.json").is_file():
-        return "nerfstudio"
-    if (folder / "transforms_opencv.json").is_file():
-        return "opencv"
-    if is_srn(folder):
-        return "srn"
+    """The format of a scene folder, from the files it holds (the first of FORMATS that recognises it)."""
+    for name, fmt in FORMATS.items():
+        if fmt.detect(folder):
+            return name
     raise DataError(
         folder,
         "no known scene layout (expected transforms_train.json, transforms.json, "
@@ -40,14 +33,7 @@ def load_scene(folder: str | Path, data_format: str = "auto", auto_scale_poses: 
     if not folder.is_dir():
         raise DataError(folder, "not a folder")
     fmt = detect_format(folder) if data_format == "auto" else data_format
-    if fmt == "blender":
-        scene = parse_blender(folder)
-    elif fmt == "nerfstudio":
-        scene = parse_nerfstudio(folder, "transforms.json", auto_scale_poses=auto_scale_poses)
-    elif fmt == "opencv":
-        scene = parse_nerfstudio(folder, "transforms_opencv.json", opencv_axes=True, auto_scale_poses=auto_scale_poses)
-    else:
-        scene = parse_srn(folder)
+    scene = FORMATS[fmt].parse(folder, ParseOptions(auto_scale_poses=auto_scale_poses))
     if "train" not in scene.splits:
         raise DataError(folder, "no training views")
     return scene

@@ -21,6 +21,9 @@ class SceneSplit:
     images: Tensor
     cameras: Cameras
     image_paths: list[Path]
+    metadata: dict[str, Tensor] = field(default_factory=dict)
+    """Per-frame values from the parser, each [N, k]: 'time' (dynamic scenes, in [0, 1]), 'light_position',
+    'appearance_index', ... They travel to the rays of every batch drawn from these frames."""
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -37,6 +40,15 @@ class SceneSplit:
     def channels(self) -> int:
         """Colour channels (without alpha)."""
         return self.images.shape[-1] - 1
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether the frames carry a time (a dynamic scene)."""
+        return "time" in self.metadata
+
+    def frame_metadata(self, frame_indices: Tensor) -> dict[str, Tensor]:
+        """Each metadata value of the given frames [n]: {name: [n, k]}."""
+        return {name: values[frame_indices.to(values.device)] for name, values in self.metadata.items()}
 
     def rgba(self, index) -> Tensor:
         """Float channels + alpha in [0, 1] of the selected images: [..., H, W, C + 1]."""

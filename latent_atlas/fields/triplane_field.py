@@ -56,10 +56,3 @@ class TriPlaneField(nn.Module):
         features = triplane_features(self.planes, positions.reshape(1, -1, 3), self.cfg.reduction)[0]
         density, color = decode_triplane(features, self.decoder)
         return density.reshape(shape), color.reshape(*shape, -1)
-
-
-def plane_tv(planes: Tensor) -> Tensor:
-    """Total variation of planes [..., R, R]: mean squared difference of neighbouring texels."""
-    dh = (planes[..., 1:, :] - planes[..., :-1, :]).pow(2).mean()
-    dw = (planes[..., :, 1:] - planes[..., :, :-1]).pow(2).mean()
-    return dh + dw

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from latent_atlas.cameras import RayBundle
+from latent_atlas.data.pixel_sampler import SamplerName
+from latent_atlas.losses.pixel import l2
 
 
 @dataclass
@@ -31,6 +34,15 @@ class OptimizerConfig:
         return self.lr * (self.lr_final / self.lr) ** progress
 
 
+PixelLossFn = Callable[..., dict[str, Tensor]]
+"""(prediction [n, C], target [n, C], prefix='color') -> weighted pixel-loss terms named '<prefix>_<loss>'."""
+
+
+def default_pixel_loss(prediction: Tensor, target: Tensor, prefix: str = "color") -> dict[str, Tensor]:
+    """The plain L2 term, for models used outside a configured run."""
+    return {f"{prefix}_l2": l2(prediction, target)}
+
+
 class Model(nn.Module):
     """A radiance-field model: rays -> rendered channels, and its losses."""
 
@@ -40,8 +52,9 @@ class Model(nn.Module):
         """Renders rays [n]: {'color': [n, C], 'acc': [n, 1], 'depth': [n, 1], ...}; background [n, C]."""
         raise NotImplementedError
 
-    def loss_dict(self, outputs: dict[str, Tensor], target: Tensor) -> dict[str, Tensor]:
-        """Loss terms for target colours [n, C]; the trainer minimises their sum."""
+    def loss_dict(self, outputs: dict[str, Tensor], target: Tensor, pixel_loss: PixelLossFn = default_pixel_loss) -> dict[str, Tensor]:
+        """Loss terms for target colours [n, C]: the run's pixel losses on each rendered colour plus the method's
+        regularisers; the trainer minimises their sum."""
         raise NotImplementedError
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
@@ -77,6 +90,9 @@ class Model(nn.Module):
 class ModelConfig:
     """Base of model configs: `setup` builds the model."""
 
+    uses_time: ClassVar[bool] = False
+    """Whether the model reads the rays' time (dynamic scenes); static models warn on a dynamic scene."""
+
     def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> Model:
         """Builds the model for C channels, the scene box [3] and num_cameras training views."""
         raise NotImplementedError
@@ -97,6 +113,12 @@ class MethodConfig:
     samples_per_batch: int = 0
     """When > 0, rays per step adapt so that about this many samples reach the field (nerfacc's
     dynamic batch): marching methods then do constant work per step however much space is empty."""
+    losses: tuple[str, ...] = ("l2:1.0",)
+    """Pixel losses and weights, NAME:WEIGHT (l2, l1, rmse, charbonnier, ssim, fft), e.g. --losses l2:1.0 ssim:0.2."""
+    sampler: SamplerName = "rays"
+    """How training pixels are drawn: rays (uniform), patches (square, for ssim/fft), images (one whole view)."""
+    patch_size: int = 16
+    """Side of the square patches of --sampler patches."""
     eval_chunk: int = 4096
     """Rays rendered at once when rendering full images."""
     bf16_on_cuda: bool = True
@@ -104,6 +126,3 @@ class MethodConfig:
     slower with no memory to gain: triplane, BENCHMARKS.md)."""
 
 
-def mse(prediction: Tensor, target: Tensor) -> Tensor:
-    """Mean squared error over all elements."""
-    return torch.mean((prediction - target) ** 2)

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from latent_atlas.cameras import RayBundle
 from latent_atlas.fields.ngp_field import NGPField, NGPFieldConfig
-from latent_atlas.methods.base import Model, ModelConfig, mse
+from latent_atlas.methods.base import Model, ModelConfig, PixelLossFn, default_pixel_loss
 from latent_atlas.rendering.marching import march_samples, render_marched
 from latent_atlas.rendering.occupancy import OccupancyGrid
 
@@ -68,8 +68,8 @@ class InstantNGP(Model):
             channels=self.channels, background=background, occupancy_fn=self.grid.query, weight_threshold=cfg.weight_threshold, early_stop_eps=cfg.early_stop_eps,
         )
 
-    def loss_dict(self, outputs: dict[str, Tensor], target: Tensor) -> dict[str, Tensor]:
-        return {"color": mse(outputs["color"], target)}
+    def loss_dict(self, outputs: dict[str, Tensor], target: Tensor, pixel_loss: PixelLossFn = default_pixel_loss) -> dict[str, Tensor]:
+        return pixel_loss(outputs["color"], target)
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"encoding": list(self.field.encoding.parameters()), "networks": list(self.field.density_mlp.parameters()) + list(self.field.color_mlp.parameters())}

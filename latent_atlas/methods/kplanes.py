@@ -9,7 +9,8 @@ from torch import Tensor, nn
 
 from latent_atlas.encodings.kplanes import KPlanesConfig
 from latent_atlas.fields.ngp_field import NGPFieldConfig
-from latent_atlas.fields.triplane_field import plane_tv
+from latent_atlas.losses.regularisers import plane_tv
+from latent_atlas.methods.base import PixelLossFn, default_pixel_loss
 from latent_atlas.methods.proposal_model import ProposalModel, ProposalModelConfig
 
 
@@ -45,8 +46,8 @@ def _planes_tv(module: nn.Module) -> Tensor:
 class KPlanes(ProposalModel):
     """ProposalModel whose grids are k-planes, plus plane TV losses."""
 
-    def loss_dict(self, outputs: dict, target: Tensor) -> dict[str, Tensor]:
-        losses = super().loss_dict(outputs, target)
+    def loss_dict(self, outputs: dict, target: Tensor, pixel_loss: PixelLossFn = default_pixel_loss) -> dict[str, Tensor]:
+        losses = super().loss_dict(outputs, target, pixel_loss)
         cfg = self.config
         if self.training and cfg.plane_tv_weight > 0:
             losses["plane_tv"] = cfg.plane_tv_weight * _planes_tv(self.field)

@@ -13,7 +13,7 @@ from latent_atlas.cameras import RayBundle
 from latent_atlas.encodings.hash_grid import HashGridConfig
 from latent_atlas.fields.density_field import DensityField
 from latent_atlas.fields.ngp_field import NGPField, NGPFieldConfig
-from latent_atlas.methods.base import Model, ModelConfig, mse
+from latent_atlas.methods.base import Model, ModelConfig, PixelLossFn, default_pixel_loss
 from latent_atlas.rendering.field_rendering import render_field
 from latent_atlas.rendering.proposal import distortion_loss, interlevel_loss, pdf_edges
 from latent_atlas.rendering.samplers import lindisp_edges, sample_points, spacing_lindisp, stratified_edges
@@ -120,9 +120,9 @@ class ProposalModel(Model):
     def _spacing(self, edges: Tensor) -> Tensor:
         return edges if self.config.field.contraction == "none" else spacing_lindisp(edges)
 
-    def loss_dict(self, outputs: dict, target: Tensor) -> dict[str, Tensor]:
+    def loss_dict(self, outputs: dict, target: Tensor, pixel_loss: PixelLossFn = default_pixel_loss) -> dict[str, Tensor]:
         cfg = self.config
-        losses = {"color": mse(outputs["color"], target)}
+        losses = pixel_loss(outputs["color"], target)
         if self.training and cfg.interlevel_weight > 0:
             history = [(self._spacing(e), w) for e, w in outputs["proposal_history"]]
             losses["interlevel"] = cfg.interlevel_weight * interlevel_loss(self._spacing(outputs["edges"]), outputs["weights"], history)

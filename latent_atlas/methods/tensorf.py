@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from latent_atlas.cameras import RayBundle, ray_box_intersection
 from latent_atlas.fields.tensorf_field import TensoRFField, TensoRFFieldConfig
-from latent_atlas.methods.base import Model, ModelConfig, mse
+from latent_atlas.methods.base import Model, ModelConfig, PixelLossFn, default_pixel_loss
 from latent_atlas.rendering.marching import march_samples, render_marched
 
 
@@ -188,11 +188,11 @@ class TensoRF(Model):
             unshaded_color=self.unshaded_color,
         )
 
-    def loss_dict(self, outputs: dict[str, Tensor], target: Tensor) -> dict[str, Tensor]:
+    def loss_dict(self, outputs: dict[str, Tensor], target: Tensor, pixel_loss: PixelLossFn = default_pixel_loss) -> dict[str, Tensor]:
         cfg = self.config
         masked = bool(self.schedule_done[1] > 0)
         weight = (cfg.l1_weight_rest if masked else cfg.l1_weight_initial) * (1.0 if self.renders_rgb else cfg.l1_scale_outside_rgb)
-        losses = {"color": mse(outputs["color"], target)}
+        losses = pixel_loss(outputs["color"], target)
         if weight > 0:
             losses["density_l1"] = weight * self.field.density_l1()
         return losses

@@ -8,8 +8,9 @@ from dataclasses import field as dataclass_field  # configs have an attribute na
 from torch import Tensor, nn
 
 from latent_atlas.cameras import RayBundle
-from latent_atlas.fields.triplane_field import TriPlaneField, TriPlaneFieldConfig, plane_tv
-from latent_atlas.methods.base import Model, ModelConfig, mse
+from latent_atlas.fields.triplane_field import TriPlaneField, TriPlaneFieldConfig
+from latent_atlas.losses.regularisers import plane_tv
+from latent_atlas.methods.base import Model, ModelConfig, PixelLossFn, default_pixel_loss
 from latent_atlas.rendering.field_rendering import render_coarse_to_fine
 
 
@@ -48,8 +49,8 @@ class TriPlane(Model):
         out.pop("color_coarse", None)
         return out
 
-    def loss_dict(self, outputs: dict[str, Tensor], target: Tensor) -> dict[str, Tensor]:
-        losses = {"color": mse(outputs["color"], target)}
+    def loss_dict(self, outputs: dict[str, Tensor], target: Tensor, pixel_loss: PixelLossFn = default_pixel_loss) -> dict[str, Tensor]:
+        losses = pixel_loss(outputs["color"], target)
         if self.config.tv_weight > 0:
             losses["tv"] = self.config.tv_weight * plane_tv(self.field.planes)
         return losses

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from latent_atlas.cameras import RayBundle
 from latent_atlas.fields.nerf_field import NeRFField, NeRFFieldConfig
-from latent_atlas.methods.base import Model, ModelConfig, mse
+from latent_atlas.methods.base import Model, ModelConfig, PixelLossFn, default_pixel_loss
 from latent_atlas.rendering.field_rendering import render_coarse_to_fine
 
 
@@ -46,8 +46,8 @@ class VanillaNeRF(Model):
         cfg = self.config
         return render_coarse_to_fine(self.coarse, self.fine, rays, background, cfg.n_samples, cfg.n_importance, self.training and cfg.perturb)
 
-    def loss_dict(self, outputs: dict[str, Tensor], target: Tensor) -> dict[str, Tensor]:
-        losses = {"color": mse(outputs["color"], target)}
+    def loss_dict(self, outputs: dict[str, Tensor], target: Tensor, pixel_loss: PixelLossFn = default_pixel_loss) -> dict[str, Tensor]:
+        losses = pixel_loss(outputs["color"], target)
         if "color_coarse" in outputs:
-            losses["color_coarse"] = mse(outputs["color_coarse"], target)
+            losses.update(pixel_loss(outputs["color_coarse"], target, "color_coarse"))
         return losses

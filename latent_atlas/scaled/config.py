@@ -9,7 +9,9 @@ from typing import Literal, Optional
 
 from latent_atlas.fields.multi_triplane import MicroMacroConfig
 from latent_atlas.fields.triplane_field import TriPlaneFieldConfig
+from latent_atlas.engine.config import RunConfig
 from latent_atlas.methods.base import OptimizerConfig
+from latent_atlas.spaces.building import SpaceName
 
 
 @dataclass
@@ -41,7 +43,7 @@ class PhaseConfig:
 
 
 @dataclass
-class MultiSceneConfig:
+class MultiSceneConfig(RunConfig):
     """A multi-scene Tri-Plane run (IG-AE, Scaled-IG stage 1 or 2, or plain independent Tri-Planes)."""
 
     data: tuple[Path, ...] = ()
@@ -50,13 +52,13 @@ class MultiSceneConfig:
     """Index of the first scene used (e.g. stage 2 starts after stage 1's scenes)."""
     num_scenes: Optional[int] = None
     """How many scenes (default: all from first_scene on)."""
-    space: str = "latent"
+    space: SpaceName = "latent"
     """rgb, or latent (the autoencoder of --ae, or a fresh --ae-preset one)."""
     ae: Optional[str] = None
     """Autoencoder (any --ae value: run folder, diffusers folder, weights file, preset with weights, hub id)."""
     ae_preset: Optional[str] = None
     """Start from a randomly initialised autoencoder of this preset instead of --ae (tests, ablations)."""
-    planes: str = "independent"
+    planes: Literal["independent", "micro-macro"] = "independent"
     """independent (one [3, C, R, R] per scene) or micro-macro."""
     field: TriPlaneFieldConfig = dataclass_field(default_factory=TriPlaneFieldConfig)
     """Plane size and the shared decoder MLP."""
@@ -70,7 +72,7 @@ class MultiSceneConfig:
     """Training phases, in order."""
     scenes_per_batch: int = 4
     """Scenes rendered per step (one random training view each, batched through one grid_sample)."""
-    parallel: str = "data"
+    parallel: Literal["data", "scenes"] = "data"
     """With several processes (torchrun): data (every rank holds every scene and renders a slice of each
     batch) or scenes (each rank owns a contiguous shard of the scenes with their planes and optimiser state,
     draws --scenes-per-batch scenes from it per step, and only the shared parts are averaged: memory per rank
@@ -95,28 +97,13 @@ class MultiSceneConfig:
     """Tri-Plane decoder MLP and macro planes."""
     ae_lr: OptimizerConfig = dataclass_field(default_factory=lambda: OptimizerConfig(lr=1e-4, lr_final=1e-5))
     """Encoder and decoder of the autoencoder, when a phase trains them."""
-    background: str = "white"
+    background: Literal["white", "black"] = "white"
     """Colour transparent pixels are composited on (white or black)."""
-    max_time: Optional[float] = None
-    """Stop after this many seconds of training (the phases are cut proportionally)."""
     eval_views: int = 2
     """Test views per scene scored at the end."""
-    output_dir: Path = Path("outputs")
-    """Runs go to <output-dir>/<experiment>/<kind>/<timestamp>/."""
-    experiment_name: Optional[str] = None
-    """Experiment folder (default: the first data folder's name)."""
+    eval_every: int = 0
+    """Steps between evaluations of every scene (0: only at the end)."""
+    checkpoint_every: int = 0
+    """Steps between checkpoints (0: every --checkpoint-every-seconds)."""
     kind: str = "multi-triplane"
     """Run kind in the output path (igae, scale-stage1, scale-stage2, ...)."""
-    seed: int = 0
-    """Random seed."""
-    device: str = "cpu"
-    """cpu, cuda or auto."""
-    checkpoint_every_seconds: float = 300.0
-    """Seconds between checkpoints."""
-    log_every: int = 20
-    """Steps between log lines."""
-    progress: bool = True
-    """Show a progress bar."""
-    resume: Optional[Path] = None
-    """Continue this run folder from its latest checkpoint, or start in it when it has none (so that
-    `torchrun --max-restarts N ... --resume DIR` resumes every rank after a killed one)."""

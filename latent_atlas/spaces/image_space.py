@@ -1,52 +1,152 @@
-"""Image spaces: where a scene's images live while a field learns them (RGB, or an autoencoder's latents).
+"""Image spaces: where a scene's images live while a field learns them. THE place that knows RGB vs latent.
 
 A space maps a scene's splits into it (images encoded once, cached; cameras
-rescaled by the downscale factor) and decodes renders back to RGB. Fields and
-renderers only see `channels`.
+rescaled by the downscale factor), decodes renders back to RGB, supplies the
+per-ray backgrounds of training, its trainable parts and checkpoint state, the
+losses that cross its codec, and scores views (metric groups + a dashboard).
+Fields, renderers, methods and tasks only ask; none of them tests which space it is.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from latent_atlas.data.scene import SceneData, SceneSplit, composite_on_background
-from latent_atlas.spaces.ae_loading import fingerprint
+from latent_atlas.evaluation.metrics import psnr, ssim
+from latent_atlas.rendering.backgrounds import background_colors
+from latent_atlas.spaces.ae_loading import fingerprint, save_pretrained
 from latent_atlas.spaces.autoencoder_kl import AutoencoderKL
+from latent_atlas.spaces.dashboard import latent_dashboard, rgb_dashboard
 from latent_atlas.spaces.latent_cache import LatentCache, cached, images_key
 from latent_atlas.spaces.normalization import denormalize_latent, normalize_latent
 
+METRIC_GROUPS = ("metrics_e", "metrics_d", "metrics_ae", "metrics_d_ae")
+"""metrics_e: render vs ground truth in the space; metrics_d: decoded render vs RGB ground truth; metrics_ae:
+the autoencoder's own reconstruction vs RGB ground truth; metrics_d_ae: decoded render vs that reconstruction."""
+
+
+@dataclass
+class ViewScore:
+    """One view scored in a space: {'psnr', 'ssim'} per metric group, the render as RGB, its RGB ground truth and
+    a dashboard figure [H', W', 3]."""
+
+    groups: dict[str, dict[str, float]]
+    rgb: Tensor
+    target: Tensor
+    figure: Tensor
+    headline: str
+    """The group that scores the RGB image (metrics_e in RGB, metrics_d in a latent space)."""
+
+    def flat(self) -> dict[str, float]:
+        """{'psnr_e', 'ssim_e', 'psnr_d', ...}: each group's values with the group's suffix."""
+        return {f"{key}_{group[len('metrics_'):]}": value for group, pair in self.groups.items() for key, value in pair.items()}
+
+
+def score_pair(prediction: Tensor, target: Tensor) -> dict[str, float]:
+    """{'psnr', 'ssim'} of two images [H, W, C] in [0, 1]."""
+    return {"psnr": psnr(prediction, target), "ssim": ssim(prediction, target)}
+
 
 class ImageSpace:
-    """RGB: 3 channels, identity codec, images as they are."""
+    """The interface of an image space (RGBSpace and LatentSpace are its two kinds)."""
+
+    name: str
+    channels: int
+    downscale: int
+    headline = "metrics_e"
+
+    def encode(self, rgb: Tensor) -> Tensor:
+        """Images [B, H, W, 3] in [0, 1] -> values [B, H/f, W/f, C] in [0, 1]."""
+        raise NotImplementedError
+
+    def decode(self, values: Tensor) -> Tensor:
+        """Values [B, h, w, C] -> RGB images [B, h*f, w*f, 3] in [0, 1] (differentiable)."""
+        raise NotImplementedError
+
+    def background_value(self, color: Tensor) -> Tensor:
+        """The space's value [C] of an image filled with RGB `color` [3]."""
+        raise NotImplementedError
+
+    def map_scene(self, scene: SceneData, background: Tensor | None) -> SceneData:
+        """The scene's splits in this space."""
+        raise NotImplementedError
+
+    def ray_backgrounds(self, mode: str, count: int, constant: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Backgrounds [count, C] of a training batch: `mode`'s colours where the space keeps alpha, else the
+        constant [C] its images were composited on."""
+        raise NotImplementedError
+
+    # ---- trainable parts and their state (an autoencoder, when the space has one) ------------------
+    def parameters(self, part: str = "all") -> dict[str, nn.Parameter]:
+        """Trainable parameters of the space's codec by state-dict name: part all, encoder or decoder (RGB: none)."""
+        return {}
+
+    def state_tensors(self) -> dict[str, Tensor]:
+        """Everything of the codec a checkpoint needs (RGB: nothing)."""
+        return {}
+
+    def load_tensors(self, tensors: dict[str, Tensor]) -> None:
+        """Loads codec tensors by state-dict name (those present; RGB: nothing to load)."""
+
+    def export(self, folder: Path) -> None:
+        """Writes the codec where `--ae` can load it (RGB: nothing)."""
+
+    # ---- losses that cross the codec (multi-scene phases) ------------------------------------------
+    def encode_for_training(self, rgb: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Images [B, H, W, 3] -> (values [B, h, w, C], raw latents or None), differentiable through the encoder."""
+        return rgb, None
+
+    def decoded_loss(self, values: Tensor, rgb: Tensor) -> Tensor:
+        """|D(values) - x|^2 with images in [-1, 1]: values [B, h, w, C], rgb [B, H, W, 3]."""
+        return torch.mean((self.decode(values) * 2.0 - rgb * 2.0) ** 2)
+
+    def reconstruction_loss(self, raw: Tensor | None, rgb: Tensor) -> Tensor:
+        """|D(E(x)) - x|^2 with images in [-1, 1], from encode_for_training's raw latents (RGB: zero)."""
+        return rgb.new_zeros(())
+
+    # ---- scoring -----------------------------------------------------------------------------------
+    def score_view(self, render: Tensor, target_values: Tensor, rgb_target: Tensor) -> ViewScore:
+        """Scores a render [h, w, C] against the view's values [h, w, C] and its RGB image [H, W, 3]."""
+        raise NotImplementedError
+
+
+class RGBSpace(ImageSpace):
+    """RGB: 3 channels, identity codec, images as they are (alpha kept for per-step backgrounds)."""
 
     name = "rgb"
     channels = 3
     downscale = 1
 
     def encode(self, rgb: Tensor) -> Tensor:
-        """Images [B, H, W, 3] in [0, 1] -> values [B, H/f, W/f, C] in [0, 1]."""
         return rgb
 
     def decode(self, values: Tensor) -> Tensor:
-        """Values [B, h, w, C] -> RGB images [B, h*f, w*f, 3] in [0, 1]."""
         return values
 
     def background_value(self, color: Tensor) -> Tensor:
-        """The space's value [C] of an image filled with RGB `color` [3]."""
         return color
 
     def map_scene(self, scene: SceneData, background: Tensor | None) -> SceneData:
-        """The scene in this space (RGB: unchanged, alpha kept for per-step backgrounds)."""
         return scene
+
+    def ray_backgrounds(self, mode: str, count: int, constant: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return background_colors(mode, count, 3, generator)
+
+    def score_view(self, render: Tensor, target_values: Tensor, rgb_target: Tensor) -> ViewScore:
+        render, target = render.cpu(), rgb_target.cpu()
+        groups = {"metrics_e": score_pair(render, target)}
+        return ViewScore(groups, render, target, rgb_dashboard(render, target, groups), self.headline)
 
 
 class LatentSpace(ImageSpace):
     """An autoencoder's normalised latents: C = latent channels, images / f, on a constant background."""
 
     name = "latent"
+    headline = "metrics_d"
 
     def __init__(self, autoencoder: AutoencoderKL, cache: LatentCache | None = None, batch_size: int = 8):
         self.autoencoder = autoencoder
@@ -102,6 +202,51 @@ class LatentSpace(ImageSpace):
                 raise ValueError(f"{name} images are {split.width}x{split.height}: not divisible by the autoencoder's factor {self.downscale}")
             latents = self.encode_split(split, background)
             values = torch.cat([latents, torch.ones_like(latents[..., :1])], dim=-1)
-            splits[name] = SceneSplit(values, split.cameras.rescale(1.0 / self.downscale), split.image_paths)
+            splits[name] = replace(split, images=values, cameras=split.cameras.rescale(1.0 / self.downscale))
         return replace(scene, splits=splits)
 
+    def ray_backgrounds(self, mode: str, count: int, constant: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return constant.cpu().expand(count, -1)  # latent images are already on the encoded background colour
+
+    def parameters(self, part: str = "all") -> dict[str, nn.Parameter]:
+        ae = self.autoencoder
+        return {"all": dict(ae.named_parameters()), "encoder": ae.encoder_parameters(), "decoder": ae.decoder_parameters()}[part]
+
+    def state_tensors(self) -> dict[str, Tensor]:
+        return dict(self.autoencoder.state_dict())
+
+    def load_tensors(self, tensors: dict[str, Tensor]) -> None:
+        state = self.autoencoder.state_dict()
+        with torch.no_grad():
+            for name, value in tensors.items():
+                if name in state:
+                    state[name].copy_(value)
+
+    def export(self, folder: Path) -> None:
+        save_pretrained(self.autoencoder, folder)
+
+    def encode_for_training(self, rgb: Tensor) -> tuple[Tensor, Tensor | None]:
+        mean = self.autoencoder.encode(rgb.permute(0, 3, 1, 2) * 2.0 - 1.0)[0]
+        return normalize_latent(mean).permute(0, 2, 3, 1), mean
+
+    def decoded_loss(self, values: Tensor, rgb: Tensor) -> Tensor:
+        z = denormalize_latent(values).permute(0, 3, 1, 2)
+        return torch.mean((self.autoencoder.decode(z) - (rgb.permute(0, 3, 1, 2) * 2.0 - 1.0)) ** 2)
+
+    def reconstruction_loss(self, raw: Tensor | None, rgb: Tensor) -> Tensor:
+        if raw is None:
+            raw = self.autoencoder.encode(rgb.permute(0, 3, 1, 2) * 2.0 - 1.0)[0]
+        return torch.mean((self.autoencoder.decode(raw) - (rgb.permute(0, 3, 1, 2) * 2.0 - 1.0)) ** 2)
+
+    @torch.no_grad()
+    def score_view(self, render: Tensor, target_values: Tensor, rgb_target: Tensor) -> ViewScore:
+        render, target_values, target = render.cpu(), target_values.cpu(), rgb_target.cpu()
+        decoded = self.decode(render[None])[0].cpu()
+        reconstruction = self.decode(target_values[None])[0].cpu()
+        groups = {
+            "metrics_e": score_pair(render, target_values),
+            "metrics_d": score_pair(decoded, target),
+            "metrics_ae": score_pair(reconstruction, target),
+            "metrics_d_ae": score_pair(decoded, reconstruction),
+        }
+        return ViewScore(groups, decoded, target, latent_dashboard(render, decoded, target, target_values, reconstruction), self.headline)

@@ -26,7 +26,7 @@ def test_bad_data_is_one_line_exit_2(micro_scene, tmp_path):
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
     assert "missing: scene folder not found" in proc.stderr
     proc = _run("train", "tiny-nerf", "--data", str(micro_scene), "--data-format", "colmap", "--output-dir", str(tmp_path))
-    assert proc.returncode == 2 and "unknown data format 'colmap'" in proc.stderr and proc.stderr.strip().count("\n") == 0
+    assert proc.returncode == 2 and "invalid choice 'colmap'" in proc.stderr and proc.stderr.strip().count("\n") == 0
 
 
 def test_help_lists_methods_and_documents_flags(capsys):

@@ -8,7 +8,7 @@ import torch
 
 from latent_atlas.cameras import OPENCV_TO_OPENGL
 from latent_atlas.data.loading import detect_format, load_scene
-from latent_atlas.training.render_views import camera_rays
+from latent_atlas.evaluation.render_views import camera_rays
 
 
 def _all_rays(split, scene):

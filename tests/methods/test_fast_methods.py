@@ -7,8 +7,8 @@ import torch
 
 from latent_atlas.methods.registry import method_config
 from latent_atlas.methods.tensorf import TensoRFConfig
-from latent_atlas.training.render_views import render_image
-from latent_atlas.training.trainer import Trainer
+from latent_atlas.evaluation.render_views import render_image
+from latent_atlas.tasks.scene import SceneTask
 from tests.training.helpers import tiny_config
 
 
@@ -50,7 +50,7 @@ FAST_METHODS = ["triplane", "tensorf", "instant-ngp", "nerfacto", "kplanes"]
 @pytest.mark.parametrize("method", FAST_METHODS)
 def test_method_learns_tiny_scene(method, tiny_scene, tmp_path):
     model, steps, rays = small_config(method)
-    run = Trainer(tiny_config(tiny_scene, tmp_path, steps=steps, method=method, rays_per_batch=rays, model=model)).train()
+    run = SceneTask(tiny_config(tiny_scene, tmp_path, steps=steps, method=method, rays_per_batch=rays, model=model)).train()
     summary = json.loads((run / "summary.json").read_text())
     # a constant white image scores about 11 dB on this scene
     assert summary["eval_psnr"] > 19.5, summary
@@ -61,14 +61,14 @@ def test_tensorf_resumes_after_upsampling(micro_scene, tmp_path):
     model.upsample_at, model.alpha_mask_at = (0.5,), (0.65,)  # steps 3 and 4 of 6
     model.field.density_shift = 0.0  # visible density from the start, so the alpha mask is not empty
     first = tiny_config(micro_scene, tmp_path, steps=6, method="tensorf", rays_per_batch=128, model=model, checkpoint_every=5)
-    trainer = Trainer(first)
+    trainer = SceneTask(first)
     for _ in range(5):
         trainer.model.before_step(trainer.step, trainer.progress()) and setattr(trainer, "optimizers", trainer._make_optimizers())
         trainer.train_step()
         trainer.step += 1
     trainer.save()
     assert trainer.model.field.resolution == 48 and trainer.model.alpha_mask.shape[-1] == 48
-    resumed = Trainer(tiny_config(micro_scene, tmp_path, steps=6, method="tensorf", rays_per_batch=128, model=model, resume=trainer.run_dir))
+    resumed = SceneTask(tiny_config(micro_scene, tmp_path, steps=6, method="tensorf", rays_per_batch=128, model=model, resume=trainer.run_dir))
     assert resumed.step == 5 and resumed.model.field.resolution == 48
     assert torch.equal(resumed.model.field.density_planes, trainer.model.field.density_planes)
     assert torch.equal(resumed.model.mask_box, trainer.model.mask_box)
@@ -99,9 +99,9 @@ def test_tensorf_schedule_follows_time_budget(micro_scene, tmp_path):
     """With --max-time binding, the grids grow on the time fractions even though few steps run."""
     model = _small_tensorf_overrides()
     model.upsample_at, model.alpha_mask_at = (0.2, 0.4), (0.3,)
-    run = Trainer(tiny_config(micro_scene, tmp_path, steps=10**6, method="tensorf", rays_per_batch=64, model=model, max_time=2.0)).train()
-    tensors, _ = __import__("latent_atlas.training.checkpoints", fromlist=["x"]).load_checkpoint(
-        __import__("latent_atlas.training.checkpoints", fromlist=["x"]).latest_checkpoint(run / "checkpoints"))
+    run = SceneTask(tiny_config(micro_scene, tmp_path, steps=10**6, method="tensorf", rays_per_batch=64, model=model, max_time=2.0)).train()
+    tensors, _ = __import__("latent_atlas.engine.checkpoints", fromlist=["x"]).load_checkpoint(
+        __import__("latent_atlas.engine.checkpoints", fromlist=["x"]).latest_checkpoint(run / "checkpoints"))
     assert tensors["model.field.density_planes"].shape[-1] == 48
     assert tensors["model.schedule_done"].tolist() == [2, 1]
 

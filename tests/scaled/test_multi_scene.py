@@ -84,7 +84,7 @@ def test_rgb_triplanes_learn_through_cli(cars, tmp_path, capsys):
     summary = json.loads((Path(run) / "summary.json").read_text())
     # an all-white render (the background) scores ~10 dB on these cars; 4 training views per scene only
     from latent_atlas.data.scene_set import load_scene_set
-    from latent_atlas.training.metrics import psnr
+    from latent_atlas.evaluation.metrics import psnr
 
     scenes = load_scene_set([cars]).scenes
     white = sum(psnr(torch.ones(32, 32, 3), composite_on_background(s.split("test").rgba(0), torch.ones(3))) for s in scenes) / len(scenes)

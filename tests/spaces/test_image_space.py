@@ -6,7 +6,7 @@ import torch
 
 from latent_atlas.data.loading import load_scene
 from latent_atlas.spaces.autoencoder_kl import AutoencoderKL
-from latent_atlas.spaces.image_space import ImageSpace, LatentSpace
+from latent_atlas.spaces.image_space import LatentSpace, RGBSpace
 from latent_atlas.spaces.latent_cache import LatentCache
 from latent_atlas.spaces.presets import preset_config
 
@@ -34,7 +34,7 @@ def test_scene_in_latent_space(tiny_scene, tmp_path):
     bg = space.background_value(white)
     assert bg.shape == (4,)
     torch.testing.assert_close(bg, space.encode(torch.ones(1, 32, 32, 3))[0, 2, 2], atol=1e-5, rtol=1e-5)
-    assert ImageSpace().map_scene(scene, None) is scene
+    assert RGBSpace().map_scene(scene, None) is scene
 
 
 def test_latent_cache_reused_then_invalidated(tiny_scene, tmp_path):

@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from latent_atlas.methods.registry import method_config
-from latent_atlas.training.config import TrainConfig
+from latent_atlas.tasks.scene_config import TrainConfig
 
 
 def tiny_config(data: Path, out: Path, steps: int, method: str = "tiny-nerf", **overrides) -> TrainConfig:

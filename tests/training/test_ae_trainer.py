@@ -9,7 +9,7 @@ import torch
 
 from latent_atlas.cli.main import main
 from latent_atlas.spaces.ae_loading import load_autoencoder
-from latent_atlas.training.ae_trainer import AETrainConfig, AETrainer
+from latent_atlas.tasks.autoencoder import AETrainConfig, AETrainer
 
 
 def test_ae_train_learns_and_resumes(tiny_scene, tmp_path, capsys):

@@ -3,18 +3,18 @@
 import pytest
 import torch
 
-from latent_atlas.training.trainer import Trainer
+from latent_atlas.tasks.scene import SceneTask
 from tests.training.helpers import tiny_config
 
 
 @pytest.mark.gpu
 def test_cuda_forward_matches_cpu(micro_scene, tmp_path):
-    cpu = Trainer(tiny_config(micro_scene, tmp_path / "cpu", steps=1, rays_per_batch=128))
-    gpu = Trainer(tiny_config(micro_scene, tmp_path / "gpu", steps=1, rays_per_batch=128, device="cuda"))
+    cpu = SceneTask(tiny_config(micro_scene, tmp_path / "cpu", steps=1, rays_per_batch=128))
+    gpu = SceneTask(tiny_config(micro_scene, tmp_path / "gpu", steps=1, rays_per_batch=128, device="cuda"))
     gpu.model.load_state_dict(cpu.model.state_dict())
     cpu.model.eval(), gpu.model.eval()
     batch = cpu.sampler.sample(128)
-    from latent_atlas.training.render_views import camera_rays
+    from latent_atlas.evaluation.render_views import camera_rays
 
     rays = camera_rays(cpu.train_cameras, batch.camera_indices, batch.pixel_x, batch.pixel_y, cpu.box_min, cpu.box_max)
     bg = torch.ones(128, 3)
@@ -26,7 +26,7 @@ def test_cuda_forward_matches_cpu(micro_scene, tmp_path):
 
 @pytest.mark.gpu
 def test_cuda_training_learns(tiny_scene, tmp_path):
-    run = Trainer(tiny_config(tiny_scene, tmp_path, steps=400, rays_per_batch=512, device="cuda")).train()
+    run = SceneTask(tiny_config(tiny_scene, tmp_path, steps=400, rays_per_batch=512, device="cuda")).train()
     import json
 
     assert json.loads((run / "summary.json").read_text())["eval_psnr"] > 20.0
@@ -82,7 +82,7 @@ def test_mixed_precision_training_learns(tiny_scene, tmp_path, precision):
 
     cfg = tiny_config(tiny_scene, tmp_path, steps=400, rays_per_batch=512, device="cuda")
     cfg.mixed_precision = precision
-    trainer = Trainer(cfg)
+    trainer = SceneTask(cfg)
     assert trainer.precision == {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     run = trainer.train()
     assert json.loads((run / "summary.json").read_text())["eval_psnr"] > 20.0
@@ -97,7 +97,7 @@ def test_fast_methods_learn_on_cuda_with_fast_paths(tiny_scene, tmp_path, method
     from tests.methods.test_fast_methods import small_config
 
     model, steps, rays = small_config(method)
-    trainer = Trainer(tiny_config(tiny_scene, tmp_path, steps=steps, method=method, rays_per_batch=rays, model=model, device="cuda"))
+    trainer = SceneTask(tiny_config(tiny_scene, tmp_path, steps=steps, method=method, rays_per_batch=rays, model=model, device="cuda"))
     assert trainer.precision == (torch.bfloat16 if trainer.config.method.bf16_on_cuda else None)
     run = trainer.train()
     assert json.loads((run / "summary.json").read_text())["eval_psnr"] > 19.5

@@ -13,10 +13,10 @@ from latent_atlas.methods.registry import METHODS
 from latent_atlas.spaces.autoencoder_kl import AutoencoderKL
 from latent_atlas.spaces.presets import preset_config
 from latent_atlas.spaces.ae_loading import save_pretrained
-from latent_atlas.training.evaluate import EvalConfig, evaluate_run
-from latent_atlas.training.latent_config import LatentTrainingConfig
-from latent_atlas.training.latent_metrics import METRIC_GROUPS
-from latent_atlas.training.trainer import AE_DECODER, Trainer
+from latent_atlas.evaluation.evaluate import EvalConfig, evaluate_run
+from latent_atlas.tasks.latent_schedule import LatentTrainingConfig
+from latent_atlas.spaces.image_space import METRIC_GROUPS
+from latent_atlas.tasks.scene import AE_DECODER, SceneTask
 from tests.training.helpers import tiny_config
 
 
@@ -37,7 +37,7 @@ def _latent_config(tiny_scene, out, tiny_ae, method, steps=4, **overrides):
 
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_every_method_trains_in_latent_space(method, tiny_scene, tmp_path, tiny_ae):
-    trainer = Trainer(_latent_config(tiny_scene, tmp_path, tiny_ae, method))
+    trainer = SceneTask(_latent_config(tiny_scene, tmp_path, tiny_ae, method))
     assert trainer.model.channels == 4 and trainer.train_split.images.shape[1:] == (4, 4, 5)
     before = {k: v.clone() for k, v in trainer.space.autoencoder.decoder.state_dict().items()}
     run_dir = trainer.train()
@@ -57,11 +57,11 @@ def test_every_method_trains_in_latent_space(method, tiny_scene, tmp_path, tiny_
 
 def test_latent_resume_restores_the_fine_tuned_decoder(tiny_scene, tmp_path, tiny_ae):
     cfg = _latent_config(tiny_scene, tmp_path, tiny_ae, "triplane", steps=6)
-    first = Trainer(cfg)
+    first = SceneTask(cfg)
     run_dir = first.train()
     decoder = {k: v.clone() for k, v in first.space.autoencoder.decoder.state_dict().items()}
     resumed_cfg = dataclasses.replace(cfg, resume=run_dir, method=dataclasses.replace(cfg.method, max_steps=8))
-    resumed = Trainer(resumed_cfg)
+    resumed = SceneTask(resumed_cfg)
     assert resumed.step == 6 and AE_DECODER in resumed.optimizers
     for k, v in resumed.space.autoencoder.decoder.state_dict().items():
         torch.testing.assert_close(v, decoder[k])
@@ -75,7 +75,7 @@ def test_latent_nerf_learns_the_latent_images(tiny_scene, tmp_path, method):
     prediction by a wide margin on held-out views (the margin does not depend on the latents' scale)."""
     from latent_atlas.spaces.autoencoder_kl import AutoencoderKLConfig
     from latent_atlas.spaces.presets import AE_PRESETS
-    from latent_atlas.training.ae_trainer import AETrainConfig, AETrainer
+    from latent_atlas.tasks.autoencoder import AETrainConfig, AETrainer
 
     AE_PRESETS["_test_f2"] = AutoencoderKLConfig(block_out_channels=(16, 32), layers_per_block=1, latent_channels=4, norm_num_groups=8, mid_block_add_attention=False)
     try:
@@ -87,9 +87,9 @@ def test_latent_nerf_learns_the_latent_images(tiny_scene, tmp_path, method):
     cfg.method.rays_per_batch = 256
     if method == "tensorf":  # a grid for a 16 x 16-pixel latent scene
         cfg.method.model.initial_resolution, cfg.method.model.final_resolution = 16, 48
-    run_dir = Trainer(cfg).train()
+    run_dir = SceneTask(cfg).train()
     result = evaluate_run(EvalConfig(run=run_dir, save_images=False))
-    trainer = Trainer(dataclasses.replace(cfg, resume=run_dir))
+    trainer = SceneTask(dataclasses.replace(cfg, resume=run_dir))
     test = trainer.scene.split("test").images[..., :-1]
     constant = trainer.train_split.images[..., :-1].mean(dim=(0, 1, 2))
     baseline = float(-10 * torch.log10(((test - constant) ** 2).mean()))

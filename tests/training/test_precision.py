@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from latent_atlas.errors import ConfigError
-from latent_atlas.training.precision import autocast, grad_scaler, resolve_precision
+from latent_atlas.engine.precision import autocast, grad_scaler, resolve_precision
 
 CPU = torch.device("cpu")
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from latent_atlas.errors import TrainingDivergedError
-from latent_atlas.training.checkpoints import latest_checkpoint, list_checkpoints, load_checkpoint
-from latent_atlas.training.trainer import Trainer
+from latent_atlas.engine.checkpoints import latest_checkpoint, list_checkpoints, load_checkpoint
+from latent_atlas.tasks.scene import SceneTask
 from tests.training.helpers import tiny_config
 
 
@@ -15,10 +15,10 @@ def _params(run_dir):
 
 
 def test_resume_matches_uninterrupted_run(micro_scene, tmp_path):
-    straight = Trainer(tiny_config(micro_scene, tmp_path / "a", steps=12, rays_per_batch=64)).train()
+    straight = SceneTask(tiny_config(micro_scene, tmp_path / "a", steps=12, rays_per_batch=64)).train()
 
     first = tiny_config(micro_scene, tmp_path / "b", steps=12, rays_per_batch=64, checkpoint_every=5)
-    trainer = Trainer(first)
+    trainer = SceneTask(first)
     # simulate a kill after step 7: the last checkpoint is step 5
     for _ in range(7):
         trainer.train_step()
@@ -29,7 +29,7 @@ def test_resume_matches_uninterrupted_run(micro_scene, tmp_path):
     assert latest_checkpoint(run_dir / "checkpoints").name == "step-0000005.json"
 
     resumed_cfg = tiny_config(micro_scene, tmp_path / "b", steps=12, rays_per_batch=64, resume=run_dir)
-    resumed = Trainer(resumed_cfg)
+    resumed = SceneTask(resumed_cfg)
     assert resumed.step == 5
     resumed.train()
     a, sa = _params(straight)
@@ -40,7 +40,7 @@ def test_resume_matches_uninterrupted_run(micro_scene, tmp_path):
 
 
 def test_incomplete_checkpoint_is_ignored(micro_scene, tmp_path):
-    run = Trainer(tiny_config(micro_scene, tmp_path, steps=3, rays_per_batch=32)).train()
+    run = SceneTask(tiny_config(micro_scene, tmp_path, steps=3, rays_per_batch=32)).train()
     ckpts = run / "checkpoints"
     # a tensor file whose JSON was never written (killed mid-save) does not count
     (ckpts / "step-0000009.safetensors").write_bytes(b"partial")
@@ -49,7 +49,7 @@ def test_incomplete_checkpoint_is_ignored(micro_scene, tmp_path):
 
 
 def test_diverging_loss_is_detected(micro_scene, tmp_path):
-    trainer = Trainer(tiny_config(micro_scene, tmp_path, steps=5, rays_per_batch=32))
+    trainer = SceneTask(tiny_config(micro_scene, tmp_path, steps=5, rays_per_batch=32))
     with torch.no_grad():
         for p in trainer.model.parameters():
             p.fill_(float("nan"))
@@ -58,6 +58,6 @@ def test_diverging_loss_is_detected(micro_scene, tmp_path):
 
 
 def test_max_time_stops_training(micro_scene, tmp_path):
-    run = Trainer(tiny_config(micro_scene, tmp_path, steps=10**6, rays_per_batch=32, max_time=1.0)).train()
+    run = SceneTask(tiny_config(micro_scene, tmp_path, steps=10**6, rays_per_batch=32, max_time=1.0)).train()
     _, state = _params(run)
     assert 1.0 <= state["train_seconds"] < 3.0 and state["step"] < 10**6

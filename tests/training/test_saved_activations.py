@@ -1,6 +1,6 @@
 import torch
 
-from latent_atlas.training.saved_activations import SavedActivationMeter
+from latent_atlas.engine.saved_activations import SavedActivationMeter
 
 
 def test_counts_saved_inputs_and_outputs_not_parameters():

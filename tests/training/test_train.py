@@ -5,9 +5,9 @@ import json
 import pytest
 import torch
 
-from latent_atlas.training.evaluate import EvalConfig, evaluate_run
-from latent_atlas.training.orbit import RenderConfig, render_orbit
-from latent_atlas.training.trainer import Trainer
+from latent_atlas.evaluation.evaluate import EvalConfig, evaluate_run
+from latent_atlas.evaluation.render import RenderConfig, render_orbit
+from latent_atlas.tasks.scene import SceneTask
 from tests.training.helpers import tiny_config
 
 
@@ -15,7 +15,7 @@ from tests.training.helpers import tiny_config
 def trained_run(tiny_scene, tmp_path_factory):
     torch.set_num_threads(2)
     cfg = tiny_config(tiny_scene, tmp_path_factory.mktemp("out"), steps=400, rays_per_batch=512, eval_every=200)
-    return Trainer(cfg).train()
+    return SceneTask(cfg).train()
 
 
 def test_tiny_nerf_reaches_psnr_bound(trained_run):
@@ -32,8 +32,8 @@ def test_tiny_nerf_reaches_psnr_bound(trained_run):
 def test_tiny_nerf_learns_colour_not_just_opacity(trained_run):
     """PSNR alone misses a model that renders grey shapes over white: compare foreground colours."""
     from latent_atlas.data.scene import composite_on_background
-    from latent_atlas.training.loading import load_trained_run
-    from latent_atlas.training.render_views import render_image
+    from latent_atlas.evaluation.loading import load_trained_run
+    from latent_atlas.evaluation.render_views import render_image
 
     run = load_trained_run(trained_run)
     split = run.scene.split("test")

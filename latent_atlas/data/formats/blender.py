@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from latent_atlas.data.formats.common import build_split
+from latent_atlas.data.formats.common import build_split, frame_metadata
 from latent_atlas.data.images import read_rgba, resolve_image_path
 from latent_atlas.data.json_io import pose_matrix, read_json, require
 from latent_atlas.data.scene import SPLITS, SceneData
@@ -42,5 +42,5 @@ def parse_blender(folder: Path) -> SceneData:
         if "camera_angle_y" in meta:
             height = read_rgba(resolve_image_path(image_paths[0])).shape[0]
             fy = 0.5 * height / math.tan(0.5 * float(meta["camera_angle_y"]))
-        splits[split] = build_split(image_paths, poses, [(fx, fy, None, None)] * len(frames))
+        splits[split] = build_split(image_paths, poses, [(fx, fy, None, None)] * len(frames), metadata=frame_metadata(frames, path))
     return SceneData(splits=splits, source=folder, data_format="blender")

@@ -19,6 +19,7 @@ def build_split(
     intrinsics: list[tuple[float, float, float | None, float | None]],
     declared_sizes: list[tuple[int | None, int | None]] | None = None,
     source: Path | None = None,
+    metadata: dict[str, Tensor] | None = None,
 ) -> SceneSplit:
     """Reads the images and assembles a SceneSplit.
 
@@ -37,7 +38,32 @@ def build_split(
     cx = torch.tensor([w / 2.0 if k[2] is None else k[2] for k in intrinsics], dtype=torch.float32)
     cy = torch.tensor([h / 2.0 if k[3] is None else k[3] for k in intrinsics], dtype=torch.float32)
     cameras = Cameras(torch.stack(camera_to_worlds), fx, fy, cx, cy, torch.full((n,), w), torch.full((n,), h))
-    return SceneSplit(images=images, cameras=cameras, image_paths=paths)
+    return SceneSplit(images=images, cameras=cameras, image_paths=paths, metadata=metadata or {})
+
+
+FRAME_METADATA = {"time": 1, "light_position": 3, "appearance_index": 1}
+"""Per-frame keys that parsers carry into SceneSplit.metadata, with their sizes."""
+
+
+def frame_metadata(frames: list[dict], path: Path) -> dict[str, Tensor]:
+    """The FRAME_METADATA values of a split's frames: {name: [N, k]} (a key on some frames only is an error)."""
+    found = {}
+    for key, size in FRAME_METADATA.items():
+        present = [key in frame for frame in frames]
+        if not any(present):
+            continue
+        if not all(present):
+            raise DataError(path, f"frame {present.index(False)} has no '{key}' while other frames have one")
+        try:
+            values = torch.tensor([frame[key] for frame in frames], dtype=torch.float32).reshape(len(frames), size)
+        except (TypeError, ValueError, RuntimeError):
+            raise DataError(path, f"'{key}' must be {'a number' if size == 1 else f'{size} numbers'} on every frame") from None
+        if not torch.isfinite(values).all():
+            raise DataError(path, f"'{key}' has a non-finite value")
+        if key == "time" and (values.min() < 0 or values.max() > 1):
+            raise DataError(path, f"'time' must lie in [0, 1] (found {values.min().item():g} to {values.max().item():g})")
+        found[key] = values
+    return found
 
 
 def holdout_indices(n: int, every: int = 10) -> tuple[list[int], list[int]]:

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from latent_atlas.cameras import OPENCV_TO_OPENGL
-from latent_atlas.data.formats.common import build_split, holdout_indices
+from latent_atlas.data.formats.common import build_split, frame_metadata, holdout_indices
 from latent_atlas.data.json_io import pose_matrix, read_json, require
 from latent_atlas.data.scene import SceneData
 from latent_atlas.errors import DataError
@@ -95,7 +95,8 @@ def parse_nerfstudio(folder: Path, filename: str = "transforms.json", opencv_axe
         split_indices = {"train": train, "val": held, "test": held}
 
     splits = {
-        split: build_split([folder / names[i] for i in idx], [poses[i] for i in idx], [intrinsics[i] for i in idx], [sizes[i] for i in idx], path)
+        split: build_split([folder / names[i] for i in idx], [poses[i] for i in idx], [intrinsics[i] for i in idx], [sizes[i] for i in idx], path,
+                           frame_metadata([frames[i] for i in idx], path))
         for split, idx in split_indices.items()
         if idx
     }

@@ -12,8 +12,8 @@ from PIL import Image
 
 from latent_atlas.cameras import Cameras, look_at
 from latent_atlas.data.images import to_uint8, write_png
-from latent_atlas.training.loading import load_trained_run
-from latent_atlas.training.render_views import render_image
+from latent_atlas.evaluation.loading import load_trained_run
+from latent_atlas.engine.config import Device
 
 
 @dataclass
@@ -21,14 +21,16 @@ class RenderConfig:
     """`latlas render`: an orbit video of a trained run."""
 
     run: Path
-    """Run folder written by `latlas train`."""
+    """Run folder (one scene or many)."""
+    scene: Optional[str] = None
+    """Many-scene runs: which scene (index or folder name; default: the first)."""
     frames: int = 60
     """Frames in the orbit."""
     output: Optional[Path] = None
     """Output folder (default: RUN/render)."""
     fps: int = 20
     """GIF frame rate."""
-    device: str = "cpu"
+    device: Device = "auto"
     """cpu, cuda or auto."""
 
 
@@ -57,11 +59,12 @@ def orbit_cameras(cameras: Cameras, n_frames: int) -> Cameras:
 def render_orbit(cfg: RenderConfig) -> Path:
     """Writes frame_XXXX.png and orbit.gif; returns the GIF path."""
     run = load_trained_run(cfg.run, cfg.device)
-    out_dir = cfg.output or (run.run_dir / "render")
-    cams = orbit_cameras(run.scene.split("train").cameras, cfg.frames)
+    scene = run.scene_index(cfg.scene)
+    out_dir = cfg.output or (run.run_dir / "render" / (run.names[scene] if len(run.scenes) > 1 else ""))
+    cams = orbit_cameras(run.scenes[scene].split("train").cameras, cfg.frames)
     frames = []
     for i in range(cfg.frames):
-        image = render_image(run.model, cams, i, run.background_value, run.scene.box_min, run.scene.box_max, run.config.method.eval_chunk)["color"]
+        image = run.render(scene, cams, i)["color"]
         with torch.no_grad():
             image = run.space.decode(image[None])[0].cpu()  # RGB: identity
         write_png(out_dir / f"frame_{i:04d}.png", image)

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import copy
-import json
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import torch
 from tqdm import tqdm
@@ -16,33 +13,31 @@ from tqdm import tqdm
 from latent_atlas.config_io import save_json_atomic, to_jsonable
 from latent_atlas.data.loading import find_scene_folders, load_scene
 from latent_atlas.data.scene import composite_on_background
-from latent_atlas.errors import ConfigError, DataError, TrainingDivergedError
+from latent_atlas.errors import ConfigError, DataError
 from latent_atlas.methods.base import OptimizerConfig
 from latent_atlas.rendering.backgrounds import background_colors
 from latent_atlas.spaces.ae_loading import load_autoencoder, save_pretrained
 from latent_atlas.spaces.autoencoder_kl import AutoencoderKL, kl_divergence, rescale_latents
 from latent_atlas.spaces.presets import AE_PRESETS, preset_config
-from latent_atlas.training.checkpoints import flatten_optimizer, latest_checkpoint, load_checkpoint, restore_optimizer, save_checkpoint
-from latent_atlas.training.logger import RunLogger
-from latent_atlas.training.metrics import psnr
-from latent_atlas.training.interrupts import checkpoint_on_interrupt
-from latent_atlas.training.trainer import peak_memory_mb, resolve_device
+from latent_atlas.engine.checkpoints import flatten_optimizer, restore_optimizer
+from latent_atlas.engine.config import RunConfig
+from latent_atlas.engine.device import resolve_device
+from latent_atlas.engine.task import Task
+from latent_atlas.evaluation.metrics import psnr
 
 
 @dataclass
-class AETrainConfig:
+class AETrainConfig(RunConfig):
     """`latlas ae train`: an autoencoder trained (reconstruction + KL) on the images of data sets."""
 
     data: tuple[Path, ...] = ()
     """Scene folders, families or trees of them (train images are used, val images are held out)."""
-    preset: str = "tiny"
+    preset: Literal["tiny", "tiny16", "stable-diffusion", "ostris"] = "tiny"
     """Architecture: tiny, tiny16, stable-diffusion or ostris."""
     init: Optional[str] = None
     """Start from these weights (any --ae value: folder, file, hub id) instead of random ones."""
     max_steps: int = 2000
     """Optimisation steps."""
-    max_time: Optional[float] = None
-    """Stop after this many seconds of training (the learning-rate schedule follows whichever ends first)."""
     batch_size: int = 16
     """Images per step (all of one size)."""
     optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(lr=2e-3, lr_final=2e-4))
@@ -53,24 +48,16 @@ class AETrainConfig:
     """The exported autoencoder is rescaled (exactly, decoding unchanged) so that its latents have this standard
     deviation on the training images, as Stable Diffusion's raw latents (~1 / 0.18215): latent NeRFs squash z with
     tanh(0.02 z), which needs latents of that scale (0: export as trained)."""
-    background: str = "white"
+    background: Literal["white", "black", "random"] = "white"
     """What transparent pixels are composited on: white, black or random (per image)."""
-    output_dir: Path = Path("outputs")
-    """Run folders go to <output-dir>/<experiment>/ae-<preset>/<timestamp>/."""
-    experiment_name: str = "autoencoders"
+    experiment_name: Optional[str] = "autoencoders"
     """Experiment folder name."""
-    seed: int = 0
-    """Random seed."""
-    device: str = "cpu"
-    """cpu, cuda or auto."""
     checkpoint_every: int = 250
     """Steps between checkpoints (each also refreshes RUN/autoencoder)."""
     log_every: int = 50
     """Steps between log lines."""
-    progress: bool = True
-    """Show a progress bar."""
-    resume: Optional[Path] = None
-    """Continue this run folder from its latest checkpoint."""
+    eval_every: int = 0
+    """Steps between reconstruction PSNRs of held-out images (0: only at the end)."""
 
 
 def gather_images(folders: tuple[Path, ...], split: str) -> dict[tuple[int, int], torch.Tensor]:
@@ -86,8 +73,10 @@ def gather_images(folders: tuple[Path, ...], split: str) -> dict[tuple[int, int]
     return {size: torch.cat(parts) for size, parts in buckets.items()}
 
 
-class AETrainer:
+class AETrainer(Task):
     """Trains one autoencoder; `train()` returns the run folder (its `autoencoder/` is what --ae takes)."""
+
+    name = "autoencoder"
 
     def __init__(self, config: AETrainConfig):
         if not config.data:
@@ -108,36 +97,30 @@ class AETrainer:
         self.model: AutoencoderKL = (load_autoencoder(config.init, config.preset) if config.init else AutoencoderKL(preset_config(config.preset))).to(self.device).train()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optimizer.lr, eps=config.optimizer.eps, betas=config.optimizer.betas)
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.step, self.train_seconds = 0, 0.0
-        if config.resume is not None:
-            self.run_dir = Path(config.resume)
-            self._restore()
-        else:
-            stamp = time.strftime("%Y-%m-%d_%H%M%S")
-            self.run_dir = config.output_dir / config.experiment_name / f"ae-{config.preset}" / stamp
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-        save_json_atomic(self.run_dir / "config.json", to_jsonable(config))
-        self.logger = RunLogger(self.run_dir)
+        self.open_run()
 
-    def _restore(self) -> None:
-        path = latest_checkpoint(self.run_dir / "checkpoints")
-        if path is None:
-            return
-        tensors, state = load_checkpoint(path)
-        self.model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
-        restore_optimizer("optim", self.optimizer, tensors, state["optimizer"])
-        self.generator.set_state(tensors["rng.sampler"])
-        torch.set_rng_state(tensors["rng.torch"])
-        self.step, self.train_seconds = int(state["step"]), float(state["train_seconds"])
+    @property
+    def total_steps(self) -> int:
+        return self.config.max_steps
 
-    def save(self) -> None:
-        """A resumable checkpoint, then RUN/autoencoder in diffusers' layout."""
+    def kind(self) -> str:
+        return f"ae-{self.config.preset}"
+
+    def random_generators(self) -> dict[str, torch.Generator]:
+        return {"sampler": self.generator}
+
+    def checkpoint_state(self) -> tuple[dict[str, torch.Tensor], dict]:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         flat, meta = flatten_optimizer("optim", self.optimizer)
         tensors.update(flat)
-        tensors["rng.sampler"] = self.generator.get_state()
-        tensors["rng.torch"] = torch.get_rng_state()
-        save_checkpoint(self.run_dir / "checkpoints", self.step, tensors, {"train_seconds": self.train_seconds, "optimizer": meta})
+        return tensors, {"optimizer": meta}
+
+    def load_checkpoint_state(self, tensors: dict[str, torch.Tensor], state: dict) -> None:
+        self.model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+        restore_optimizer("optim", self.optimizer, tensors, state["optimizer"])
+
+    def after_save(self) -> None:
+        """Each checkpoint refreshes RUN/autoencoder in diffusers' layout."""
         save_pretrained(self.exported(), self.run_dir / "autoencoder")
 
     @torch.no_grad()
@@ -151,10 +134,6 @@ class AETrainer:
             rescale_latents(export, self.config.latent_std / max(std, 1e-8))
             export.config.scaling_factor = 1.0 / self.config.latent_std
         return export
-
-    def progress(self) -> float:
-        frac = self.step / max(self.config.max_steps, 1)
-        return max(frac, self.train_seconds / self.config.max_time) if self.config.max_time else frac
 
     def _batch(self, images: torch.Tensor, count: int, generator: torch.Generator | None) -> torch.Tensor:
         """count images [B, 3, H, W] in [-1, 1], composited on the configured background."""
@@ -174,8 +153,8 @@ class AETrainer:
         mse = torch.mean((reconstruction - x) ** 2)
         kl = kl_divergence(mean, logvar)
         loss = mse + self.config.kl_weight * kl
-        if not torch.isfinite(loss):
-            raise TrainingDivergedError(f"autoencoder loss is {loss.item()} at step {self.step}; last checkpoint in {self.run_dir / 'checkpoints'}")
+        if not torch.isfinite(loss):  # the engine reports it; no step is taken with it
+            return {"loss": loss.item(), "loss_mse": mse.item(), "loss_kl": kl.item()}
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -193,25 +172,5 @@ class AETrainer:
         self.model.train()
         return {"val_psnr": sum(values) / len(values)}
 
-    def train(self) -> Path:
-        cfg = self.config
-        # stopping by time: a step counter, not a bar over a max_steps that will never be reached
-        bar = tqdm(total=None if cfg.max_time else cfg.max_steps, initial=self.step, disable=not cfg.progress, mininterval=1.0, file=sys.stderr)
-        with checkpoint_on_interrupt(self.save, bar):
-            while self.step < cfg.max_steps and not (cfg.max_time and self.train_seconds >= cfg.max_time):
-                t0 = time.perf_counter()
-                scalars = self.train_step()
-                self.step += 1
-                self.train_seconds += time.perf_counter() - t0
-                bar.update(1)
-                if self.step % cfg.log_every == 0 or self.step == 1:
-                    self.logger.scalars(self.step, {**scalars, "train_seconds": self.train_seconds})
-                    bar.set_postfix(psnr=f"{scalars['psnr']:.2f}")
-                if self.step % cfg.checkpoint_every == 0:
-                    self.save()
-        self.save()
-        summary = {"preset": cfg.preset, "steps": self.step, "train_seconds": self.train_seconds, "peak_memory_mb": peak_memory_mb(self.device), "parameters": sum(p.numel() for p in self.model.parameters()), **self.evaluate()}
-        self.logger.scalars(self.step, {k: float(v) for k, v in summary.items() if isinstance(v, (int, float))})
-        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-        self.logger.close()
-        return self.run_dir
+    def summary(self) -> dict:
+        return {"preset": self.config.preset, "parameters": sum(p.numel() for p in self.model.parameters()), **self.evaluate()}

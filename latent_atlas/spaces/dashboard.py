@@ -42,3 +42,8 @@ def latent_dashboard(render_latent: Tensor, decoded: Tensor, target: Tensor, tar
     pad = lambda x: torch.cat([x, torch.ones(rows - x.shape[0], x.shape[1], 3)]) if x.shape[0] < rows else x  # noqa: E731
     gap = torch.ones(2, 3 * width, 3)
     return torch.cat([top.clamp(0, 1), gap, torch.cat([pad(left), pad(right)], dim=1)], dim=0)
+
+
+def rgb_dashboard(render: Tensor, target: Tensor, groups: dict[str, dict[str, float]]) -> Tensor:
+    """One figure [H, 2W, 3]: render | ground truth."""
+    return torch.cat([render.cpu(), target.cpu()], dim=1).clamp(0, 1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from latent_atlas.config_io import save_json_atomic
+from latent_atlas.errors import DataError
 
 _NAME = re.compile(r"^step-(\d+)\.json$")
 
@@ -35,11 +37,19 @@ def save_checkpoint(folder: Path, step: int, tensors: dict[str, torch.Tensor], s
     save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
     tmp.replace(tensor_path)
     save_json_atomic(folder / f"{name}.json", {"step": step, "tensors": tensor_path.name, "keep_forever": keep_forever, **state})
-    prunable = [p for p in list_checkpoints(folder) if not json.loads(p.read_text()).get("keep_forever")]
+    prunable = [p for p in list_checkpoints(folder) if not _kept_forever(p)]
     for old in prunable[:-keep] if keep > 0 else []:
         old.unlink(missing_ok=True)
         old.with_suffix(".safetensors").unlink(missing_ok=True)
     return tensor_path
+
+
+def _kept_forever(json_path: Path) -> bool:
+    """Whether a checkpoint was saved with keep_forever (an unreadable JSON is not: it may be pruned)."""
+    try:
+        return bool(json.loads(json_path.read_text()).get("keep_forever"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def list_checkpoints(folder: Path) -> list[Path]:
@@ -61,10 +71,38 @@ def latest_checkpoint(folder: Path) -> Path | None:
 
 
 def load_checkpoint(json_path: Path, device: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """(tensors, state) of the checkpoint whose JSON is `json_path`."""
-    state = json.loads(json_path.read_text())
-    tensors = load_file(str(json_path.with_suffix(".safetensors")), device=str(device))
+    """(tensors, state) of the checkpoint whose JSON is `json_path` (DataError naming the file when unreadable)."""
+    try:
+        state = json.loads(json_path.read_text())
+        if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+            raise ValueError("no integer 'step'")
+    except (OSError, ValueError) as exc:
+        raise DataError(json_path, f"unreadable checkpoint ({exc})") from None
+    tensor_path = json_path.with_suffix(".safetensors")
+    try:
+        tensors = load_file(str(tensor_path), device=str(device))
+    except Exception as exc:  # safetensors raises its own error types for truncated or foreign files
+        raise DataError(tensor_path, f"unreadable checkpoint ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
     return tensors, state
+
+
+def load_latest(folder: Path, device: str | torch.device = "cpu") -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]] | None:
+    """(JSON path, tensors, state) of the newest readable checkpoint in `folder`, or None when there is none.
+
+    An unreadable newer checkpoint (cut short by a full disk, say) is renamed to *.corrupt, with a warning,
+    and the one before it is used.
+    """
+    for path in reversed(list_checkpoints(folder)):
+        try:
+            tensors, state = load_checkpoint(path, device)
+        except DataError as exc:
+            print(f"latlas: warning: {exc}; set aside as *.corrupt, using the checkpoint before it", file=sys.stderr)
+            for part in (path, path.with_suffix(".safetensors")):
+                if part.exists():
+                    part.replace(part.with_name(part.name + ".corrupt"))
+            continue
+        return path, tensors, state
+    return None
 
 
 def flatten_optimizer(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

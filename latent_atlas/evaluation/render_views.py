@@ -8,7 +8,7 @@ from torch import Tensor
 from latent_atlas.cameras import Cameras, RayBundle, near_far_in_box
 from latent_atlas.data.scene import SceneSplit, composite_on_background
 from latent_atlas.methods.base import Model
-from latent_atlas.training.metrics import psnr, ssim
+from latent_atlas.evaluation.metrics import psnr, ssim
 
 
 def camera_rays(cameras: Cameras, camera_indices: Tensor, pixel_x: Tensor, pixel_y: Tensor, box_min: Tensor, box_max: Tensor, min_near: float = 0.05, training_cameras: bool = True) -> RayBundle:

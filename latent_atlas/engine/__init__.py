@@ -1,0 +1,1 @@
+"""The one training loop: budgets and schedules, divergence guard, checkpoints and resume, run folders, logging, callbacks."""

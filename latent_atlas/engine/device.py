@@ -1,0 +1,32 @@
+"""The torch device of a run and its peak memory."""
+
+from __future__ import annotations
+
+import resource
+
+import torch
+
+from latent_atlas.errors import ConfigError
+
+
+def resolve_device(name: str) -> torch.device:
+    """torch device for 'cpu', 'cuda' (or 'cuda:N') or 'auto'."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: CUDA is not available on this machine")
+    if not (name == "cpu" or name.startswith("cuda")):
+        raise ConfigError(f"--device {name}: expected cpu, cuda or auto")
+    return torch.device(name)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory of this run: CUDA allocator peak on GPU, else the process's peak RSS (MiB)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resident_peak_mb()
+
+
+def resident_peak_mb() -> float:
+    """The process's peak resident memory (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -1,0 +1,1 @@
+"""Metrics, `latlas eval`, dashboards, renders along camera paths."""

@@ -1,0 +1,115 @@
+"""`latlas eval`: renders the test views of a run and writes nerfstudio-style metrics.json."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Optional
+
+from latent_atlas.config_io import save_json_atomic
+from latent_atlas.data.images import write_png
+from latent_atlas.data.scene import composite_on_background
+from latent_atlas.engine.config import Device
+from latent_atlas.engine.logger import RunLogger
+from latent_atlas.evaluation.loading import TrainedRun, load_trained_run
+from latent_atlas.spaces.image_space import METRIC_GROUPS
+
+
+@dataclass
+class EvalConfig:
+    """`latlas eval`: metrics of a trained run on its held-out views."""
+
+    run: Path
+    """Run folder written by `latlas train`, `latlas triplanes`, `latlas igae` or `latlas scale`."""
+    split: Literal["test", "val", "train"] = "test"
+    """Which views: test (falls back to val) or val."""
+    output: Optional[Path] = None
+    """Metrics file (default: RUN/eval/metrics.json; renders beside it)."""
+    device: Device = "auto"
+    """cpu, cuda or auto."""
+    max_images: Optional[int] = None
+    """Evaluate only the first N views."""
+    save_images: bool = True
+    """Write each render and its ground truth as PNG."""
+    checkpoint: Optional[Path] = None
+    """A checkpoint's .json or .safetensors file (default: the run's latest)."""
+    scene: Optional[str] = None
+    """Many-scene runs: evaluate only this scene (index or folder name; default: every scene)."""
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.pstdev(values) if len(values) > 1 else 0.0
+
+
+def _score(run: TrainedRun, scene_index: int, split_name: str, index: int):
+    """The space's ViewScore of one view of one scene."""
+    split = run.scenes[scene_index].split(split_name)
+    render = run.render(scene_index, split.cameras, index)["color"].cpu()
+    target_values = composite_on_background(split.rgba(index), run.background_value.cpu())
+    rgb_target = composite_on_background(run.rgb_scenes[scene_index].split(split_name).rgba(index), run.rgb_background)
+    return run.space.score_view(render, target_values, rgb_target)
+
+
+def _summarise(per_image: list[dict]) -> dict:
+    """Mean and spread of psnr/ssim (the RGB image's), each metric group's means, over per-image rows."""
+    psnr_mean, psnr_std = _mean_std([p["psnr"] for p in per_image])
+    ssim_mean, ssim_std = _mean_std([p["ssim"] for p in per_image])
+    results: dict = {"psnr": psnr_mean, "psnr_std": psnr_std, "ssim": ssim_mean, "ssim_std": ssim_std}
+    for group in (g for g in METRIC_GROUPS if g in per_image[0]):
+        results[group] = {key: _mean_std([p[group][key] for p in per_image])[0] for key in ("psnr", "ssim")}
+    return results
+
+
+def evaluate_run(cfg: EvalConfig) -> dict:
+    """Renders the split of every scene of the run, computes metrics per image, writes metrics.json; returns it.
+
+    psnr/ssim score the RGB image (a latent render decoded: metrics_d); a latent space also reports metrics_e,
+    metrics_d, metrics_ae and metrics_d_ae. Each view's dashboard goes to PNG (and TensorBoard). Many-scene
+    runs also get per-scene results.
+    """
+    run = load_trained_run(cfg.run, cfg.device, cfg.checkpoint)
+    out_path = cfg.output or (run.run_dir / "eval" / "metrics.json")
+    logger = RunLogger(run.run_dir, getattr(run.config, "wandb", False)) if cfg.save_images else None
+    scene_indices = range(len(run.scenes)) if cfg.scene is None else [run.scene_index(cfg.scene)]
+    per_image, per_scene, total_seconds, pixels = [], [], 0.0, 0
+    for s in scene_indices:
+        split = run.scenes[s].split(cfg.split)
+        count = len(split) if cfg.max_images is None else min(cfg.max_images, len(split))
+        rows = []
+        for i in range(count):
+            t0 = time.perf_counter()
+            score = _score(run, s, cfg.split, i)
+            total_seconds += time.perf_counter() - t0
+            pixels += int(split.cameras.width[i] * split.cameras.height[i])
+            name = split.image_paths[i].stem
+            head = score.groups[score.headline]
+            rows.append({"image": str(split.image_paths[i]), "psnr": head["psnr"], "ssim": head["ssim"], **score.groups})
+            if cfg.save_images:
+                folder = out_path.parent / "renders" / (run.names[s] if len(run.scenes) > 1 else "")
+                for suffix, image in (("", score.rgb), ("_gt", score.target), ("_dashboard", score.figure)):
+                    write_png(folder / f"{name}{suffix}.png", image)
+                logger.image(f"eval_dashboard/{run.names[s]}/{name}", score.figure, run.step)
+        per_image += [{"scene": run.names[s], **row} for row in rows] if len(run.scenes) > 1 else rows
+        if len(run.scenes) > 1:
+            per_scene.append({"scene": run.names[s], **_summarise(rows)})
+    if logger is not None:
+        logger.close()
+    results = _summarise(per_image)
+    results.update(num_rays_per_sec=pixels / max(total_seconds, 1e-9), fps=len(per_image) / max(total_seconds, 1e-9))
+    result = {
+        "experiment_name": run.run_dir.parent.parent.name,
+        "method_name": getattr(run.config, "method_name", getattr(run.config, "kind", run.task)),
+        "task": run.task,
+        "space": run.space.name,
+        "checkpoint": str(run.checkpoint),
+        "step": run.step,
+        "split": cfg.split,
+        "results": results,
+        "per_image": per_image,
+    }
+    if per_scene:
+        result["per_scene"] = per_scene
+    save_json_atomic(out_path, result)
+    return result

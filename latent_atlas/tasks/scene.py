@@ -1,0 +1,284 @@
+"""One scene, one NeRF method: sample pixels, render, step the optimisers; evaluation and state for the engine."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from latent_atlas.backends import set_backend
+from latent_atlas.data.loading import load_scene
+from latent_atlas.data.pixel_sampler import PixelSampler
+from latent_atlas.data.scene import SceneData, composite_on_background
+from latent_atlas.engine.checkpoints import flatten_optimizer, restore_optimizer
+from latent_atlas.engine.device import resolve_device
+from latent_atlas.engine.precision import autocast, grad_scaler, resolve_precision
+from latent_atlas.engine.task import Task
+from latent_atlas.errors import ConfigError, DataError
+from latent_atlas.evaluation.metrics import psnr_from_mse
+from latent_atlas.evaluation.render_views import camera_rays, render_full_view, render_image
+from latent_atlas.losses import PixelLoss
+from latent_atlas.losses.pixel import l2
+from latent_atlas.methods.base import Model, OptimizerConfig
+from latent_atlas.spaces.building import build_space, rgb_background
+from latent_atlas.spaces.image_space import ImageSpace
+from latent_atlas.tasks.scene_config import TrainConfig
+
+AE_DECODER = "ae_decoder"
+"""Optimiser name of a latent space's decoder while it is fine-tuned (not a model parameter group)."""
+
+
+def build_model(config: TrainConfig, scene: SceneData, device: torch.device) -> Model:
+    """The method's model for a scene (as many channels as its images), on `device`."""
+    train = scene.split("train")
+    return config.method.model.setup(train.channels, scene.box_min, scene.box_max, num_cameras=len(train)).to(device)
+
+
+def map_into_space(space: ImageSpace, scene: SceneData, background: Tensor) -> SceneData:
+    """The scene's splits in `space` (DataError naming the scene when its images do not fit)."""
+    try:
+        return space.map_scene(scene, background)
+    except ValueError as exc:
+        raise DataError(scene.source, str(exc)) from None
+
+
+def load_model_state(model: Model, tensors: dict[str, Tensor]) -> None:
+    """Loads the `model.*` tensors of a checkpoint, resizing grids that grew during training."""
+    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    model.resize_to_state_dict(state)
+    model.load_state_dict(state)
+
+
+def space_tensors(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The `space.*` tensors of a checkpoint (a fine-tuned decoder), by the codec's names."""
+    return {k[len("space."):]: v for k, v in tensors.items() if k.startswith("space.")}
+
+
+def open_scene(config: TrainConfig, device: torch.device) -> tuple[ImageSpace, SceneData, Tensor, SceneData]:
+    """(space, the scene in RGB, the RGB background [3], the scene in the space) of a run's config."""
+    if config.data is None:
+        raise ConfigError("--data is required (a scene folder)")
+    space = build_space(config.space, device, config.ae, cache_dir=config.latent.cache_dir, encode_batch=config.latent.encode_batch)
+    rgb_scene = load_scene(config.data, config.data_format, config.auto_scale_poses)
+    background = rgb_background(config.background)
+    return space, rgb_scene, background, map_into_space(space, rgb_scene, background)
+
+
+class SceneTask(Task):
+    """Trains one scene with a method of the registry (in any image space). `train()` returns the run folder."""
+
+    name = "scene"
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.precision = resolve_precision(config.mixed_precision, self.device, config.method.bf16_on_cuda)  # autocast dtype or None
+        self.scaler = grad_scaler(self.device, self.precision)
+        try:
+            set_backend(config.backend)
+        except ValueError as exc:
+            raise ConfigError(f"--backend: {exc}") from None
+        self.pixel_loss = PixelLoss(config.method.losses)
+        if self.pixel_loss.needs_patches and config.method.sampler == "rays":
+            raise ConfigError(f"--losses {' '.join(config.method.losses)}: ssim and fft compare patches; add --sampler patches (or images)")
+        self.space, self.rgb_scene, self.rgb_background, self.scene = open_scene(config, self.device)
+        self.background_value = self.space.background_value(self.rgb_background).to(self.device)  # [C]
+        self.train_split = self.scene.split("train")
+        self.eval_split = self.scene.split("val")
+        if self.train_split.dynamic and not config.method.model.uses_time:
+            print(f"latlas: warning: {config.data} is a dynamic scene (frames carry a time); {config.method_name} is static and ignores it", file=sys.stderr)
+        torch.manual_seed(config.seed)
+        self.model = build_model(config, self.scene, self.device)
+        self.model.set_space_black(self.space.background_value(torch.zeros(3)).to(self.device))
+        self.sampler = PixelSampler(self.train_split, config.seed, config.method.sampler, config.method.patch_size)
+        self.box_min, self.box_max = self.scene.box_min.to(self.device), self.scene.box_max.to(self.device)
+        self.train_cameras = self.train_split.cameras.to(self.device)
+        self.rays_per_batch = config.method.rays_per_batch  # adapts when method.samples_per_batch is set
+        self.rays_seen = 0
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.optimizers = self._make_optimizers()
+        self.open_run()
+
+    # ---- what the engine asks ---------------------------------------------------------------------
+    @property
+    def total_steps(self) -> int:
+        return self.config.method.max_steps
+
+    def default_experiment(self) -> str:
+        return self.config.data.name if self.config.data else "experiment"
+
+    def kind(self) -> str:
+        return self.config.method_name
+
+    def random_generators(self) -> dict[str, torch.Generator]:
+        return {"sampler": self.sampler.generator}
+
+    def throughput(self) -> dict[str, int]:
+        return {"rays": self.rays_seen}
+
+    # ---- optimisers -------------------------------------------------------------------------------
+    def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Adam/AdamW per model parameter group (a decoder being fine-tuned keeps its own optimiser)."""
+        groups = self.model.param_groups()
+        missing = set(groups) - set(self.config.method.optimizers)
+        if missing:
+            raise ConfigError(f"method has parameter groups without an optimiser: {sorted(missing)}")
+        optimizers = {}
+        for name, params in groups.items():
+            if not params:
+                continue
+            opt = self.config.method.optimizers[name]
+            cls = torch.optim.AdamW if opt.weight_decay > 0 else torch.optim.Adam
+            optimizers[name] = cls(params, lr=opt.lr, eps=opt.eps, betas=opt.betas, weight_decay=opt.weight_decay)
+        if AE_DECODER in self.optimizers:
+            optimizers[AE_DECODER] = self.optimizers[AE_DECODER]
+        return optimizers
+
+    # ---- the decoded phase (spaces with a decoder: latent-nerfstudio's schedule) ---------------------
+    def in_decoded_phase(self, progress: float) -> bool:
+        """Whether the decoded-RGB loss is on: the space has a decoder, past latent.decoder_start."""
+        latent = self.config.latent
+        return latent.loss_d_weight > 0 and progress >= latent.decoder_start and bool(self.space.parameters("decoder"))
+
+    def _start_decoder_finetuning(self) -> None:
+        """Unfreezes the decoder and gives it an Adam optimiser (once)."""
+        if AE_DECODER in self.optimizers or not self.config.latent.finetune_decoder:
+            return
+        params = list(self.space.parameters("decoder").values())
+        for p in params:
+            p.requires_grad_(True)
+        self.optimizers[AE_DECODER] = torch.optim.Adam(params, lr=self.config.latent.decoder_lr)
+
+    def decoder_lr(self, progress: float) -> float:
+        """Exponential decay from decoder_lr at the phase start to decoder_lr_final at the end of the run."""
+        latent = self.config.latent
+        phase = (progress - latent.decoder_start) / max(1.0 - latent.decoder_start, 1e-9)
+        return OptimizerConfig(lr=latent.decoder_lr, lr_final=latent.decoder_lr_final).lr_at(phase)
+
+    def decoded_loss(self) -> Tensor:
+        """|D(render) - image|^2 on one random training view rendered in full (latent-nerfstudio's loss_d)."""
+        index = int(torch.randint(len(self.train_split), (1,), generator=self.sampler.generator))
+        render = render_full_view(self.model, self.train_cameras, index, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk, training_cameras=True)["color"]
+        decoded = self.space.decode(render[None])[0]
+        target = composite_on_background(self.rgb_scene.split("train").rgba(index), self.rgb_background).to(decoded.device)
+        return l2(decoded, target)
+
+    # ---- state ------------------------------------------------------------------------------------
+    def checkpoint_state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        optim_meta = {}
+        for name, optimizer in self.optimizers.items():
+            flat, meta = flatten_optimizer(f"optim.{name}", optimizer)
+            tensors.update(flat)
+            optim_meta[name] = meta
+        if AE_DECODER in self.optimizers:  # fine-tuned decoder weights travel with the checkpoint
+            tensors.update({f"space.{k}": v for k, v in self.space.parameters("decoder").items()})
+        state = {"optimizers": optim_meta, "method_name": self.config.method_name, "rays_per_batch": self.rays_per_batch,
+                 "rays_seen": self.rays_seen, "grad_scaler": self.scaler.state_dict()}
+        return tensors, state
+
+    def load_checkpoint_state(self, tensors: dict[str, Tensor], state: dict[str, Any]) -> None:
+        """Model first (its grids may have been resized), then optimisers."""
+        load_model_state(self.model, tensors)
+        self.optimizers = self._make_optimizers()
+        if AE_DECODER in state["optimizers"]:
+            self.space.load_tensors(space_tensors(tensors))
+            self._start_decoder_finetuning()
+        for name, optimizer in self.optimizers.items():
+            restore_optimizer(f"optim.{name}", optimizer, tensors, state["optimizers"][name])
+        self.rays_per_batch = int(state.get("rays_per_batch", self.rays_per_batch))
+        self.rays_seen = int(state.get("rays_seen", int(state["step"]) * self.rays_per_batch))
+        if state.get("grad_scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["grad_scaler"])
+
+    # ---- one step ---------------------------------------------------------------------------------
+    def train_step(self) -> dict[str, float]:
+        """One optimisation step on a random pixel batch; returns the logged scalars."""
+        method = self.config.method
+        progress = self.progress()
+        if self.model.before_step(self.step, progress):
+            self.optimizers = self._make_optimizers()
+        decoded_phase = self.in_decoded_phase(progress)
+        if decoded_phase:
+            self._start_decoder_finetuning()
+        for name, optimizer in self.optimizers.items():
+            lr = self.decoder_lr(progress) if name == AE_DECODER else method.optimizers[name].lr_at(progress)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+        batch = self.sampler.sample(self.rays_per_batch)
+        n_rays = len(batch.camera_indices)
+        bg = self.space.ray_backgrounds(self.config.background, n_rays, self.background_value, self.sampler.generator)
+        target = composite_on_background(batch.rgba, bg).to(self.device)
+        bg = bg.to(self.device)
+        rays = camera_rays(self.train_cameras, *(t.to(self.device) for t in (batch.camera_indices, batch.pixel_x, batch.pixel_y)), self.box_min, self.box_max)
+        rays.metadata = {k: v.to(self.device) for k, v in batch.metadata.items()}
+
+        def pixel_loss(prediction: Tensor, goal: Tensor, prefix: str = "color") -> dict[str, Tensor]:
+            return self.pixel_loss(prediction, goal, prefix, batch.patch)
+
+        with autocast(self.device, self.precision):
+            outputs = self.model(rays, bg)
+            losses = self.model.loss_dict(outputs, target, pixel_loss)
+        losses = {k: v.float() for k, v in losses.items()}
+        outputs["color"] = outputs["color"].float()
+        if decoded_phase:
+            losses["decoded"] = self.config.latent.loss_d_weight * self.decoded_loss()
+        loss = sum(losses.values())
+        scalars = {"loss": loss.item(), **{f"loss_{k}": v.item() for k, v in losses.items()}}
+        if not torch.isfinite(loss):
+            return scalars  # the engine reports the divergence; no step is taken with it
+        for optimizer in self.optimizers.values():
+            optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        for optimizer in self.optimizers.values():
+            if has_gradients(optimizer):  # fp16 loss scaling refuses an optimiser that got no gradients
+                self.scaler.step(optimizer)
+        self.scaler.update()
+        self.rays_seen += n_rays
+        if method.samples_per_batch > 0 and "n_density_samples" in outputs:
+            self.rays_per_batch = adapt_ray_count(n_rays, int(outputs["n_density_samples"]), method.samples_per_batch)
+        with torch.no_grad():
+            mse = torch.mean((outputs["color"] - target) ** 2)
+        return {**scalars, "psnr": psnr_from_mse(mse).item(), "rays_per_batch": float(self.rays_per_batch),
+                "lr": self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"]}
+
+    # ---- evaluation -------------------------------------------------------------------------------
+    def score_view(self, split_name: str, index: int):
+        """The space's score of held-out view `index` of a split (a ViewScore)."""
+        split = self.scene.split(split_name)
+        render = render_image(self.model, split.cameras, index, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk)["color"]
+        target_values = composite_on_background(split.rgba(index), self.background_value.cpu())
+        rgb_target = composite_on_background(self.rgb_scene.split(split_name).rgba(index), self.rgb_background)
+        return self.space.score_view(render, target_values, rgb_target)
+
+    def evaluate(self) -> dict[str, float]:
+        """PSNR/SSIM of the first `eval_images` held-out views: eval_psnr/eval_ssim in the run's space, and the
+        other metric groups of the space (eval_psnr_d: decoded, ...); logs the first view's dashboard."""
+        scores: dict[str, list[float]] = {}
+        for i in range(min(self.config.eval_images, len(self.eval_split))):
+            score = self.score_view("val", i)
+            flat = score.flat()
+            values = {"eval_psnr": flat.pop("psnr_e"), "eval_ssim": flat.pop("ssim_e"), **{f"eval_{k}": v for k, v in flat.items()}}
+            for key, value in values.items():
+                scores.setdefault(key, []).append(value)
+            if i == 0 and self.logger is not None:
+                self.logger.image("eval/render_vs_gt", score.figure, self.step)
+        return {key: sum(v) / len(v) for key, v in scores.items()}
+
+    def summary(self) -> dict[str, Any]:
+        return {"method_name": self.config.method_name, "space": self.space.name,
+                "rays_per_sec": self.rays_seen / max(self.train_seconds, 1e-9), **self.evaluate()}
+
+
+def has_gradients(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether any parameter of the optimiser received a gradient this step."""
+    return any(p.grad is not None for group in optimizer.param_groups for p in group["params"])
+
+
+def adapt_ray_count(n_rays: int, n_samples: int, target_samples: int) -> int:
+    """Rays for the next step so that about `target_samples` samples reach the field (at most 4x change)."""
+    per_ray = max(n_samples, 1) / max(n_rays, 1)
+    wanted = target_samples / per_ray
+    return int(min(max(wanted, n_rays / 4, 64), n_rays * 4, 1 << 18))
