@@ -8,7 +8,7 @@ TORCH_PIP_ARGS ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.latent-atlas-installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m latent_atlas.demo --workdir outputs/demo
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(PY) -m pytest -q -x --durations=10
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 clean:
 	rm -rf outputs .pytest_cache

@@ -16,11 +16,11 @@ from pathlib import Path
 import torch
 
 from latent_atlas.data.scene import composite_on_background
-from latent_atlas.methods.registry import method_config
-from latent_atlas.tasks.scene_config import TrainConfig
 from latent_atlas.evaluation.metrics import psnr
 from latent_atlas.evaluation.render_views import render_image
+from latent_atlas.methods.registry import method_config
 from latent_atlas.tasks.scene import SceneTask
+from latent_atlas.tasks.scene_config import TrainConfig
 
 
 def colour_spread(image: torch.Tensor, mask: torch.Tensor) -> float:
@@ -40,7 +40,16 @@ def main() -> None:
     for background in ("white", "random"):
         method = method_config(args.method)
         method.max_steps = args.steps
-        cfg = TrainConfig(method_name=args.method, method=method, data=args.data, output_dir=args.output_dir, background=background, progress=False, eval_every=10**9, checkpoint_every=10**9)
+        cfg = TrainConfig(
+            method_name=args.method,
+            method=method,
+            data=args.data,
+            output_dir=args.output_dir,
+            background=background,
+            progress=False,
+            eval_every=10**9,
+            checkpoint_every=10**9,
+        )
         trainer = SceneTask(cfg)
         trainer.train()
         split = trainer.scene.split("test")

@@ -35,7 +35,7 @@ def steady_steps_per_s(run_dir: Path) -> float:
     """Median steps/s of the logged windows in the second half of training (after compiling and warm-up)."""
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
     rates = [r["steps_per_sec"] for r in rows if "steps_per_sec" in r]
-    rates = rates[len(rates) // 2:]
+    rates = rates[len(rates) // 2 :]
     return statistics.median(rates) if rates else float("nan")
 
 
@@ -61,7 +61,9 @@ def main() -> None:
             print(json.dumps(row), file=sys.stderr, flush=True)
             if args.json:
                 args.json.write_text(json.dumps(rows, indent=2))
-    print(f"# {torch.cuda.get_device_name()} | torch {torch.__version__} | budget {args.budget:.0f} s | {args.eval_images} test views | {time.strftime('%Y-%m-%d')}")
+    print(
+        f"# {torch.cuda.get_device_name()} | torch {torch.__version__} | budget {args.budget:.0f} s | {args.eval_images} test views | {time.strftime('%Y-%m-%d')}"
+    )
     header = ["method", "variant", "steps", "steps_per_s", "steady_steps_per_s", "rays_per_s", "test_psnr", "test_ssim", "peak_mem_mb"]
     print_table(rows, header)
 

@@ -1,6 +1,6 @@
 """Hash-grid encoding on CPU: the fast path against the reference path, forward + backward, one process.
 
-    python benchmarks/hash_grid.py [--points 131072] [--repeats 3]
+python benchmarks/hash_grid.py [--points 131072] [--repeats 3]
 """
 
 from __future__ import annotations

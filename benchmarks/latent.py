@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from machine import machine_line  # noqa: E402
 from methods import METHOD_FLAGS  # noqa: E402
 from train_budget import latlas, print_table, run_method  # noqa: E402
 
@@ -56,7 +54,21 @@ def main() -> None:
 
     ae = args.ae
     if ae is None:
-        out = latlas("ae", "train", "--data", str(DATASETS), "--preset", "tiny", "--max-time", str(args.train_ae_seconds), "--max-steps", "1000000", "--output-dir", str(args.output_dir), "--no-progress")
+        out = latlas(
+            "ae",
+            "train",
+            "--data",
+            str(DATASETS),
+            "--preset",
+            "tiny",
+            "--max-time",
+            str(args.train_ae_seconds),
+            "--max-steps",
+            "1000000",
+            "--output-dir",
+            str(args.output_dir),
+            "--no-progress",
+        )
         ae = Path(out.strip().splitlines()[-1].split("run folder: ")[1])
     ae_summary = json.loads((ae / "summary.json").read_text())
 
@@ -67,8 +79,10 @@ def main() -> None:
             for row in run_method(method, args.data, budgets, args.output_dir, args.eval_images, flags + extra):
                 rows.append({"space": space, **row})
 
-    print(f"# {platform.machine()} | {os.cpu_count()} cores | torch threads {__import__('torch').get_num_threads()} | {time.strftime('%Y-%m-%d')}")
-    print(f"# autoencoder: {ae} ({ae_summary['preset']}, {ae_summary['steps']} steps, {ae_summary['train_seconds']:.0f} s, val PSNR {ae_summary['val_psnr']:.2f} dB)")
+    print(machine_line())
+    print(
+        f"# autoencoder: {ae} ({ae_summary['preset']}, {ae_summary['steps']} steps, {ae_summary['train_seconds']:.0f} s, val PSNR {ae_summary['val_psnr']:.2f} dB)"
+    )
     header = ["method", "space", "train_s", "steps", "test_psnr", "test_ssim", "metrics_e_psnr", "metrics_ae_psnr", "rays_per_s", "peak_mem_mb"]
     print_table(rows, header)
     print()

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from methods import METHOD_FLAGS  # noqa: E402
 
 from latent_atlas.methods.registry import method_config  # noqa: E402
-from latent_atlas.tasks.scene_config import TrainConfig  # noqa: E402
 from latent_atlas.tasks.scene import SceneTask  # noqa: E402
+from latent_atlas.tasks.scene_config import TrainConfig  # noqa: E402
 
 
 def main() -> None:
@@ -35,7 +35,7 @@ def main() -> None:
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:split])
-    args.extra = argv[split + 1:]  # extra `latlas train` flags (after --)
+    args.extra = argv[split + 1 :]  # extra `latlas train` flags (after --)
     flags = METHOD_FLAGS.get(args.method, []) + ["--data", str(args.data), "--output-dir", "/tmp/latlas-profile", "--no-progress", *args.extra]
     default = TrainConfig(method_name=args.method, method=method_config(args.method))
     trainer = SceneTask(tyro.cli(TrainConfig, default=default, args=flags))

@@ -81,11 +81,20 @@ def main() -> None:
     parser.add_argument("--rgb-epochs", type=float, nargs="+", help="epochs of each RGB Tri-Planes run (default: 2 x the largest --stage-epochs)")
     parser.add_argument("--heldout-epochs", type=float, default=20)
     parser.add_argument("--sizes", type=int, nargs="+", default=[16])
-    parser.add_argument("--stage-epochs", type=float, nargs="+", default=[2.0], help="epochs of each stage-2 phase, one run per value (2: where it converges on the CPU presets)")
+    parser.add_argument(
+        "--stage-epochs",
+        type=float,
+        nargs="+",
+        default=[2.0],
+        help="epochs of each stage-2 phase, one run per value (2: where it converges on the CPU presets)",
+    )
     parser.add_argument("--num-train", type=int, default=20, help="training views of each synthesized car")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/scaled"))
-    parser.add_argument("--fresh", action="store_true",
-                        help="train every run again (default: reuse finished runs of the same experiment name; names carry the size and RGB epochs, not other settings)")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="train every run again (default: reuse finished runs of the same experiment name; names carry the size and RGB epochs, not other settings)",
+    )
     args = parser.parse_args()
     reuse = not args.fresh
     out = str(args.output_dir)
@@ -96,12 +105,46 @@ def main() -> None:
     if args.igae_run:
         igae = read_summary(args.igae_run)
     else:
-        igae = run("igae", "--data", str(CARS), "--num-scenes", str(args.igae_scenes), "--ae", str(args.ae), *igae_length, "--output-dir", out, "--experiment-name", "igae", reuse=reuse)
+        igae = run(
+            "igae",
+            "--data",
+            str(CARS),
+            "--num-scenes",
+            str(args.igae_scenes),
+            "--ae",
+            str(args.ae),
+            *igae_length,
+            "--output-dir",
+            out,
+            "--experiment-name",
+            "igae",
+            reuse=reuse,
+        )
     print(f"IG-AE: {igae['run_dir']} ({igae['steps']} steps, {igae['train_seconds']:.0f} s)", flush=True)
     rows1 = []
     for name, ae in (("plain", str(args.ae)), ("IG-AE", igae["run_dir"])):
-        s = run("triplanes", "--data", str(CARS), "--first-scene", str(args.igae_scenes), "--space", "latent", "--ae", ae, "--rays-per-view", "0",
-                "--phases.0.epochs", str(args.heldout_epochs), "--eval-views", "10", "--output-dir", out, "--experiment-name", f"heldout-{name}", reuse=reuse)
+        s = run(
+            "triplanes",
+            "--data",
+            str(CARS),
+            "--first-scene",
+            str(args.igae_scenes),
+            "--space",
+            "latent",
+            "--ae",
+            ae,
+            "--rays-per-view",
+            "0",
+            "--phases.0.epochs",
+            str(args.heldout_epochs),
+            "--eval-views",
+            "10",
+            "--output-dir",
+            out,
+            "--experiment-name",
+            f"heldout-{name}",
+            reuse=reuse,
+        )
         rows1.append((name, s))
         print(f"held-out latent Tri-Planes with the {name} autoencoder: {s['run_dir']} decoded PSNR {s['eval']['psnr_d']:.2f}", flush=True)
 
@@ -109,49 +152,129 @@ def main() -> None:
     if args.stage1_run:
         stage1 = {"run_dir": str(args.stage1_run)}
     else:
-        stage1 = run("scale", "stage1", "--data", str(CARS), "--num-scenes", str(args.igae_scenes), "--ae", igae["run_dir"], *igae_length, "--output-dir", out, "--experiment-name", "stage1", reuse=reuse)
+        stage1 = run(
+            "scale",
+            "stage1",
+            "--data",
+            str(CARS),
+            "--num-scenes",
+            str(args.igae_scenes),
+            "--ae",
+            igae["run_dir"],
+            *igae_length,
+            "--output-dir",
+            out,
+            "--experiment-name",
+            "stage1",
+            reuse=reuse,
+        )
     print(f"stage 1: {stage1['run_dir']}", flush=True)
     rows2 = []
     data = args.output_dir / f"cars_{max(args.sizes)}"  # one family; each size takes its first N scenes (same seed: same cars)
     if not (data / "dataset_map.json").is_file():
-        latlas("data", "synth", "--family", "cars", "--num-scenes", str(max(args.sizes)), "--output", str(data), "--resolution", "64",
-               "--num-train", str(args.num_train), "--num-val", "2", "--num-test", "5", "--seed", "100")
+        latlas(
+            "data",
+            "synth",
+            "--family",
+            "cars",
+            "--num-scenes",
+            str(max(args.sizes)),
+            "--output",
+            str(data),
+            "--resolution",
+            "64",
+            "--num-train",
+            str(args.num_train),
+            "--num-val",
+            "2",
+            "--num-test",
+            "5",
+            "--seed",
+            "100",
+        )
     for size in sorted(args.sizes):
         stage2s = []
         for epochs in args.stage_epochs:
-            s2 = run("scale", "stage2", "--data", str(data), "--num-scenes", str(size), "--init", stage1["run_dir"], "--phases.0.epochs", str(epochs), "--phases.1.epochs", str(epochs),
-                     "--eval-views", "5", "--output-dir", out, "--experiment-name", f"stage2-{size}-e{epochs:g}", reuse=reuse)
+            s2 = run(
+                "scale",
+                "stage2",
+                "--data",
+                str(data),
+                "--num-scenes",
+                str(size),
+                "--init",
+                stage1["run_dir"],
+                "--phases.0.epochs",
+                str(epochs),
+                "--phases.1.epochs",
+                str(epochs),
+                "--eval-views",
+                "5",
+                "--output-dir",
+                out,
+                "--experiment-name",
+                f"stage2-{size}-e{epochs:g}",
+                reuse=reuse,
+            )
             s2["epochs"] = epochs
-            print(f"stage 2, {size} scenes, {epochs:g} + {epochs:g} epochs: {s2['run_dir']} decoded PSNR {s2['eval']['psnr_d']:.2f}, {s2['train_seconds_per_scene']:.1f} s / scene", flush=True)
+            print(
+                f"stage 2, {size} scenes, {epochs:g} + {epochs:g} epochs: {s2['run_dir']} decoded PSNR {s2['eval']['psnr_d']:.2f}, {s2['train_seconds_per_scene']:.1f} s / scene",
+                flush=True,
+            )
             stage2s.append(s2)
         rgbs = []
         if args.rgb_sizes is None or size in args.rgb_sizes:
             for epochs in args.rgb_epochs or [2 * max(args.stage_epochs)]:
-                rgb = run("triplanes", "--data", str(data), "--num-scenes", str(size), "--phases.0.epochs", str(epochs), "--eval-views", "5", "--output-dir", out,
-                          "--experiment-name", f"rgb-{size}-e{epochs:g}", reuse=reuse)
+                rgb = run(
+                    "triplanes",
+                    "--data",
+                    str(data),
+                    "--num-scenes",
+                    str(size),
+                    "--phases.0.epochs",
+                    str(epochs),
+                    "--eval-views",
+                    "5",
+                    "--output-dir",
+                    out,
+                    "--experiment-name",
+                    f"rgb-{size}-e{epochs:g}",
+                    reuse=reuse,
+                )
                 rgb["epochs"] = epochs
-                print(f"RGB Tri-Planes, {size} scenes, {epochs:g} epochs: {rgb['run_dir']} PSNR {rgb['eval']['psnr_e']:.2f}, {rgb['train_seconds_per_scene']:.1f} s / scene", flush=True)
+                print(
+                    f"RGB Tri-Planes, {size} scenes, {epochs:g} epochs: {rgb['run_dir']} PSNR {rgb['eval']['psnr_e']:.2f}, {rgb['train_seconds_per_scene']:.1f} s / scene",
+                    flush=True,
+                )
                 rgbs.append(rgb)
         rows2.append((size, stage2s, rgbs))
 
-    print(f"# {time.strftime('%Y-%m-%d')} | plain AE: {args.ae} | cars64 scenes [0, {args.igae_scenes}) for IG-AE / stage 1, [{args.igae_scenes}, {n_cars}) held out")
+    print(
+        f"# {time.strftime('%Y-%m-%d')} | plain AE: {args.ae} | cars64 scenes [0, {args.igae_scenes}) for IG-AE / stage 1, [{args.igae_scenes}, {n_cars}) held out"
+    )
     print("| autoencoder | held-out scenes | decoded PSNR | latent PSNR | AE ceiling PSNR |")
     print("|---|---|---|---|---|")
     for name, s in rows1:
         e = s["eval"]
         print(f"| {name} | {s['scenes']} | {e['psnr_d']:.2f} | {e['psnr_e']:.2f} | {e['psnr_ae']:.2f} |")
     print()
-    print("| scenes | method | PSNR (RGB) | train s / scene | parameters / scene | params + Adam / scene (MiB) | saved activations / scene (MiB) "
-          "| RSS growth / scene (MiB) | process peak RSS (MiB) |")
+    print(
+        "| scenes | method | PSNR (RGB) | train s / scene | parameters / scene | params + Adam / scene (MiB) | saved activations / scene (MiB) "
+        "| RSS growth / scene (MiB) | process peak RSS (MiB) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for size, stage2s, rgbs in rows2:
         rows = [(f"stage 2 (latent, micro-macro), {s['epochs']:g} + {s['epochs']:g} epochs", s, "psnr_d") for s in stage2s]
         rows += [(f"RGB Tri-Planes, {r['epochs']:g} epochs", r, "psnr_e") for r in rgbs]
         for name, s, key in rows:
-            print(f"| {size} | {name} | {s['eval'][key]:.2f} | {s['train_seconds_per_scene']:.2f} | {s['scene_parameters']:.0f} | {s['scene_memory_mb']:.2f} "
-                  f"| {s.get('saved_activations_per_scene_mb', float('nan')):.1f} | {s['peak_activations_per_scene_mb']:.1f} | {s['peak_memory_mb']:.0f} |")
+            print(
+                f"| {size} | {name} | {s['eval'][key]:.2f} | {s['train_seconds_per_scene']:.2f} | {s['scene_parameters']:.0f} | {s['scene_memory_mb']:.2f} "
+                f"| {s.get('saved_activations_per_scene_mb', float('nan')):.1f} | {s['peak_activations_per_scene_mb']:.1f} | {s['peak_memory_mb']:.0f} |"
+            )
     print()
-    print("| scenes | stage 2 epochs | stage 2 decoded PSNR | stage 2 s / scene | RGB s / scene to that PSNR | time ratio (stage 2 / RGB) | params + Adam per scene | + activations per scene |")
+    print(
+        "| scenes | stage 2 epochs | stage 2 decoded PSNR | stage 2 s / scene | RGB s / scene to that PSNR | time ratio (stage 2 / RGB) | params + Adam per scene | + activations per scene |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for size, stage2s, rgbs in rows2:
         for s2 in stage2s if rgbs else []:
@@ -159,8 +282,10 @@ def main() -> None:
             theirs = time_to_psnr(rgbs, target)
             bound, _, value = theirs.rpartition(" ")  # "<= t" or "> t": the ratio is a bound the other way round
             ratio = {"": "", "<=": ">= ", ">": "< "}[bound] + f"{mine / float(value):.2f}x"
-            print(f"| {size} | {s2['epochs']:g} + {s2['epochs']:g} | {target:.2f} | {mine:.2f} | {theirs} | {ratio} "
-                  f"| {s2['scene_memory_mb'] / rgbs[0]['scene_memory_mb']:.2f}x | {memory_with_activations_ratio(s2, rgbs[0]):.2f}x ({activations_key(s2, rgbs[0]).split('_')[0]}) |")
+            print(
+                f"| {size} | {s2['epochs']:g} + {s2['epochs']:g} | {target:.2f} | {mine:.2f} | {theirs} | {ratio} "
+                f"| {s2['scene_memory_mb'] / rgbs[0]['scene_memory_mb']:.2f}x | {memory_with_activations_ratio(s2, rgbs[0]):.2f}x ({activations_key(s2, rgbs[0]).split('_')[0]}) |"
+            )
 
 
 if __name__ == "__main__":

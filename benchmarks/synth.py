@@ -42,8 +42,10 @@ def main() -> None:
         seconds["batched, from the sphere"] += time.perf_counter() - start
         differing += int(((before - now).abs().amax(dim=-1) > 1.0 / 255).sum())
         pixels += before[..., 0].numel()
-    print(f"# {time.strftime('%Y-%m-%d')} | {platform.machine()}, {torch.get_num_threads()} threads | {args.scenes} cars, "
-          f"{args.views} views of {args.resolution} px, supersample {args.supersample}")
+    print(
+        f"# {time.strftime('%Y-%m-%d')} | {platform.machine()}, {torch.get_num_threads()} threads | {args.scenes} cars, "
+        f"{args.views} views of {args.resolution} px, supersample {args.supersample}"
+    )
     print("| path | s / scene | ratio |")
     print("|---|---|---|")
     base = seconds["per view, from the origin"]

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machine import machine_line
 
 
 def latlas(*args: str) -> str:
@@ -39,9 +39,26 @@ def print_table(rows: list[dict], header: list[str]) -> None:
 
 def run_method(method: str, data: Path, budgets: list[float], out: Path, eval_images: int, extra: list[str], eval_extra: tuple[str, ...] = ()) -> list[dict]:
     """Trains `method` for max(budgets) seconds; returns one row per budget."""
-    args = ["train", method, "--data", str(data), "--output-dir", str(out), "--max-time", str(max(budgets)),
-            "--checkpoint-at-times", *[str(b) for b in budgets[:-1]], "--eval-every", "1000000000",
-            "--checkpoint-every", "1000000000", "--checkpoint-every-seconds", "1e9", "--no-progress", *extra]
+    args = [
+        "train",
+        method,
+        "--data",
+        str(data),
+        "--output-dir",
+        str(out),
+        "--max-time",
+        str(max(budgets)),
+        "--checkpoint-at-times",
+        *[str(b) for b in budgets[:-1]],
+        "--eval-every",
+        "1000000000",
+        "--checkpoint-every",
+        "1000000000",
+        "--checkpoint-every-seconds",
+        "1e9",
+        "--no-progress",
+        *extra,
+    ]
     started = time.time()
     stdout = latlas(*args)
     wall = time.time() - started
@@ -52,16 +69,37 @@ def run_method(method: str, data: Path, budgets: list[float], out: Path, eval_im
     for ckpt in checkpoints:
         state = json.loads(ckpt.read_text())
         metrics_path = run_dir / "eval" / f"{ckpt.stem}.json"
-        latlas("eval", "--run", str(run_dir), "--checkpoint", str(ckpt), "--max-images", str(eval_images), "--output", str(metrics_path), "--no-save-images", *eval_extra)
+        latlas(
+            "eval",
+            "--run",
+            str(run_dir),
+            "--checkpoint",
+            str(ckpt),
+            "--max-images",
+            str(eval_images),
+            "--output",
+            str(metrics_path),
+            "--no-save-images",
+            *eval_extra,
+        )
         result = json.loads(metrics_path.read_text())["results"]
         latent = {f"{g}_psnr": round(result[g]["psnr"], 2) for g in ("metrics_e", "metrics_ae", "metrics_d_ae") if g in result}
-        rows.append({**latent,
-            "scene": data.name, "method": method, "train_s": round(state["train_seconds"], 1), "steps": state["step"],
-            "steps_per_s": round(state["step"] / max(state["train_seconds"], 1e-9), 2),
-            "test_psnr": round(result["psnr"], 2), "test_ssim": round(result["ssim"], 4),
-            "rays_per_s": round(summary["rays_per_sec"], 1), "peak_mem_mb": round(summary["peak_memory_mb"]),
-            "run_dir": str(run_dir), "wall_s": round(wall),
-        })
+        rows.append(
+            {
+                **latent,
+                "scene": data.name,
+                "method": method,
+                "train_s": round(state["train_seconds"], 1),
+                "steps": state["step"],
+                "steps_per_s": round(state["step"] / max(state["train_seconds"], 1e-9), 2),
+                "test_psnr": round(result["psnr"], 2),
+                "test_ssim": round(result["ssim"], 4),
+                "rays_per_s": round(summary["rays_per_sec"], 1),
+                "peak_mem_mb": round(summary["peak_memory_mb"]),
+                "run_dir": str(run_dir),
+                "wall_s": round(wall),
+            }
+        )
     return rows
 
 
@@ -86,10 +124,10 @@ def main(defaults: dict | None = None, description: str = __doc__) -> None:
     for data in args.data:
         for method in args.methods:
             rows += run_method(method, data, budgets, args.output_dir, args.eval_images, method_flags.get(method, []) + args.extra)
-            print(json.dumps(rows[-len(budgets):]), file=sys.stderr, flush=True)  # partial results survive a later failure
+            print(json.dumps(rows[-len(budgets) :]), file=sys.stderr, flush=True)  # partial results survive a later failure
             if args.json:
                 args.json.write_text(json.dumps(rows, indent=2))
-    print(f"# {platform.machine()} | {os.cpu_count()} cores | torch threads {__import__('torch').get_num_threads()} | {time.strftime('%Y-%m-%d')}")
+    print(machine_line())
     header = ["scene", "method", "train_s", "steps", "steps_per_s", "test_psnr", "test_ssim", "rays_per_s", "peak_mem_mb"]
     print_table(rows, header)
 

@@ -80,7 +80,9 @@ def accelerated(reference: F | None = None, *, auto: bool = True):
             return compiled(*args, **kwargs)
         except Exception as exc:  # a compiler problem must never stop training: fall back, loudly
             failed = True
-            warnings.warn(f"{reference.__module__}.{reference.__name__}: compiled path failed ({type(exc).__name__}: {exc}); using the reference path")
+            warnings.warn(
+                f"{reference.__module__}.{reference.__name__}: compiled path failed ({type(exc).__name__}: {exc}); using the reference path", stacklevel=2
+            )
             return reference(*args, **kwargs)
 
     dispatch.reference = reference  # type: ignore[attr-defined]

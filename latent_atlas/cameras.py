@@ -27,13 +27,15 @@ class RayBundle:
     def __len__(self) -> int:
         return self.origins.shape[0]
 
-    def __getitem__(self, index) -> "RayBundle":
+    def __getitem__(self, index) -> RayBundle:
         cams = None if self.camera_indices is None else self.camera_indices[index]
         return RayBundle(self.origins[index], self.directions[index], self.near[index], self.far[index], cams, {k: v[index] for k, v in self.metadata.items()})
 
-    def to(self, device: torch.device | str) -> "RayBundle":
+    def to(self, device: torch.device | str) -> RayBundle:
         cams = None if self.camera_indices is None else self.camera_indices.to(device)
-        return RayBundle(*(t.to(device) for t in (self.origins, self.directions, self.near, self.far)), cams, {k: v.to(device) for k, v in self.metadata.items()})
+        return RayBundle(
+            *(t.to(device) for t in (self.origins, self.directions, self.near, self.far)), cams, {k: v.to(device) for k, v in self.metadata.items()}
+        )
 
 
 @dataclass
@@ -68,23 +70,28 @@ class Cameras:
     def __len__(self) -> int:
         return self.camera_to_worlds.shape[0]
 
-    def __getitem__(self, index) -> "Cameras":
+    def __getitem__(self, index) -> Cameras:
         if isinstance(index, int):
             index = slice(index, index + 1)
         return Cameras(
-            self.camera_to_worlds[index], self.fx[index], self.fy[index], self.cx[index],
-            self.cy[index], self.width[index], self.height[index],
+            self.camera_to_worlds[index],
+            self.fx[index],
+            self.fy[index],
+            self.cx[index],
+            self.cy[index],
+            self.width[index],
+            self.height[index],
         )
 
-    def to(self, device: torch.device | str) -> "Cameras":
+    def to(self, device: torch.device | str) -> Cameras:
         return Cameras(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
 
     @staticmethod
-    def cat(cameras: list["Cameras"]) -> "Cameras":
+    def cat(cameras: list[Cameras]) -> Cameras:
         """Concatenates camera batches along N."""
         return Cameras(*(torch.cat([getattr(c, f) for c in cameras]) for f in Cameras.__dataclass_fields__))
 
-    def rescale(self, factor: float) -> "Cameras":
+    def rescale(self, factor: float) -> Cameras:
         """Scales the image size by `factor` exactly (e.g. 1/8 for an f8 latent space).
 
         Intrinsics are multiplied by `factor` with no flooring; the new width and
@@ -93,13 +100,15 @@ class Cameras:
         new_w = self.width.double() * factor
         new_h = self.height.double() * factor
         if not (torch.allclose(new_w, new_w.round()) and torch.allclose(new_h, new_h.round())):
-            raise ValueError(
-                f"rescaling by {factor} gives a non-integer image size "
-                f"({new_w[0].item()} x {new_h[0].item()})"
-            )
+            raise ValueError(f"rescaling by {factor} gives a non-integer image size ({new_w[0].item()} x {new_h[0].item()})")
         return Cameras(
-            self.camera_to_worlds, self.fx * factor, self.fy * factor, self.cx * factor,
-            self.cy * factor, new_w.round().long(), new_h.round().long(),
+            self.camera_to_worlds,
+            self.fx * factor,
+            self.fy * factor,
+            self.cx * factor,
+            self.cy * factor,
+            new_w.round().long(),
+            new_h.round().long(),
         )
 
     def pixel_directions(self, camera_indices: Tensor, pixel_x: Tensor, pixel_y: Tensor) -> tuple[Tensor, Tensor]:
@@ -121,15 +130,11 @@ class Cameras:
         """Row-major pixel coordinates of one full image: pixel_x, pixel_y [H*W]."""
         h, w = int(self.height[camera_index]), int(self.width[camera_index])
         device = self.camera_to_worlds.device
-        ys, xs = torch.meshgrid(
-            torch.arange(h, device=device), torch.arange(w, device=device), indexing="ij"
-        )
+        ys, xs = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device), indexing="ij")
         return xs.reshape(-1), ys.reshape(-1)
 
 
-def ray_box_intersection(
-    origins: Tensor, directions: Tensor, box_min: Tensor, box_max: Tensor
-) -> tuple[Tensor, Tensor]:
+def ray_box_intersection(origins: Tensor, directions: Tensor, box_min: Tensor, box_max: Tensor) -> tuple[Tensor, Tensor]:
     """Slab test: entry and exit distances t_near, t_far [n] of rays [n, 3] with an axis-aligned box.
 
     A ray that misses the box gets t_near > t_far.
@@ -143,9 +148,7 @@ def ray_box_intersection(
     return t_near, t_far
 
 
-def near_far_in_box(
-    origins: Tensor, directions: Tensor, box_min: Tensor, box_max: Tensor, min_near: float = 0.05
-) -> tuple[Tensor, Tensor]:
+def near_far_in_box(origins: Tensor, directions: Tensor, box_min: Tensor, box_max: Tensor, min_near: float = 0.05) -> tuple[Tensor, Tensor]:
     """Ray range inside the scene box: near, far [n, 1]; rays that miss it get near == far."""
     t_near, t_far = ray_box_intersection(origins, directions, box_min, box_max)
     near = t_near.clamp_min(min_near)

@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 
 from latent_atlas.data.synth.writer import SynthConfig, synthesize
-from latent_atlas.methods.registry import method_config
-from latent_atlas.tasks.autoencoder import AETrainConfig, AETrainer
-from latent_atlas.tasks.scene_config import TrainConfig
 from latent_atlas.evaluation.evaluate import EvalConfig, evaluate_run
 from latent_atlas.evaluation.render import RenderConfig, render_orbit
+from latent_atlas.methods.registry import method_config
+from latent_atlas.tasks.autoencoder import AETrainConfig, AETrainer
 from latent_atlas.tasks.scene import SceneTask
+from latent_atlas.tasks.scene_config import TrainConfig
 
 
 def main() -> None:
@@ -30,17 +30,30 @@ def main() -> None:
     t0 = time.perf_counter()
     data_dir = args.workdir / "data"
     print(f"[1/6] synthesizing {args.scenes} 'objects' scenes ({args.resolution}x{args.resolution}) in {data_dir}")
-    scenes = synthesize(SynthConfig(output=data_dir, family="objects", num_scenes=args.scenes, resolution=args.resolution, num_train=60, num_val=5, num_test=10, seed=7))
+    scenes = synthesize(
+        SynthConfig(output=data_dir, family="objects", num_scenes=args.scenes, resolution=args.resolution, num_train=60, num_val=5, num_test=10, seed=7)
+    )
     scene = scenes[0]
 
     print(f"[2/6] training a tiny autoencoder on their images for {args.ae_seconds:.0f} s")
-    ae_run = AETrainer(AETrainConfig(data=(data_dir,), preset="tiny", max_steps=100_000, max_time=args.ae_seconds, output_dir=args.workdir / "runs", experiment_name="demo")).train()
+    ae_run = AETrainer(
+        AETrainConfig(data=(data_dir,), preset="tiny", max_steps=100_000, max_time=args.ae_seconds, output_dir=args.workdir / "runs", experiment_name="demo")
+    ).train()
 
     rows = []
     for step, space in ((3, "rgb"), (4, "latent")):
         print(f"[{step}/6] training {args.method} in {space} space for {args.train_seconds:.0f} s")
         extra = {"space": "latent", "ae": str(ae_run), "background": "white"} if space == "latent" else {}
-        config = TrainConfig(method_name=args.method, method=method_config(args.method), data=scene, output_dir=args.workdir / "runs", max_time=args.train_seconds, eval_every=1000, experiment_name=f"demo-{space}", **extra)
+        config = TrainConfig(
+            method_name=args.method,
+            method=method_config(args.method),
+            data=scene,
+            output_dir=args.workdir / "runs",
+            max_time=args.train_seconds,
+            eval_every=1000,
+            experiment_name=f"demo-{space}",
+            **extra,
+        )
         run_dir = SceneTask(config).train()
         result = evaluate_run(EvalConfig(run=run_dir))
         rows.append((space, run_dir, json.loads((run_dir / "summary.json").read_text()), result["results"]))
@@ -51,14 +64,20 @@ def main() -> None:
 
     ae_summary = json.loads((ae_run / "summary.json").read_text())
     print()
-    print("| space | method | steps | train s | rays/s | peak MiB | test PSNR (RGB) | test SSIM (RGB) | latent PSNR (metrics_e) | AE ceiling PSNR (metrics_ae) |")
+    print(
+        "| space | method | steps | train s | rays/s | peak MiB | test PSNR (RGB) | test SSIM (RGB) | latent PSNR (metrics_e) | AE ceiling PSNR (metrics_ae) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for space, _, summary, r in rows:
         latent = f"{r['metrics_e']['psnr']:.2f}" if "metrics_e" in r else "-"
         ceiling = f"{r['metrics_ae']['psnr']:.2f}" if "metrics_ae" in r else "-"
-        print(f"| {space} | {args.method} | {summary['steps']} | {summary['train_seconds']:.0f} | {summary['rays_per_sec']:.0f} | {summary['peak_memory_mb']:.0f} | {r['psnr']:.2f} | {r['ssim']:.3f} | {latent} | {ceiling} |")
+        print(
+            f"| {space} | {args.method} | {summary['steps']} | {summary['train_seconds']:.0f} | {summary['rays_per_sec']:.0f} | {summary['peak_memory_mb']:.0f} | {r['psnr']:.2f} | {r['ssim']:.3f} | {latent} | {ceiling} |"
+        )
     print()
-    print(f"autoencoder: {ae_run / 'autoencoder'} ({ae_summary['steps']} steps in {ae_summary['train_seconds']:.0f} s, val reconstruction PSNR {ae_summary['val_psnr']:.2f} dB)")
+    print(
+        f"autoencoder: {ae_run / 'autoencoder'} ({ae_summary['steps']} steps in {ae_summary['train_seconds']:.0f} s, val reconstruction PSNR {ae_summary['val_psnr']:.2f} dB)"
+    )
     for space, run_dir, _, _ in rows:
         print(f"{space} run:  {run_dir} (metrics: eval/metrics.json, renders: eval/renders)")
     print(f"orbit:       {gif}")

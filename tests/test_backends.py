@@ -41,6 +41,7 @@ def test_failed_compile_falls_back_to_reference(monkeypatch):
     def broken(fn, **kwargs):
         def run(*a, **k):
             raise RuntimeError("no compiler")
+
         return run
 
     monkeypatch.setattr(torch, "compile", broken)

@@ -1,4 +1,3 @@
-
 import pytest
 import torch
 
@@ -35,7 +34,9 @@ def test_rays_rotated_and_translated_pose():
 
 
 def test_rescale_is_exact():
-    cam = Cameras(torch.eye(4)[None], torch.tensor([88.8889]), torch.tensor([88.8889]), torch.tensor([32.0]), torch.tensor([31.5]), torch.tensor([64]), torch.tensor([64]))
+    cam = Cameras(
+        torch.eye(4)[None], torch.tensor([88.8889]), torch.tensor([88.8889]), torch.tensor([32.0]), torch.tensor([31.5]), torch.tensor([64]), torch.tensor([64])
+    )
     small = cam.rescale(1 / 8)
     assert small.fx.item() == pytest.approx(88.8889 / 8, abs=1e-6)
     assert small.cy.item() == pytest.approx(31.5 / 8, abs=1e-6)

@@ -73,7 +73,6 @@ def _run_task(task) -> Path:
 
 def _resume_config(resume: str, rest: list[str], prog: str):
     """(task name, config) of --resume RUN with the flags in `rest` applied over the saved config."""
-    import tyro
 
     from latent_atlas.tasks.registry import load_run_config
 
@@ -94,7 +93,6 @@ def _device_type(args: list[str]) -> str:
 
 
 def cmd_train(args: list[str]) -> int:
-    import tyro
 
     from latent_atlas.errors import ConfigError
     from latent_atlas.methods.defaults import device_flags
@@ -137,8 +135,6 @@ def cmd_train(args: list[str]) -> int:
 def cmd_eval(args: list[str]) -> int:
     import json
 
-    import tyro
-
     from latent_atlas.evaluation.evaluate import EvalConfig, evaluate_run
 
     cfg = parse_flags(EvalConfig, args=args, prog="latlas eval")
@@ -149,7 +145,6 @@ def cmd_eval(args: list[str]) -> int:
 
 
 def cmd_render(args: list[str]) -> int:
-    import tyro
 
     from latent_atlas.evaluation.render import RenderConfig, render_orbit
 
@@ -158,7 +153,6 @@ def cmd_render(args: list[str]) -> int:
 
 
 def cmd_data(args: list[str]) -> int:
-    import tyro
 
     from latent_atlas.data.synth.writer import SynthConfig, synthesize
 
@@ -188,8 +182,6 @@ def _merge_repeated(args: list[str], name: str) -> list[str]:
 def cmd_ae(args: list[str]) -> int:
     import json
 
-    import tyro
-
     from latent_atlas.tasks.autoencoder import AETrainConfig, AETrainer
 
     if not args or args[0] != "train":
@@ -209,8 +201,6 @@ def cmd_ae(args: list[str]) -> int:
 
 def _run_scaled(args: list[str], default_preset: str, prog: str) -> int:
     import json
-
-    import tyro
 
     from latent_atlas.errors import ConfigError
     from latent_atlas.scaled.config import MultiSceneConfig
@@ -259,7 +249,17 @@ def cmd_methods(args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "ae": cmd_ae, "igae": cmd_igae, "scale": cmd_scale, "triplanes": cmd_triplanes, "eval": cmd_eval, "render": cmd_render, "data": cmd_data, "methods": cmd_methods}
+COMMANDS = {
+    "train": cmd_train,
+    "ae": cmd_ae,
+    "igae": cmd_igae,
+    "scale": cmd_scale,
+    "triplanes": cmd_triplanes,
+    "eval": cmd_eval,
+    "render": cmd_render,
+    "data": cmd_data,
+    "methods": cmd_methods,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

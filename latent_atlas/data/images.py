@@ -45,9 +45,7 @@ def stack_same_size(images: list[Tensor], paths: list[Path]) -> Tensor:
     h, w = images[0].shape[:2]
     for image, path in zip(images, paths):
         if image.shape[:2] != (h, w):
-            raise DataError(
-                path, f"image is {image.shape[1]}x{image.shape[0]} but {paths[0].name} is {w}x{h} (mixed sizes)"
-            )
+            raise DataError(path, f"image is {image.shape[1]}x{image.shape[0]} but {paths[0].name} is {w}x{h} (mixed sizes)")
     return torch.stack(images)
 
 

@@ -18,8 +18,7 @@ def detect_format(folder: Path) -> str:
             return name
     raise DataError(
         folder,
-        "no known scene layout (expected transforms_train.json, transforms.json, "
-        "transforms_opencv.json or rgb/+pose/+intrinsics.txt)",
+        "no known scene layout (expected transforms_train.json, transforms.json, transforms_opencv.json or rgb/+pose/+intrinsics.txt)",
     )
 
 

@@ -52,7 +52,7 @@ def grid_indices(corners: Tensor, resolution: Tensor, table_size: int) -> Tensor
     dense = corners[..., 0] + corners[..., 1] * side + corners[..., 2] * side * side
     hashed = (corners[..., 0] * HASH_PRIMES[0]) ^ (corners[..., 1] * HASH_PRIMES[1]) ^ (corners[..., 2] * HASH_PRIMES[2])
     hashed = hashed & (table_size - 1)
-    use_dense = (side**3 <= table_size)
+    use_dense = side**3 <= table_size
     return torch.where(use_dense, dense, hashed)
 
 
@@ -128,7 +128,9 @@ class HashGridEncoding(nn.Module):
         return hash_corner_indices(x, self.resolutions, self.primes, self.level_offsets, self.n_dense, self.table_size)
 
     def forward(self, x: Tensor) -> Tensor:
-        return interpolate_hash_grid(self.table.reshape(-1, self.cfg.features_per_level), x, self.resolutions, self.primes, self.level_offsets, self.n_dense, self.table_size)
+        return interpolate_hash_grid(
+            self.table.reshape(-1, self.cfg.features_per_level), x, self.resolutions, self.primes, self.level_offsets, self.n_dense, self.table_size
+        )
 
 
 def hash_corner_indices(x: Tensor, resolutions: Tensor, primes: Tensor, level_offsets: Tensor, n_dense: int, table_size: int) -> tuple[Tensor, Tensor]:

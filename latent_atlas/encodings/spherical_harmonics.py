@@ -15,10 +15,24 @@ def spherical_harmonics(directions: Tensor) -> Tensor:
     """SH basis up to degree 4 (bands l = 0..3) of unit directions [..., 3]: [..., 16]."""
     x, y, z = directions.unbind(-1)
     xx, yy, zz = x * x, y * y, z * z
-    return torch.stack([
-        torch.full_like(x, _C0),
-        -_C1 * y, _C1 * z, -_C1 * x,
-        _C2[0] * x * y, _C2[1] * y * z, _C2[2] * (2 * zz - xx - yy), _C2[3] * x * z, _C2[4] * (xx - yy),
-        _C3[0] * y * (3 * xx - yy), _C3[1] * x * y * z, _C3[2] * y * (4 * zz - xx - yy), _C3[3] * z * (2 * zz - 3 * xx - 3 * yy),
-        _C3[4] * x * (4 * zz - xx - yy), _C3[5] * z * (xx - yy), _C3[6] * x * (xx - 3 * yy),
-    ], dim=-1)
+    return torch.stack(
+        [
+            torch.full_like(x, _C0),
+            -_C1 * y,
+            _C1 * z,
+            -_C1 * x,
+            _C2[0] * x * y,
+            _C2[1] * y * z,
+            _C2[2] * (2 * zz - xx - yy),
+            _C2[3] * x * z,
+            _C2[4] * (xx - yy),
+            _C3[0] * y * (3 * xx - yy),
+            _C3[1] * x * y * z,
+            _C3[2] * y * (4 * zz - xx - yy),
+            _C3[3] * z * (2 * zz - 3 * xx - 3 * yy),
+            _C3[4] * x * (4 * zz - xx - yy),
+            _C3[5] * z * (xx - yy),
+            _C3[6] * x * (xx - 3 * yy),
+        ],
+        dim=-1,
+    )

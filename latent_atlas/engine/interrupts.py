@@ -1,32 +1,48 @@
-"""Checkpoint-on-interrupt for every training loop: SIGTERM (a killed job) and Ctrl-C save, then stop."""
+"""Interrupts of a training loop: SIGTERM (a killed job) and Ctrl-C stop at the end of the current step.
+
+The first signal only asks the loop to stop: it finishes its step, saves a
+checkpoint of that step boundary and raises KeyboardInterrupt, so a resumed run
+continues exactly. A second signal interrupts at once (the checkpoint then holds
+the step's start random states; see Task.save).
+"""
 
 from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 
-def _raise_keyboard_interrupt(signum, frame):
-    raise KeyboardInterrupt
+class StopRequest:
+    """Set by SIGTERM/SIGINT while the loop runs; the loop checks `requested` after each step."""
+
+    def __init__(self):
+        self.requested = False
+
+    def handle(self, signum, frame):
+        if self.requested:  # asked twice: stop now
+            raise KeyboardInterrupt
+        self.requested = True
 
 
 @contextmanager
-def checkpoint_on_interrupt(save: Callable[[], None], progress_bar=None) -> Iterator[None]:
-    """Inside the block, SIGTERM raises KeyboardInterrupt; either one calls save() and re-raises.
+def checkpoint_on_interrupt(save: Callable[[], object], progress_bar=None) -> Iterator[StopRequest]:
+    """Inside the block, SIGTERM and Ctrl-C set the yielded StopRequest (the loop saves and raises KeyboardInterrupt
+    at the end of its step); a KeyboardInterrupt raised inside (a second signal) calls save() and re-raises.
 
     The progress bar (if any) is closed on the way out, whatever happens.
     """
+    stop = StopRequest()
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt) if main_thread else None
+    previous = {sig: signal.signal(sig, stop.handle) for sig in (signal.SIGTERM, signal.SIGINT)} if main_thread else {}
     try:
-        yield
+        yield stop
     except KeyboardInterrupt:
         save()
         raise
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if progress_bar is not None:
             progress_bar.close()

@@ -57,13 +57,19 @@ class Engine:
     def run(self) -> Path:
         task, cfg = self.task, self.task.config
         # stopping by time: a step counter, not a bar over a step budget that will not be reached
-        bar = tqdm(total=None if cfg.max_time else task.total_steps, initial=task.step, disable=not (cfg.progress and task.is_main),
-                   mininterval=1.0, dynamic_ncols=True, file=sys.stderr)
+        bar = tqdm(
+            total=None if cfg.max_time else task.total_steps,
+            initial=task.step,
+            disable=not (cfg.progress and task.is_main),
+            mininterval=1.0,
+            dynamic_ncols=True,
+            file=sys.stderr,
+        )
         last_save = time.perf_counter()
         pending_times = sorted(t for t in cfg.checkpoint_at_times if t > task.train_seconds)
         window_start, window_steps, window_counts = time.perf_counter(), 0, task.throughput()
         self._emit("on_start")
-        with checkpoint_on_interrupt(task.save, bar):
+        with checkpoint_on_interrupt(task.save, bar) as stop:
             while self._budget_left():
                 t0 = time.perf_counter()
                 task.mark_step_start()
@@ -93,9 +99,13 @@ class Engine:
                     pending_times = [t for t in pending_times if t > task.train_seconds]
                     self._save(keep_forever=True)
                     last_save = time.perf_counter()
-                elif (cfg.checkpoint_every > 0 and task.step % cfg.checkpoint_every == 0) or task.agree(time.perf_counter() - last_save > cfg.checkpoint_every_seconds):
+                elif (cfg.checkpoint_every > 0 and task.step % cfg.checkpoint_every == 0) or task.agree(
+                    time.perf_counter() - last_save > cfg.checkpoint_every_seconds
+                ):
                     self._save()
                     last_save = time.perf_counter()
+                if task.agree(stop.requested):  # SIGTERM or Ctrl-C: stop at this step boundary
+                    raise KeyboardInterrupt
         self._save()
         summary = task.summary()
         if summary is not None and task.is_main:

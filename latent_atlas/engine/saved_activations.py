@@ -30,7 +30,7 @@ class SavedActivationMeter:
             self.bytes += storage.nbytes()
         return tensor
 
-    def __enter__(self) -> "SavedActivationMeter":
+    def __enter__(self) -> SavedActivationMeter:
         self._hooks.__enter__()
         return self
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -93,8 +94,21 @@ def _load_scene_run(run_dir: Path, config, device: torch.device, checkpoint: Pat
     def render(scene_index: int, cameras: Cameras, index: int) -> dict[str, Tensor]:
         return render_image(model, cameras, index, value, scene.box_min, scene.box_max, config.method.eval_chunk)
 
-    return TrainedRun(run_dir, "scene", config, path.with_suffix(".safetensors"), int(state["step"]), space, [scene], [rgb_scene],
-                      [Path(config.data).name], background, value, render, model)
+    return TrainedRun(
+        run_dir,
+        "scene",
+        config,
+        path.with_suffix(".safetensors"),
+        int(state["step"]),
+        space,
+        [scene],
+        [rgb_scene],
+        [Path(config.data).name],
+        background,
+        value,
+        render,
+        model,
+    )
 
 
 def _load_multi_scene_run(run_dir: Path, config, device: torch.device, checkpoint: Path | None) -> TrainedRun:
@@ -106,8 +120,20 @@ def _load_multi_scene_run(run_dir: Path, config, device: torch.device, checkpoin
     task = MultiSceneTask(config, read_only=True)
     task.field.eval()
     path = sorted((run_dir / "checkpoints").glob("step-*.json"))[-1]
-    return TrainedRun(run_dir, "multi-scene", config, path.with_suffix(".safetensors"), task.step, task.space, task.scenes, task.rgb_set.scenes,
-                      task.rgb_set.names, task.rgb_background, task.background_value, task.render_cameras)
+    return TrainedRun(
+        run_dir,
+        "multi-scene",
+        config,
+        path.with_suffix(".safetensors"),
+        task.step,
+        task.space,
+        task.scenes,
+        task.rgb_set.scenes,
+        task.rgb_set.names,
+        task.rgb_background,
+        task.background_value,
+        task.render_cameras,
+    )
 
 
 def load_trained_run(run_dir: Path, device: str = "cpu", checkpoint: Path | None = None) -> TrainedRun:

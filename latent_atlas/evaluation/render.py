@@ -12,8 +12,8 @@ from PIL import Image
 
 from latent_atlas.cameras import Cameras, look_at
 from latent_atlas.data.images import to_uint8, write_png
-from latent_atlas.evaluation.loading import load_trained_run
 from latent_atlas.engine.config import Device
+from latent_atlas.evaluation.loading import load_trained_run
 
 
 @dataclass
@@ -53,7 +53,15 @@ def orbit_cameras(cameras: Cameras, n_frames: int) -> Cameras:
     angles = torch.arange(n_frames) * (2 * math.pi / n_frames)
     pos = height * up + ring * (torch.cos(angles)[:, None] * e1 + torch.sin(angles)[:, None] * e2)
     poses = look_at(pos, torch.zeros(3), up)
-    return Cameras(poses, cameras.fx[:1].expand(n_frames), cameras.fy[:1].expand(n_frames), cameras.cx[:1].expand(n_frames), cameras.cy[:1].expand(n_frames), cameras.width[:1].expand(n_frames), cameras.height[:1].expand(n_frames))
+    return Cameras(
+        poses,
+        cameras.fx[:1].expand(n_frames),
+        cameras.fy[:1].expand(n_frames),
+        cameras.cx[:1].expand(n_frames),
+        cameras.cy[:1].expand(n_frames),
+        cameras.width[:1].expand(n_frames),
+        cameras.height[:1].expand(n_frames),
+    )
 
 
 def render_orbit(cfg: RenderConfig) -> Path:

@@ -7,11 +7,20 @@ from torch import Tensor
 
 from latent_atlas.cameras import Cameras, RayBundle, near_far_in_box
 from latent_atlas.data.scene import SceneSplit, composite_on_background
-from latent_atlas.methods.base import Model
 from latent_atlas.evaluation.metrics import psnr, ssim
+from latent_atlas.methods.base import Model
 
 
-def camera_rays(cameras: Cameras, camera_indices: Tensor, pixel_x: Tensor, pixel_y: Tensor, box_min: Tensor, box_max: Tensor, min_near: float = 0.05, training_cameras: bool = True) -> RayBundle:
+def camera_rays(
+    cameras: Cameras,
+    camera_indices: Tensor,
+    pixel_x: Tensor,
+    pixel_y: Tensor,
+    box_min: Tensor,
+    box_max: Tensor,
+    min_near: float = 0.05,
+    training_cameras: bool = True,
+) -> RayBundle:
     """Rays [n] through the given pixels, limited to the scene box (camera indices kept for training cameras)."""
     origins, directions = cameras.pixel_directions(camera_indices, pixel_x, pixel_y)
     near, far = near_far_in_box(origins, directions, box_min, box_max, min_near)
@@ -28,7 +37,9 @@ def render_image(model: Model, cameras: Cameras, index: int, background: Tensor,
     return out
 
 
-def render_full_view(model: Model, cameras: Cameras, index: int, background: Tensor, box_min: Tensor, box_max: Tensor, chunk: int = 4096, training_cameras: bool = False) -> dict[str, Tensor]:
+def render_full_view(
+    model: Model, cameras: Cameras, index: int, background: Tensor, box_min: Tensor, box_max: Tensor, chunk: int = 4096, training_cameras: bool = False
+) -> dict[str, Tensor]:
     """Every pixel of camera `index` in the model's current mode, autograd as the caller has it: [H, W, ...]."""
     device = next(model.parameters()).device
     cameras = cameras.to(device)
@@ -45,7 +56,9 @@ def render_full_view(model: Model, cameras: Cameras, index: int, background: Ten
     return {k: torch.cat(v).reshape(h, w, -1) for k, v in pieces.items()}
 
 
-def score_view(model: Model, split: SceneSplit, index: int, background: Tensor, box_min: Tensor, box_max: Tensor, chunk: int = 4096) -> tuple[Tensor, Tensor, float, float]:
+def score_view(
+    model: Model, split: SceneSplit, index: int, background: Tensor, box_min: Tensor, box_max: Tensor, chunk: int = 4096
+) -> tuple[Tensor, Tensor, float, float]:
     """Renders view `index` of a split on a constant background [C]: (render [H, W, C], ground truth [H, W, C], PSNR, SSIM)."""
     prediction = render_image(model, split.cameras, index, background, box_min, box_max, chunk)["color"].cpu()
     target = composite_on_background(split.rgba(index), background.cpu())

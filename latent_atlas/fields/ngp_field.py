@@ -53,7 +53,9 @@ class NGPField(nn.Module):
         self.encoding = make_encoding(cfg)
         self.density_mlp = nn.Sequential(nn.Linear(self.encoding.out_dim, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 1 + cfg.geometry_features))
         color_in = cfg.geometry_features + 16 + cfg.appearance_dim
-        self.color_mlp = nn.Sequential(nn.Linear(color_in, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, channels))
+        self.color_mlp = nn.Sequential(
+            nn.Linear(color_in, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, channels)
+        )
         self.appearance = nn.Embedding(num_cameras, cfg.appearance_dim) if cfg.appearance_dim > 0 else None
         if self.appearance is not None:
             nn.init.normal_(self.appearance.weight, std=0.01)

@@ -49,7 +49,9 @@ class TensoRFField(nn.Module):
         self.feature_encoding = FrequencyEncoding(cfg.appearance_dim, cfg.feature_frequencies)
         self.view_encoding = FrequencyEncoding(3, cfg.view_frequencies)
         in_dim = self.feature_encoding.out_dim + self.view_encoding.out_dim
-        self.mlp = nn.Sequential(nn.Linear(in_dim, cfg.mlp_width), nn.ReLU(), nn.Linear(cfg.mlp_width, cfg.mlp_width), nn.ReLU(), nn.Linear(cfg.mlp_width, channels))
+        self.mlp = nn.Sequential(
+            nn.Linear(in_dim, cfg.mlp_width), nn.ReLU(), nn.Linear(cfg.mlp_width, cfg.mlp_width), nn.ReLU(), nn.Linear(cfg.mlp_width, channels)
+        )
         nn.init.constant_(self.mlp[-1].bias, 0.0)
 
     @property

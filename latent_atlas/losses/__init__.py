@@ -7,8 +7,8 @@ need pixels drawn as patches (`--sampler patches` or `images`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from torch import Tensor
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -124,5 +125,3 @@ class MethodConfig:
     bf16_on_cuda: bool = True
     """Whether --mixed-precision auto trains this method in bf16 autocast on CUDA (off where bf16 measured
     slower with no memory to gain: triplane, BENCHMARKS.md)."""
-
-

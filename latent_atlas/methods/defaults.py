@@ -9,7 +9,19 @@ from __future__ import annotations
 CPU_HASH_GRID = ("--model.field.hash-grid.n-levels", "8", "--model.field.hash-grid.log2-hashmap-size", "17", "--model.field.hash-grid.max-resolution", "512")
 """A CPU-sized hash grid: 8 levels up to 512, 2^17 entries per level (128-pixel images)."""
 
-CPU_PROPOSAL = ("--rays-per-batch", "1024", "--background", "white", "--model.proposal-samples", "64", "32", "--model.nerf-samples", "32", "--model.anneal-steps", "200")
+CPU_PROPOSAL = (
+    "--rays-per-batch",
+    "1024",
+    "--background",
+    "white",
+    "--model.proposal-samples",
+    "64",
+    "32",
+    "--model.nerf-samples",
+    "32",
+    "--model.anneal-steps",
+    "200",
+)
 """Proposal methods at CPU size: 1024 rays, 64 + 32 proposal samples and 32 field samples per ray (the GPU defaults,
 256 + 96 + 48 on 4096 rays, ran 29 steps in 180 s on a 2-core CPU), a shorter proposal anneal."""
 
@@ -18,8 +30,19 @@ CPU_FLAGS: dict[str, tuple[str, ...]] = {
     "tensorf": ("--model.initial-resolution", "64", "--model.final-resolution", "200", "--rays-per-batch", "1024", "--background", "white"),
     # nerfacc-style dynamic batch: a fixed number of samples per step instead of a fixed number of rays,
     # 256 steps per box diagonal and a 64^3 occupancy grid
-    "instant-ngp": ("--rays-per-batch", "1024", "--samples-per-batch", "65536", "--model.occupancy-resolution", "64", "--background", "white",
-                    "--model.steps-per-diagonal", "256", *CPU_HASH_GRID),
+    "instant-ngp": (
+        "--rays-per-batch",
+        "1024",
+        "--samples-per-batch",
+        "65536",
+        "--model.occupancy-resolution",
+        "64",
+        "--background",
+        "white",
+        "--model.steps-per-diagonal",
+        "256",
+        *CPU_HASH_GRID,
+    ),
     "nerfacto": (*CPU_PROPOSAL, *CPU_HASH_GRID),
     "kplanes": (*CPU_PROPOSAL, "--model.field.kplanes.multiscale", "1", "2", "--model.field.kplanes.features", "16"),
     "triplane": ("--background", "white"),

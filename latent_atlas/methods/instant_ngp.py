@@ -37,7 +37,7 @@ class InstantNGPConfig(ModelConfig):
     early_stop_eps: float = 1e-4
     """Training evaluates the field with gradients only where transmittance is above this (0: everywhere)."""
 
-    def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> "InstantNGP":
+    def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> InstantNGP:
         return InstantNGP(self, channels, box_min, box_max)
 
 
@@ -62,14 +62,24 @@ class InstantNGP(Model):
         cfg = self.config
         t, valid = march_samples(rays.near[:, 0], rays.far[:, 0], self.step, cfg.max_samples, self.training)
         return render_marched(
-            rays, t, valid, self.step,
+            rays,
+            t,
+            valid,
+            self.step,
             density_fn=self.field.density_with_features,
             color_fn=lambda p, d, geometry: self.field.color_from_features(geometry, d),
-            channels=self.channels, background=background, occupancy_fn=self.grid.query, weight_threshold=cfg.weight_threshold, early_stop_eps=cfg.early_stop_eps,
+            channels=self.channels,
+            background=background,
+            occupancy_fn=self.grid.query,
+            weight_threshold=cfg.weight_threshold,
+            early_stop_eps=cfg.early_stop_eps,
         )
 
     def loss_dict(self, outputs: dict[str, Tensor], target: Tensor, pixel_loss: PixelLossFn = default_pixel_loss) -> dict[str, Tensor]:
         return pixel_loss(outputs["color"], target)
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"encoding": list(self.field.encoding.parameters()), "networks": list(self.field.density_mlp.parameters()) + list(self.field.color_mlp.parameters())}
+        return {
+            "encoding": list(self.field.encoding.parameters()),
+            "networks": list(self.field.density_mlp.parameters()) + list(self.field.color_mlp.parameters()),
+        }

@@ -35,7 +35,7 @@ class KPlanesModelConfig(ProposalModelConfig):
     proposal_tv_weight: float = 2e-4
     """Total-variation weight on the proposal networks' planes."""
 
-    def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> "KPlanes":
+    def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> KPlanes:
         return KPlanes(self, channels, box_min, box_max, num_cameras)
 
 

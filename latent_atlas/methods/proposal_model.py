@@ -51,7 +51,7 @@ class ProposalModelConfig(ModelConfig):
     min_near: float = 0.05
     """Smallest ray start distance."""
 
-    def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> "ProposalModel":
+    def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> ProposalModel:
         return ProposalModel(self, channels, box_min, box_max, num_cameras)
 
     def proposal_configs(self) -> list[NGPFieldConfig]:

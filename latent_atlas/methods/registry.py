@@ -13,6 +13,7 @@ from latent_atlas.methods.tensorf import TensoRFConfig
 from latent_atlas.methods.triplane import TriPlaneConfig
 from latent_atlas.methods.vanilla_nerf import VanillaNeRFConfig
 
+
 def _adam_groups(names: tuple[str, ...], lr: float, lr_final: float, eps: float) -> dict[str, OptimizerConfig]:
     """The same Adam schedule for each named parameter group."""
     return {name: OptimizerConfig(lr=lr, lr_final=lr_final, eps=eps) for name in names}

@@ -62,13 +62,16 @@ class TensoRFConfig(ModelConfig):
     targets vary about 10x less than colours, so the paper's L1 prior outweighs the data term there and
     empties the scene (measured: a latent bunny stayed empty with it, learned without it)."""
 
-    def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> "TensoRF":
+    def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> TensoRF:
         return TensoRF(self, channels, box_min, box_max)
 
     def resolution_schedule(self) -> list[int]:
         """Grid side after each upsampling step (geometric in voxel count)."""
         n = len(self.upsample_at)
-        counts = [math.exp(math.log(self.initial_resolution**3) + (math.log(self.final_resolution**3) - math.log(self.initial_resolution**3)) * (i + 1) / n) for i in range(n)]
+        counts = [
+            math.exp(math.log(self.initial_resolution**3) + (math.log(self.final_resolution**3) - math.log(self.initial_resolution**3)) * (i + 1) / n)
+            for i in range(n)
+        ]
         return [round(c ** (1 / 3)) for c in counts]
 
 
@@ -181,10 +184,17 @@ class TensoRF(Model):
         shade_all = cfg.shade_all_before_mask and self.training and self.schedule_done[1] == 0
         threshold = -1.0 if shade_all else cfg.weight_threshold
         return render_marched(
-            rays, t, valid, step,
+            rays,
+            t,
+            valid,
+            step,
             density_fn=lambda p: (self.field.density(self._normalise(p)) * cfg.distance_scale, None),
             color_fn=lambda p, d, _: self.field.appearance(self._normalise(p), d),
-            channels=self.channels, background=background, occupancy_fn=occupancy, weight_threshold=threshold, early_stop_eps=cfg.early_stop_eps,
+            channels=self.channels,
+            background=background,
+            occupancy_fn=occupancy,
+            weight_threshold=threshold,
+            early_stop_eps=cfg.early_stop_eps,
             unshaded_color=self.unshaded_color,
         )
 

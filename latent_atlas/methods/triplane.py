@@ -29,7 +29,7 @@ class TriPlaneConfig(ModelConfig):
     tv_weight: float = 0.0
     """Weight of the total-variation loss on the planes."""
 
-    def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> "TriPlane":
+    def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> TriPlane:
         return TriPlane(self, channels)
 
 

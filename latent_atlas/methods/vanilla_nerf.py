@@ -28,7 +28,7 @@ class VanillaNeRFConfig(ModelConfig):
     min_near: float = 0.05
     """Smallest ray start distance."""
 
-    def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> "VanillaNeRF":
+    def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> VanillaNeRF:
         return VanillaNeRF(self, channels)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from torch import Tensor
 
@@ -23,7 +23,9 @@ def render_field(field: FieldFn, rays: RayBundle, edges: Tensor, background: Ten
     return render_outputs(weights, color, t_mid, rays.far, background)
 
 
-def render_coarse_to_fine(coarse: FieldFn, fine: FieldFn | None, rays: RayBundle, background: Tensor, n_samples: int, n_importance: int, perturb: bool) -> dict[str, Tensor]:
+def render_coarse_to_fine(
+    coarse: FieldFn, fine: FieldFn | None, rays: RayBundle, background: Tensor, n_samples: int, n_importance: int, perturb: bool
+) -> dict[str, Tensor]:
     """Stratified samples through `coarse`; with n_importance > 0, coarse + importance samples through `fine`.
 
     The fine pass's outputs are returned, with the coarse colour as 'color_coarse'.

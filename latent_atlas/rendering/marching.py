@@ -8,7 +8,7 @@ only where the render weight is above a threshold.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -44,7 +44,20 @@ def transmittance_before(densities: Tensor, step: float) -> Tensor:
     return torch.exp(-torch.cat([torch.zeros_like(optical[:, :1]), torch.cumsum(optical, dim=-1)[:, :-1]], dim=-1))
 
 
-def render_marched(rays: RayBundle, t: Tensor, valid: Tensor, step: float, density_fn: DensityFn, color_fn: ColorFn, channels: int, background: Tensor, occupancy_fn: OccupancyFn | None = None, weight_threshold: float = 1e-4, early_stop_eps: float = 0.0, unshaded_color: Tensor | None = None) -> dict[str, Tensor]:
+def render_marched(
+    rays: RayBundle,
+    t: Tensor,
+    valid: Tensor,
+    step: float,
+    density_fn: DensityFn,
+    color_fn: ColorFn,
+    channels: int,
+    background: Tensor,
+    occupancy_fn: OccupancyFn | None = None,
+    weight_threshold: float = 1e-4,
+    early_stop_eps: float = 0.0,
+    unshaded_color: Tensor | None = None,
+) -> dict[str, Tensor]:
     """Volume rendering of marched samples t, valid [n, s]: color [n, C], acc [n, 1], depth [n, 1], weights [n, s].
 
     Samples with weight under `weight_threshold` skip `color_fn` and take `unshaded_color` [C] (None: zeros).

@@ -7,9 +7,9 @@ from dataclasses import field as dataclass_field  # the config has an attribute 
 from pathlib import Path
 from typing import Literal, Optional
 
+from latent_atlas.engine.config import RunConfig
 from latent_atlas.fields.multi_triplane import MicroMacroConfig
 from latent_atlas.fields.triplane_field import TriPlaneFieldConfig
-from latent_atlas.engine.config import RunConfig
 from latent_atlas.methods.base import OptimizerConfig
 from latent_atlas.spaces.building import SpaceName
 

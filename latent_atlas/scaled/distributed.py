@@ -21,7 +21,6 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-
 TIMEOUT_ENV = "LATLAS_DIST_TIMEOUT"
 """Seconds a collective waits for the other ranks before failing (default 1800)."""
 

@@ -63,7 +63,7 @@ def _strip_prefix(state: dict[str, Tensor]) -> dict[str, Tensor]:
     """Keeps the autoencoder's weights of a full-model checkpoint (first_stage_model. / vae. prefixes)."""
     for prefix in ("first_stage_model.", "vae."):
         if any(k.startswith(prefix) for k in state):
-            return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     return state
 
 
@@ -87,7 +87,11 @@ def convert_ldm_keys(state: dict[str, Tensor]) -> dict[str, Tensor]:
             new = f"{m.group(1)}.mid_block.attentions.0.{_LDM_ATTENTION[m.group(2)]}.{m.group(3)}"
             if m.group(2) != "norm" and value.ndim == 4:
                 value = value[:, :, 0, 0]  # 1x1 conv -> linear
-        new = new.replace(".nin_shortcut.", ".conv_shortcut.").replace("encoder.norm_out.", "encoder.conv_norm_out.").replace("decoder.norm_out.", "decoder.conv_norm_out.")
+        new = (
+            new.replace(".nin_shortcut.", ".conv_shortcut.")
+            .replace("encoder.norm_out.", "encoder.conv_norm_out.")
+            .replace("decoder.norm_out.", "decoder.conv_norm_out.")
+        )
         out[new] = value
     return out
 
@@ -142,7 +146,10 @@ def build_from_state(state: dict[str, Tensor], config: AutoencoderKLConfig, sour
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise DataError(source, f"weights do not match the autoencoder architecture ({len(missing)} missing, e.g. {missing[:2]}; {len(unexpected)} unexpected, e.g. {unexpected[:2]})")
+        raise DataError(
+            source,
+            f"weights do not match the autoencoder architecture ({len(missing)} missing, e.g. {missing[:2]}; {len(unexpected)} unexpected, e.g. {unexpected[:2]})",
+        )
     for key, value in state.items():
         if value.shape != expected[key].shape:
             raise DataError(source, f"weight {key} has shape {tuple(value.shape)}, the architecture needs {tuple(expected[key].shape)}")
@@ -178,7 +185,9 @@ def _download(repo_id: str) -> Path:
     try:
         from huggingface_hub import snapshot_download
     except ImportError:
-        raise ConfigError(f"--ae {repo_id}: not a local path, and huggingface_hub is not installed to download it (pip install huggingface_hub, or pass a folder / weights file)") from None
+        raise ConfigError(
+            f"--ae {repo_id}: not a local path, and huggingface_hub is not installed to download it (pip install huggingface_hub, or pass a folder / weights file)"
+        ) from None
     try:
         return Path(snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", "vae/*"]))
     except Exception as exc:
@@ -199,7 +208,9 @@ def load_autoencoder(spec: str | Path, preset: str | None = None) -> Autoencoder
         raise DataError(path, f"no autoencoder here (expected {CONFIG_NAME} + {WEIGHTS_NAME}, or an autoencoder/ or vae/ subfolder)")
     name = str(spec)
     if name in AE_PRESETS and name not in HUB_IDS:
-        raise ConfigError(f"--ae {name}: this preset has no published weights; train it first with `latlas ae train --preset {name} --data ...` and pass the run folder")
+        raise ConfigError(
+            f"--ae {name}: this preset has no published weights; train it first with `latlas ae train --preset {name} --data ...` and pass the run folder"
+        )
     if name in HUB_IDS or (name.count("/") == 1 and not name.startswith((".", "/"))):
         return load_autoencoder(_download(HUB_IDS.get(name, name)), preset)
     raise DataError(path, "not found (expected an autoencoder folder, a weights file, a preset or a hub id)")

@@ -70,7 +70,7 @@ class AutoencoderKLConfig:
         }
 
     @classmethod
-    def from_diffusers_config(cls, config: dict) -> "AutoencoderKLConfig":
+    def from_diffusers_config(cls, config: dict) -> AutoencoderKLConfig:
         """Reads a diffusers config.json dict (unknown keys ignored; act_fn must be silu)."""
         if config.get("act_fn", "silu") != "silu":
             raise ValueError(f"act_fn '{config['act_fn']}' is not supported (only silu)")

@@ -21,8 +21,15 @@ SpaceName = Literal["rgb", "latent"]
 """--space choices."""
 
 
-def build_space(space: str, device: torch.device, ae: Optional[str] = None, ae_preset: Optional[str] = None, init_run: Optional[Path] = None,
-                cache_dir: Optional[Path] = None, encode_batch: int = 8) -> ImageSpace:
+def build_space(
+    space: str,
+    device: torch.device,
+    ae: Optional[str] = None,
+    ae_preset: Optional[str] = None,
+    init_run: Optional[Path] = None,
+    cache_dir: Optional[Path] = None,
+    encode_batch: int = 8,
+) -> ImageSpace:
     """RGB, or the latent space of an autoencoder (frozen, on `device`): --ae weights, else a fresh --ae-preset one,
     else the architecture of --init's RUN/autoencoder (its weights come with the run's checkpoint)."""
     if space == "rgb":

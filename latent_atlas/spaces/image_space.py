@@ -43,7 +43,7 @@ class ViewScore:
 
     def flat(self) -> dict[str, float]:
         """{'psnr_e', 'ssim_e', 'psnr_d', ...}: each group's values with the group's suffix."""
-        return {f"{key}_{group[len('metrics_'):]}": value for group, pair in self.groups.items() for key, value in pair.items()}
+        return {f"{key}_{group[len('metrics_') :]}": value for group, pair in self.groups.items() for key, value in pair.items()}
 
 
 def score_pair(prediction: Tensor, target: Tensor) -> dict[str, float]:
@@ -189,7 +189,10 @@ class LatentSpace(ImageSpace):
 
     def encode_split(self, split: SceneSplit, background: Tensor) -> Tensor:
         """Normalised latents [N, h, w, C] of a split's images composited on `background` [3] (cached)."""
-        key = images_key(split.image_paths, {"encoder": self.encoder_fingerprint(), "background": [round(float(v), 6) for v in background], "shape": list(split.images.shape)})
+        key = images_key(
+            split.image_paths,
+            {"encoder": self.encoder_fingerprint(), "background": [round(float(v), 6) for v in background], "shape": list(split.images.shape)},
+        )
         return cached(self.cache, key, lambda: self.encode(composite_on_background(split.rgba(slice(None)), background)))
 
     def map_scene(self, scene: SceneData, background: Tensor | None) -> SceneData:

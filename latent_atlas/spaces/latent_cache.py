@@ -62,4 +62,3 @@ def cached(cache: LatentCache, key: str, compute) -> Tensor:
         value = compute()
         cache.put(key, value)
     return value
-

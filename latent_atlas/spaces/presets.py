@@ -6,12 +6,16 @@ from latent_atlas.spaces.autoencoder_kl import AutoencoderKLConfig
 
 AE_PRESETS: dict[str, AutoencoderKLConfig] = {
     # Stable Diffusion's KL-f8 VAE (stabilityai/sd-vae-ft-mse): 4 latent channels.
-    "stable-diffusion": AutoencoderKLConfig(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4, norm_num_groups=32, scaling_factor=0.18215),
+    "stable-diffusion": AutoencoderKLConfig(
+        block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4, norm_num_groups=32, scaling_factor=0.18215
+    ),
     # ostris/vae-kl-f8-d16: the same f8 architecture with 16 latent channels.
     "ostris": AutoencoderKLConfig(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=16, norm_num_groups=32, scaling_factor=0.125),
     # CPU-sized f8 autoencoders (about 0.3 M parameters) for the demo, tests and users without weights.
     "tiny": AutoencoderKLConfig(block_out_channels=(16, 32, 32, 32), layers_per_block=1, latent_channels=4, norm_num_groups=8, mid_block_add_attention=False),
-    "tiny16": AutoencoderKLConfig(block_out_channels=(16, 32, 32, 32), layers_per_block=1, latent_channels=16, norm_num_groups=8, mid_block_add_attention=False),
+    "tiny16": AutoencoderKLConfig(
+        block_out_channels=(16, 32, 32, 32), layers_per_block=1, latent_channels=16, norm_num_groups=8, mid_block_add_attention=False
+    ),
 }
 """Architecture by preset name."""
 

@@ -8,22 +8,20 @@ from pathlib import Path
 from typing import Literal, Optional
 
 import torch
-from tqdm import tqdm
 
-from latent_atlas.config_io import save_json_atomic, to_jsonable
 from latent_atlas.data.loading import find_scene_folders, load_scene
 from latent_atlas.data.scene import composite_on_background
+from latent_atlas.engine.checkpoints import flatten_optimizer, restore_optimizer
+from latent_atlas.engine.config import RunConfig
+from latent_atlas.engine.device import resolve_device
+from latent_atlas.engine.task import Task
 from latent_atlas.errors import ConfigError, DataError
+from latent_atlas.evaluation.metrics import psnr
 from latent_atlas.methods.base import OptimizerConfig
 from latent_atlas.rendering.backgrounds import background_colors
 from latent_atlas.spaces.ae_loading import load_autoencoder, save_pretrained
 from latent_atlas.spaces.autoencoder_kl import AutoencoderKL, kl_divergence, rescale_latents
 from latent_atlas.spaces.presets import AE_PRESETS, preset_config
-from latent_atlas.engine.checkpoints import flatten_optimizer, restore_optimizer
-from latent_atlas.engine.config import RunConfig
-from latent_atlas.engine.device import resolve_device
-from latent_atlas.engine.task import Task
-from latent_atlas.evaluation.metrics import psnr
 
 
 @dataclass
@@ -91,10 +89,12 @@ class AETrainer(Task):
         if not self.train_images:
             raise DataError(config.data[0], "no training images found")
         factor = preset_config(config.preset).downscale_factor
-        for (h, w) in self.train_images:
+        for h, w in self.train_images:
             if h % factor or w % factor:
                 raise DataError(config.data[0], f"images of {w}x{h} are not divisible by the autoencoder's factor {factor}")
-        self.model: AutoencoderKL = (load_autoencoder(config.init, config.preset) if config.init else AutoencoderKL(preset_config(config.preset))).to(self.device).train()
+        self.model: AutoencoderKL = (
+            (load_autoencoder(config.init, config.preset) if config.init else AutoencoderKL(preset_config(config.preset))).to(self.device).train()
+        )
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optimizer.lr, eps=config.optimizer.eps, betas=config.optimizer.betas)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.open_run()
@@ -116,7 +116,7 @@ class AETrainer(Task):
         return tensors, {"optimizer": meta}
 
     def load_checkpoint_state(self, tensors: dict[str, torch.Tensor], state: dict) -> None:
-        self.model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+        self.model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
         restore_optimizer("optim", self.optimizer, tensors, state["optimizer"])
 
     def after_save(self) -> None:

@@ -17,7 +17,7 @@ from torch import Tensor
 from latent_atlas.cameras import Cameras, RayBundle
 from latent_atlas.data.scene import composite_on_background
 from latent_atlas.data.scene_set import load_scene_set, scene_folders
-from latent_atlas.engine.checkpoints import checkpoint_name, flatten_optimizer, latest_checkpoint, load_checkpoint, restore_optimizer, save_checkpoint
+from latent_atlas.engine.checkpoints import flatten_optimizer, latest_checkpoint, load_checkpoint, restore_optimizer, save_checkpoint
 from latent_atlas.engine.device import resident_peak_mb, resolve_device
 from latent_atlas.engine.saved_activations import SavedActivationMeter
 from latent_atlas.engine.task import Task
@@ -59,7 +59,7 @@ class MultiSceneTask(Task):
         self.rgb_background = rgb_background(cfg.background)
         self.space = build_space(cfg.space, self.device, cfg.ae, cfg.ae_preset, cfg.init)
         init_tensors = self._init_tensors()
-        self.space.load_tensors({k[len("ae."):]: v for k, v in init_tensors.items() if k.startswith("ae.")})
+        self.space.load_tensors({k[len("ae.") :]: v for k, v in init_tensors.items() if k.startswith("ae.")})
         self.scenes = []
         for scene in self.rgb_set.scenes:
             try:
@@ -128,7 +128,7 @@ class MultiSceneTask(Task):
 
     @staticmethod
     def _load_prefixed(module: torch.nn.Module, tensors: dict[str, Tensor], prefix: str) -> None:
-        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         if state:
             module.load_state_dict(state)
 
@@ -165,15 +165,31 @@ class MultiSceneTask(Task):
 
     def _schedule(self, name: str):
         cfg = self.config
-        return {"scenes": cfg.scene_lr, "coefficients": cfg.coefficient_lr, "shared": cfg.shared_lr, "macro": cfg.shared_lr, "encoder": cfg.ae_lr, "decoder": cfg.ae_lr}[name]
+        return {
+            "scenes": cfg.scene_lr,
+            "coefficients": cfg.coefficient_lr,
+            "shared": cfg.shared_lr,
+            "macro": cfg.shared_lr,
+            "encoder": cfg.ae_lr,
+            "decoder": cfg.ae_lr,
+        }[name]
 
     def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         row_wise = self.config.scene_optimizer == "row-adam"
-        return {name: (RowAdam if row_wise and name in self.LOCAL_GROUPS else torch.optim.Adam)(params, lr=self._schedule(name).lr)
-                for name, params in self.groups.items()}
+        return {
+            name: (RowAdam if row_wise and name in self.LOCAL_GROUPS else torch.optim.Adam)(params, lr=self._schedule(name).lr)
+            for name, params in self.groups.items()
+        }
 
     def _trains(self, phase: PhaseConfig) -> dict[str, bool]:
-        return {"scenes": phase.train_scenes, "coefficients": phase.train_scenes, "shared": phase.train_shared, "macro": phase.train_macro, "encoder": phase.train_encoder, "decoder": phase.train_decoder}
+        return {
+            "scenes": phase.train_scenes,
+            "coefficients": phase.train_scenes,
+            "shared": phase.train_shared,
+            "macro": phase.train_macro,
+            "encoder": phase.train_encoder,
+            "decoder": phase.train_decoder,
+        }
 
     # ---- checkpoints --------------------------------------------------------------------------
     def _shard_folder(self) -> Path:
@@ -228,7 +244,13 @@ class MultiSceneTask(Task):
             return None
         tensors, meta = self._checkpoint_tensors(groups, shared_names)
         tensors.update({f"ae.{k}": v for k, v in self.space.state_tensors().items()})
-        state = {"train_seconds": self.train_seconds, "saved_activation_mb": self.saved_activation_mb, "optimizers": meta, "parallel": "scenes" if self.sharded else "data", "world_size": self.world_size}
+        state = {
+            "train_seconds": self.train_seconds,
+            "saved_activation_mb": self.saved_activation_mb,
+            "optimizers": meta,
+            "parallel": "scenes" if self.sharded else "data",
+            "world_size": self.world_size,
+        }
         path = save_checkpoint(self.checkpoint_dir, self.step, tensors, state, self.config.keep_checkpoints, keep_forever)
         if any(p.train_encoder or p.train_decoder for p in self.config.phases):
             self.space.export(self.run_dir / "autoencoder")
@@ -260,14 +282,16 @@ class MultiSceneTask(Task):
         was_sharded = state.get("parallel") == "scenes"
         if was_sharded != self.sharded or (was_sharded and state["world_size"] != self.world_size):
             saved = f"{state['world_size']} scenes-parallel ranks" if was_sharded else "one copy of every scene"
-            raise ConfigError(f"--resume {self.run_dir}: its checkpoint holds {saved}; resume with --parallel "
-                              f"{'scenes' if was_sharded else 'data'} and {state.get('world_size', 'any number of')} ranks")
+            raise ConfigError(
+                f"--resume {self.run_dir}: its checkpoint holds {saved}; resume with --parallel "
+                f"{'scenes' if was_sharded else 'data'} and {state.get('world_size', 'any number of')} ranks"
+            )
         if self.sharded:  # this rank's scenes come from its shard of the same step
             shard_tensors, shard_state = load_checkpoint(self._shard_folder() / f"{path.name}")
             tensors.update(shard_tensors)  # its random states are this rank's own
             state["optimizers"].update(shard_state["optimizers"])
         self._load_prefixed(self.field, tensors, "field.")
-        self.space.load_tensors({k[len("ae."):]: v for k, v in tensors.items() if k.startswith("ae.")})
+        self.space.load_tensors({k[len("ae.") :]: v for k, v in tensors.items() if k.startswith("ae.")})
         for name, optimizer in self.optimizers.items():
             restore_optimizer(f"optim.{name}", optimizer, tensors, state["optimizers"][name])
         self.restore_random_states(tensors)
@@ -364,7 +388,9 @@ class MultiSceneTask(Task):
                 flat = flat[part]
             pixels = [(f % w, f // w) for f in flat]
         render = self.render_views(scene_ids, "train", views, pixels)  # [B, n, C]
-        rgb = torch.stack([composite_on_background(self.rgb_set.scenes[s].split("train").rgba(v), self.rgb_background) for s, v in zip(scene_ids.tolist(), views)]).to(self.device)
+        rgb = torch.stack(
+            [composite_on_background(self.rgb_set.scenes[s].split("train").rgba(v), self.rgb_background) for s, v in zip(scene_ids.tolist(), views)]
+        ).to(self.device)
         losses: dict[str, Tensor] = {}
         raw = None
         if phase.train_encoder or phase.loss_ae > 0:  # the targets from the encoder as it is now
@@ -462,6 +488,13 @@ class MultiSceneTask(Task):
         result = self.evaluate_scenes()
         if self.rank != 0:
             return None
-        return {"kind": cfg.kind, "space": self.space.name, "scenes": len(result["per_scene"]), "ranks": self.world_size,
-                "parallel": cfg.parallel if self.world_size > 1 else "none", **self.cost_per_scene(self._rss_before_mb),
-                "eval": result["mean"], "per_scene": result["per_scene"]}
+        return {
+            "kind": cfg.kind,
+            "space": self.space.name,
+            "scenes": len(result["per_scene"]),
+            "ranks": self.world_size,
+            "parallel": cfg.parallel if self.world_size > 1 else "none",
+            **self.cost_per_scene(self._rss_before_mb),
+            "eval": result["mean"],
+            "per_scene": result["per_scene"],
+        }

@@ -46,14 +46,14 @@ def map_into_space(space: ImageSpace, scene: SceneData, background: Tensor) -> S
 
 def load_model_state(model: Model, tensors: dict[str, Tensor]) -> None:
     """Loads the `model.*` tensors of a checkpoint, resizing grids that grew during training."""
-    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     model.resize_to_state_dict(state)
     model.load_state_dict(state)
 
 
 def space_tensors(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
     """The `space.*` tensors of a checkpoint (a fine-tuned decoder), by the codec's names."""
-    return {k[len("space."):]: v for k, v in tensors.items() if k.startswith("space.")}
+    return {k[len("space.") :]: v for k, v in tensors.items() if k.startswith("space.")}
 
 
 def open_scene(config: TrainConfig, device: torch.device) -> tuple[ImageSpace, SceneData, Tensor, SceneData]:
@@ -160,7 +160,9 @@ class SceneTask(Task):
     def decoded_loss(self) -> Tensor:
         """|D(render) - image|^2 on one random training view rendered in full (latent-nerfstudio's loss_d)."""
         index = int(torch.randint(len(self.train_split), (1,), generator=self.sampler.generator))
-        render = render_full_view(self.model, self.train_cameras, index, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk, training_cameras=True)["color"]
+        render = render_full_view(
+            self.model, self.train_cameras, index, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk, training_cameras=True
+        )["color"]
         decoded = self.space.decode(render[None])[0]
         target = composite_on_background(self.rgb_scene.split("train").rgba(index), self.rgb_background).to(decoded.device)
         return l2(decoded, target)
@@ -175,8 +177,13 @@ class SceneTask(Task):
             optim_meta[name] = meta
         if AE_DECODER in self.optimizers:  # fine-tuned decoder weights travel with the checkpoint
             tensors.update({f"space.{k}": v for k, v in self.space.parameters("decoder").items()})
-        state = {"optimizers": optim_meta, "method_name": self.config.method_name, "rays_per_batch": self.rays_per_batch,
-                 "rays_seen": self.rays_seen, "grad_scaler": self.scaler.state_dict()}
+        state = {
+            "optimizers": optim_meta,
+            "method_name": self.config.method_name,
+            "rays_per_batch": self.rays_per_batch,
+            "rays_seen": self.rays_seen,
+            "grad_scaler": self.scaler.state_dict(),
+        }
         return tensors, state
 
     def load_checkpoint_state(self, tensors: dict[str, Tensor], state: dict[str, Any]) -> None:
@@ -241,8 +248,12 @@ class SceneTask(Task):
             self.rays_per_batch = adapt_ray_count(n_rays, int(outputs["n_density_samples"]), method.samples_per_batch)
         with torch.no_grad():
             mse = torch.mean((outputs["color"] - target) ** 2)
-        return {**scalars, "psnr": psnr_from_mse(mse).item(), "rays_per_batch": float(self.rays_per_batch),
-                "lr": self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"]}
+        return {
+            **scalars,
+            "psnr": psnr_from_mse(mse).item(),
+            "rays_per_batch": float(self.rays_per_batch),
+            "lr": self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"],
+        }
 
     # ---- evaluation -------------------------------------------------------------------------------
     def score_view(self, split_name: str, index: int):
@@ -268,8 +279,12 @@ class SceneTask(Task):
         return {key: sum(v) / len(v) for key, v in scores.items()}
 
     def summary(self) -> dict[str, Any]:
-        return {"method_name": self.config.method_name, "space": self.space.name,
-                "rays_per_sec": self.rays_seen / max(self.train_seconds, 1e-9), **self.evaluate()}
+        return {
+            "method_name": self.config.method_name,
+            "space": self.space.name,
+            "rays_per_sec": self.rays_seen / max(self.train_seconds, 1e-9),
+            **self.evaluate(),
+        }
 
 
 def has_gradients(optimizer: torch.optim.Optimizer) -> bool:

@@ -58,7 +58,24 @@ def test_train_resume_eval_render_through_cli(micro_scene, tmp_path):
 
 
 def test_data_synth_cli(tmp_path):
-    proc = _run("data", "synth", "--family", "cars", "--output", str(tmp_path), "--num-scenes", "1", "--resolution", "8", "--num-train", "2", "--num-val", "1", "--num-test", "1")
+    proc = _run(
+        "data",
+        "synth",
+        "--family",
+        "cars",
+        "--output",
+        str(tmp_path),
+        "--num-scenes",
+        "1",
+        "--resolution",
+        "8",
+        "--num-train",
+        "2",
+        "--num-val",
+        "1",
+        "--num-test",
+        "1",
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "scene_000" / "transforms.json").is_file()
     proc = _run("data", "synth", "--family", "planes", "--output", str(tmp_path))
@@ -68,10 +85,53 @@ def test_data_synth_cli(tmp_path):
 def test_latent_space_through_cli(tiny_scene, tmp_path, capsys, monkeypatch):
     """ae train (repeated --data) -> train --space latent --ae RUN -> eval with the four metric groups."""
     monkeypatch.setenv("LATLAS_CACHE_DIR", str(tmp_path / "cache"))
-    assert main(["ae", "train", "--data", str(tiny_scene), "--data", str(tiny_scene), "--max-steps", "3", "--batch-size", "2", "--output-dir", str(tmp_path), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "ae",
+                "train",
+                "--data",
+                str(tiny_scene),
+                "--data",
+                str(tiny_scene),
+                "--max-steps",
+                "3",
+                "--batch-size",
+                "2",
+                "--output-dir",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     ae_run = capsys.readouterr().out.strip().splitlines()[-1].split("run folder: ")[1]
-    assert main(["train", "triplane", "--data", str(tiny_scene), "--space", "latent", "--ae", ae_run, "--max-steps", "4", "--rays-per-batch", "32",
-                 "--latent.decoder-start", "0.5", "--output-dir", str(tmp_path), "--no-progress", "--eval-every", "1000"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "triplane",
+                "--data",
+                str(tiny_scene),
+                "--space",
+                "latent",
+                "--ae",
+                ae_run,
+                "--max-steps",
+                "4",
+                "--rays-per-batch",
+                "32",
+                "--latent.decoder-start",
+                "0.5",
+                "--output-dir",
+                str(tmp_path),
+                "--no-progress",
+                "--eval-every",
+                "1000",
+            ]
+        )
+        == 0
+    )
     run_dir = capsys.readouterr().out.strip().splitlines()[-1].split("run folder: ")[1]
     assert main(["eval", "--run", run_dir, "--max-images", "1"]) == 0
     results = json.loads((Path(run_dir) / "eval" / "metrics.json").read_text())["results"]

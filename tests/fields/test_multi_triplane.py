@@ -59,5 +59,7 @@ def test_batched_scenes_render_like_each_scene_alone():
         torch.manual_seed(1)
         together = render_coarse_to_fine(field.for_scenes(scene_ids), field.for_scenes(scene_ids), batched, torch.ones(4), 12, 12, perturb=False)["color"]
         for i, sid in enumerate(scene_ids):
-            alone = render_coarse_to_fine(field.for_scenes(sid[None]), field.for_scenes(sid[None]), per_scene_rays[i], torch.ones(4), 12, 12, perturb=False)["color"]
+            alone = render_coarse_to_fine(field.for_scenes(sid[None]), field.for_scenes(sid[None]), per_scene_rays[i], torch.ones(4), 12, 12, perturb=False)[
+                "color"
+            ]
             torch.testing.assert_close(together[6 * i : 6 * (i + 1)], alone, atol=1e-5, rtol=1e-5)

@@ -5,9 +5,9 @@ import json
 import pytest
 import torch
 
+from latent_atlas.evaluation.render_views import render_image
 from latent_atlas.methods.registry import method_config
 from latent_atlas.methods.tensorf import TensoRFConfig
-from latent_atlas.evaluation.render_views import render_image
 from latent_atlas.tasks.scene import SceneTask
 from tests.training.helpers import tiny_config
 
@@ -101,7 +101,8 @@ def test_tensorf_schedule_follows_time_budget(micro_scene, tmp_path):
     model.upsample_at, model.alpha_mask_at = (0.2, 0.4), (0.3,)
     run = SceneTask(tiny_config(micro_scene, tmp_path, steps=10**6, method="tensorf", rays_per_batch=64, model=model, max_time=2.0)).train()
     tensors, _ = __import__("latent_atlas.engine.checkpoints", fromlist=["x"]).load_checkpoint(
-        __import__("latent_atlas.engine.checkpoints", fromlist=["x"]).latest_checkpoint(run / "checkpoints"))
+        __import__("latent_atlas.engine.checkpoints", fromlist=["x"]).latest_checkpoint(run / "checkpoints")
+    )
     assert tensors["model.field.density_planes"].shape[-1] == 48
     assert tensors["model.schedule_done"].tolist() == [2, 1]
 

@@ -18,8 +18,17 @@ def _render(density: float, unshaded: torch.Tensor | None, calls: list[int]):
         calls.append(points.shape[0])
         return torch.full((points.shape[0], 2), 0.25)
 
-    return render_marched(rays, t, valid, 0.01, lambda p: (torch.full((p.shape[0],), density), None), color_fn,
-                          channels=2, background=torch.tensor([[0.9, 0.1]]).expand(3, 2), unshaded_color=unshaded)
+    return render_marched(
+        rays,
+        t,
+        valid,
+        0.01,
+        lambda p: (torch.full((p.shape[0],), density), None),
+        color_fn,
+        channels=2,
+        background=torch.tensor([[0.9, 0.1]]).expand(3, 2),
+        unshaded_color=unshaded,
+    )
 
 
 def test_unshaded_samples_take_the_given_colour_and_skip_the_colour_network():

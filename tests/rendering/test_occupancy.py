@@ -12,7 +12,7 @@ def test_occupancy_never_skips_dense_samples():
     torch.manual_seed(0)
     grid = OccupancyGrid(-torch.ones(3), torch.ones(3), resolution=32, threshold=0.01)
     step = 2 * 3**0.5 / 512
-    for i in range(4):
+    for _ in range(4):
         grid.update(_blob, step, all_cells=True)
     points = torch.rand(200000, 3) * 2 - 1
     dense = _blob(points) * step > grid.threshold

@@ -77,8 +77,24 @@ def test_igae_then_stage1_then_stage2(cars, tmp_path, monkeypatch):
 
 
 def test_rgb_triplanes_learn_through_cli(cars, tmp_path, capsys):
-    args = ["triplanes", "--data", str(cars), "--output-dir", str(tmp_path), "--no-progress", "--phases.0.epochs", "40",
-            "--n-samples", "16", "--n-importance", "16", "--rays-per-view", "256", "--eval-views", "2"]
+    args = [
+        "triplanes",
+        "--data",
+        str(cars),
+        "--output-dir",
+        str(tmp_path),
+        "--no-progress",
+        "--phases.0.epochs",
+        "40",
+        "--n-samples",
+        "16",
+        "--n-importance",
+        "16",
+        "--rays-per-view",
+        "256",
+        "--eval-views",
+        "2",
+    ]
     assert main(args) == 0
     run = capsys.readouterr().out.strip().splitlines()[-1].split("run folder: ")[1]
     summary = json.loads((Path(run) / "summary.json").read_text())
@@ -106,7 +122,22 @@ def test_resume_after_a_kill_continues(cars, tmp_path):
 def test_cli_resume_dir_starts_then_continues(cars, tmp_path, capsys):
     """--resume DIR starts a run in DIR when it is new, and continues it later (torchrun restarts rely on this)."""
     run = tmp_path / "fixed"
-    base = ["triplanes", "--data", str(cars), "--no-progress", "--n-samples", "8", "--n-importance", "8", "--rays-per-view", "32", "--eval-views", "1", "--resume", str(run)]
+    base = [
+        "triplanes",
+        "--data",
+        str(cars),
+        "--no-progress",
+        "--n-samples",
+        "8",
+        "--n-importance",
+        "8",
+        "--rays-per-view",
+        "32",
+        "--eval-views",
+        "1",
+        "--resume",
+        str(run),
+    ]
     assert main(base + ["--phases.0.epochs", "1"]) == 0
     assert json.loads((run / "summary.json").read_text())["steps"] == 4
     assert main(base + ["--phases.0.epochs", "2"]) == 0

@@ -13,8 +13,23 @@ from latent_atlas.tasks.autoencoder import AETrainConfig, AETrainer
 
 
 def test_ae_train_learns_and_resumes(tiny_scene, tmp_path, capsys):
-    args = ["ae", "train", "--data", str(tiny_scene), "--preset", "tiny", "--max-steps", "60", "--batch-size", "8",
-            "--output-dir", str(tmp_path), "--checkpoint-every", "30", "--no-progress"]
+    args = [
+        "ae",
+        "train",
+        "--data",
+        str(tiny_scene),
+        "--preset",
+        "tiny",
+        "--max-steps",
+        "60",
+        "--batch-size",
+        "8",
+        "--output-dir",
+        str(tmp_path),
+        "--checkpoint-every",
+        "30",
+        "--no-progress",
+    ]
     assert main(args) == 0
     run_dir = tmp_path / "autoencoders" / "ae-tiny"
     run_dir = next(run_dir.iterdir())

@@ -5,17 +5,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
-from latent_atlas.methods.registry import METHODS
-from latent_atlas.spaces.autoencoder_kl import AutoencoderKL
-from latent_atlas.spaces.presets import preset_config
-from latent_atlas.spaces.ae_loading import save_pretrained
 from latent_atlas.evaluation.evaluate import EvalConfig, evaluate_run
-from latent_atlas.tasks.latent_schedule import LatentTrainingConfig
+from latent_atlas.methods.registry import METHODS
+from latent_atlas.spaces.ae_loading import save_pretrained
+from latent_atlas.spaces.autoencoder_kl import AutoencoderKL
 from latent_atlas.spaces.image_space import METRIC_GROUPS
+from latent_atlas.spaces.presets import preset_config
+from latent_atlas.tasks.latent_schedule import LatentTrainingConfig
 from latent_atlas.tasks.scene import AE_DECODER, SceneTask
 from tests.training.helpers import tiny_config
 
@@ -29,7 +30,9 @@ def tiny_ae(tmp_path_factory):
 
 def _latent_config(tiny_scene, out, tiny_ae, method, steps=4, **overrides):
     latent = LatentTrainingConfig(decoder_start=0.5, loss_d_weight=1.0, cache_dir=out / "cache")
-    cfg = tiny_config(tiny_scene, out, steps, method, rays_per_batch=64, space="latent", ae=str(tiny_ae), latent=latent, eval_images=1, log_every=1, **overrides)
+    cfg = tiny_config(
+        tiny_scene, out, steps, method, rays_per_batch=64, space="latent", ae=str(tiny_ae), latent=latent, eval_images=1, log_every=1, **overrides
+    )
     if hasattr(cfg.method.model, "occupancy_resolution"):
         cfg.method.model.occupancy_resolution = 32  # a 4x4-pixel latent scene needs no finer grid
     return cfg
@@ -52,7 +55,8 @@ def test_every_method_trains_in_latent_space(method, tiny_scene, tmp_path, tiny_
     for group in METRIC_GROUPS:
         assert math.isfinite(results[group]["psnr"]) and math.isfinite(results[group]["ssim"])
     assert results["psnr"] == results["metrics_d"]["psnr"]
-    assert (run_dir / "eval" / "renders").glob("*_dashboard.png")
+    dashboards = sorted(p.name for p in (run_dir / "eval" / "renders").glob("*_dashboard.png"))
+    assert dashboards == sorted(f"{Path(row['image']).stem}_dashboard.png" for row in result["per_image"]) and len(dashboards) == 2
 
 
 def test_latent_resume_restores_the_fine_tuned_decoder(tiny_scene, tmp_path, tiny_ae):
@@ -77,7 +81,9 @@ def test_latent_nerf_learns_the_latent_images(tiny_scene, tmp_path, method):
     from latent_atlas.spaces.presets import AE_PRESETS
     from latent_atlas.tasks.autoencoder import AETrainConfig, AETrainer
 
-    AE_PRESETS["_test_f2"] = AutoencoderKLConfig(block_out_channels=(16, 32), layers_per_block=1, latent_channels=4, norm_num_groups=8, mid_block_add_attention=False)
+    AE_PRESETS["_test_f2"] = AutoencoderKLConfig(
+        block_out_channels=(16, 32), layers_per_block=1, latent_channels=4, norm_num_groups=8, mid_block_add_attention=False
+    )
     try:
         ae_run = AETrainer(AETrainConfig(data=(tiny_scene,), preset="_test_f2", max_steps=100, batch_size=8, output_dir=tmp_path, progress=False)).train()
     finally:

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from latent_atlas.errors import ConfigError
 from latent_atlas.engine.precision import autocast, grad_scaler, resolve_precision
+from latent_atlas.errors import ConfigError
 
 CPU = torch.device("cpu")
 

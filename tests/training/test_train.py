@@ -42,7 +42,7 @@ def test_tiny_nerf_learns_colour_not_just_opacity(trained_run):
         rgba = split.rgba(i)
         gt = composite_on_background(rgba, torch.ones(3))
         fg = rgba[..., 3] > 0.9
-        spread = lambda image: (image[fg].amax(-1) - image[fg].amin(-1)).mean().item()
+        spread = lambda image, fg=fg: (image[fg].amax(-1) - image[fg].amin(-1)).mean().item()
         assert spread(pred) > 0.5 * spread(gt), (spread(pred), spread(gt))
         assert (pred[fg].mean(0) - gt[fg].mean(0)).abs().max() < 0.1
 

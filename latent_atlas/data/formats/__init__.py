@@ -6,9 +6,10 @@ Adding a format is one module with a `detect(folder) -> bool` and a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 from latent_atlas.data.formats.blender import is_blender, parse_blender
 from latent_atlas.data.formats.nerfstudio import parse_nerfstudio
@@ -34,14 +35,19 @@ class DataFormat:
 
 
 FORMATS: dict[str, DataFormat] = {
-    "blender": DataFormat(is_blender, lambda folder, o: parse_blender(folder),
-                          "NeRF-Synthetic transforms_{train,val,test}.json (per-frame `time` makes it a dynamic scene)"),
-    "nerfstudio": DataFormat(lambda folder: (folder / "transforms.json").is_file(),
-                             lambda folder, o: parse_nerfstudio(folder, "transforms.json", auto_scale_poses=o.auto_scale_poses),
-                             "nerfstudio transforms.json (OpenGL axes)"),
-    "opencv": DataFormat(lambda folder: (folder / "transforms_opencv.json").is_file(),
-                         lambda folder, o: parse_nerfstudio(folder, "transforms_opencv.json", opencv_axes=True, auto_scale_poses=o.auto_scale_poses),
-                         "transforms_opencv.json: nerfstudio keys, OpenCV axes"),
+    "blender": DataFormat(
+        is_blender, lambda folder, o: parse_blender(folder), "NeRF-Synthetic transforms_{train,val,test}.json (per-frame `time` makes it a dynamic scene)"
+    ),
+    "nerfstudio": DataFormat(
+        lambda folder: (folder / "transforms.json").is_file(),
+        lambda folder, o: parse_nerfstudio(folder, "transforms.json", auto_scale_poses=o.auto_scale_poses),
+        "nerfstudio transforms.json (OpenGL axes)",
+    ),
+    "opencv": DataFormat(
+        lambda folder: (folder / "transforms_opencv.json").is_file(),
+        lambda folder, o: parse_nerfstudio(folder, "transforms_opencv.json", opencv_axes=True, auto_scale_poses=o.auto_scale_poses),
+        "transforms_opencv.json: nerfstudio keys, OpenCV axes",
+    ),
     "srn": DataFormat(is_srn, lambda folder, o: parse_srn(folder), "ShapeNet-SRN rgb/ + pose/ + intrinsics.txt"),
 }
 """Formats in detection order."""

@@ -95,8 +95,14 @@ def parse_nerfstudio(folder: Path, filename: str = "transforms.json", opencv_axe
         split_indices = {"train": train, "val": held, "test": held}
 
     splits = {
-        split: build_split([folder / names[i] for i in idx], [poses[i] for i in idx], [intrinsics[i] for i in idx], [sizes[i] for i in idx], path,
-                           frame_metadata([frames[i] for i in idx], path))
+        split: build_split(
+            [folder / names[i] for i in idx],
+            [poses[i] for i in idx],
+            [intrinsics[i] for i in idx],
+            [sizes[i] for i in idx],
+            path,
+            frame_metadata([frames[i] for i in idx], path),
+        )
         for split, idx in split_indices.items()
         if idx
     }

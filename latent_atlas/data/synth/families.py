@@ -37,7 +37,17 @@ def random_object(g: torch.Generator) -> list[Primitive]:
             size = (_uniform(g, 0.1, 0.25), _uniform(g, 0.15, 0.4))
         else:
             size = (_uniform(g, 0.2, 0.35), _uniform(g, 0.05, 0.12))
-        prims.append(Primitive(kind, center, size, _color(g), axis=int(torch.randint(0, 3, (), generator=g)), rotation_z=_uniform(g, 0, math.pi), rounding=0.03 if kind == "box" else 0.0))
+        prims.append(
+            Primitive(
+                kind,
+                center,
+                size,
+                _color(g),
+                axis=int(torch.randint(0, 3, (), generator=g)),
+                rotation_z=_uniform(g, 0, math.pi),
+                rounding=0.03 if kind == "box" else 0.0,
+            )
+        )
     return prims
 
 

@@ -21,8 +21,9 @@ def bounding_sphere_entry(origins: Tensor, directions: Tensor, radius: float) ->
     return meets, (along - half_chord).clamp_min(0.0)
 
 
-def trace(origins: Tensor, directions: Tensor, prims: list[Primitive], scale: float, steps: int = 96, far: float = 6.0,
-          radius: float | None = None) -> tuple[Tensor, Tensor]:
+def trace(
+    origins: Tensor, directions: Tensor, prims: list[Primitive], scale: float, steps: int = 96, far: float = 6.0, radius: float | None = None
+) -> tuple[Tensor, Tensor]:
     """Hit mask [n] and hit distance [n] of rays [n, 3] against the scene.
 
     With `radius` (a sphere about the origin holding the whole solid), rays that miss it are misses at once

@@ -55,7 +55,15 @@ def hemisphere_cameras(n: int, resolution: int, g: torch.Generator) -> Cameras:
     c2w = look_at(positions, torch.zeros(3), torch.tensor([0.0, 0.0, 1.0]))
     focal = 0.5 * resolution / math.tan(0.5 * CAMERA_ANGLE_X)
     half = resolution / 2.0
-    return Cameras(c2w, torch.full((n,), focal), torch.full((n,), focal), torch.full((n,), half), torch.full((n,), half), torch.full((n,), resolution), torch.full((n,), resolution))
+    return Cameras(
+        c2w,
+        torch.full((n,), focal),
+        torch.full((n,), focal),
+        torch.full((n,), half),
+        torch.full((n,), half),
+        torch.full((n,), resolution),
+        torch.full((n,), resolution),
+    )
 
 
 def write_scene(folder: Path, family: str, scene_seed: int, cfg: SynthConfig) -> None:
@@ -79,9 +87,19 @@ def write_scene(folder: Path, family: str, scene_seed: int, cfg: SynthConfig) ->
     focal = 0.5 * cfg.resolution / math.tan(0.5 * CAMERA_ANGLE_X)
     half = cfg.resolution / 2.0
     nerfstudio = {
-        "camera_model": "OPENCV", "fl_x": focal, "fl_y": focal, "cx": half, "cy": half,
-        "w": cfg.resolution, "h": cfg.resolution, "k1": 0.0, "k2": 0.0, "p1": 0.0, "p2": 0.0,
-        "frames": ns_frames, **ns_splits,
+        "camera_model": "OPENCV",
+        "fl_x": focal,
+        "fl_y": focal,
+        "cx": half,
+        "cy": half,
+        "w": cfg.resolution,
+        "h": cfg.resolution,
+        "k1": 0.0,
+        "k2": 0.0,
+        "p1": 0.0,
+        "p2": 0.0,
+        "frames": ns_frames,
+        **ns_splits,
     }
     (folder / "transforms.json").write_text(json.dumps(nerfstudio, indent=2))
 
