@@ -12,7 +12,7 @@ from latent_atlas.data.loading import load_scene
 from latent_atlas.data.pixel_sampler import PixelSampler
 from latent_atlas.errors import DataError
 from latent_atlas.tasks.scene import SceneTask
-from tests.training.helpers import tiny_config
+from tests.tasks.helpers import tiny_config
 
 
 def _with_times(scene, dest):

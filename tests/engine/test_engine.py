@@ -14,7 +14,7 @@ from latent_atlas.engine.callbacks import Callback
 from latent_atlas.engine.checkpoints import list_checkpoints, load_checkpoint
 from latent_atlas.errors import TrainingDivergedError
 from latent_atlas.tasks.scene import SceneTask
-from tests.training.helpers import tiny_config
+from tests.tasks.helpers import tiny_config
 
 
 class Recorder(Callback):

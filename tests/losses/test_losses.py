@@ -12,7 +12,7 @@ from latent_atlas.errors import ConfigError
 from latent_atlas.losses import PIXEL_LOSSES, PixelLoss, parse_loss_terms
 from latent_atlas.losses.pixel import charbonnier, fft_loss, l1, l2, rmse, ssim_loss
 from latent_atlas.tasks.scene import SceneTask
-from tests.training.helpers import tiny_config
+from tests.tasks.helpers import tiny_config
 
 
 def test_pixel_losses_by_hand():

@@ -9,7 +9,7 @@ from latent_atlas.evaluation.render_views import render_image
 from latent_atlas.methods.registry import method_config
 from latent_atlas.methods.tensorf import TensoRFConfig
 from latent_atlas.tasks.scene import SceneTask
-from tests.training.helpers import tiny_config
+from tests.tasks.helpers import tiny_config
 
 
 def _small_tensorf_overrides():

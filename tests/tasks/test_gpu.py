@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from latent_atlas.tasks.scene import SceneTask
-from tests.training.helpers import tiny_config
+from tests.tasks.helpers import tiny_config
 
 
 @pytest.mark.gpu

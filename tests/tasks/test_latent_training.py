@@ -18,7 +18,7 @@ from latent_atlas.spaces.image_space import METRIC_GROUPS
 from latent_atlas.spaces.presets import preset_config
 from latent_atlas.tasks.latent_schedule import LatentTrainingConfig
 from latent_atlas.tasks.scene import AE_DECODER, SceneTask
-from tests.training.helpers import tiny_config
+from tests.tasks.helpers import tiny_config
 
 
 @pytest.fixture(scope="module")

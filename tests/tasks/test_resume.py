@@ -6,7 +6,7 @@ import torch
 from latent_atlas.engine.checkpoints import latest_checkpoint, list_checkpoints, load_checkpoint
 from latent_atlas.errors import TrainingDivergedError
 from latent_atlas.tasks.scene import SceneTask
-from tests.training.helpers import tiny_config
+from tests.tasks.helpers import tiny_config
 
 
 def _params(run_dir):

@@ -8,7 +8,7 @@ import torch
 from latent_atlas.evaluation.evaluate import EvalConfig, evaluate_run
 from latent_atlas.evaluation.render import RenderConfig, render_orbit
 from latent_atlas.tasks.scene import SceneTask
-from tests.training.helpers import tiny_config
+from tests.tasks.helpers import tiny_config
 
 
 @pytest.fixture(scope="module")
