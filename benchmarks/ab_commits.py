@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,19 +19,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import machine_line  # noqa: E402
+from train_budget import QUIET_RUN, latlas  # noqa: E402
 
 from latent_atlas.methods.defaults import CPU_FLAGS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNNY = ROOT.parent / "shared" / "datasets" / "objects128" / "bunny"
-
-
-def latlas(checkout: Path, *args: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(checkout)}
-    proc = subprocess.run([sys.executable, "-m", "latent_atlas.cli.main", *args], capture_output=True, text=True, env=env, cwd=checkout)
-    if proc.returncode != 0:
-        raise SystemExit(f"{checkout}: latlas {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
-    return proc.stdout
 
 
 def run(checkout: Path, method: str, extra: list[str], steps: int, out: Path, eval_images: int) -> dict:
@@ -46,26 +37,20 @@ def run(checkout: Path, method: str, extra: list[str], steps: int, out: Path, ev
         str(out),
         "--max-steps",
         str(steps),
-        "--eval-every",
-        "1000000000",
-        "--checkpoint-every",
-        "1000000000",
-        "--checkpoint-every-seconds",
-        "1e9",
-        "--no-progress",
+        *QUIET_RUN,
         "--device",
         "cpu",
         *CPU_FLAGS.get(method, ()),
         *extra,
     ]
     started = time.time()
-    stdout = latlas(checkout, *args)
+    stdout = latlas(*args, checkout=checkout)
     wall = time.time() - started
     run_dir = Path(stdout.strip().splitlines()[-1].split("run folder: ")[1])
     if not run_dir.is_absolute():
         run_dir = checkout / run_dir
     summary = json.loads((run_dir / "summary.json").read_text())
-    latlas(checkout, "eval", "--run", str(run_dir), "--max-images", str(eval_images), "--no-save-images", "--device", "cpu")
+    latlas("eval", "--run", str(run_dir), "--max-images", str(eval_images), "--no-save-images", "--device", "cpu", checkout=checkout)
     result = json.loads((run_dir / "eval" / "metrics.json").read_text())["results"]
     return {"steps": summary["steps"], "train_s": summary["train_seconds"], "wall_s": wall, "psnr": result["psnr"], "ssim": result["ssim"]}
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -21,11 +22,16 @@ from pathlib import Path
 
 from machine import machine_line
 
+QUIET_RUN = ("--eval-every", "1000000000", "--checkpoint-every", "1000000000", "--checkpoint-every-seconds", "1e9", "--no-progress")
+"""`latlas train` flags of a benchmark run: no periodic evaluation or checkpoint, no progress bar."""
 
-def latlas(*args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "latent_atlas.cli.main", *args], capture_output=True, text=True)
+
+def latlas(*args: str, checkout: Path | None = None) -> str:
+    """Runs `latlas ARGS` (of the checkout at `checkout`, default the installed package); its stdout."""
+    env = {**os.environ, "PYTHONPATH": str(checkout)} if checkout else None
+    proc = subprocess.run([sys.executable, "-m", "latent_atlas.cli.main", *args], capture_output=True, text=True, env=env, cwd=checkout)
     if proc.returncode != 0:
-        raise SystemExit(f"latlas {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
+        raise SystemExit(f"{checkout or ''} latlas {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
     return proc.stdout
 
 
@@ -50,13 +56,7 @@ def run_method(method: str, data: Path, budgets: list[float], out: Path, eval_im
         str(max(budgets)),
         "--checkpoint-at-times",
         *[str(b) for b in budgets[:-1]],
-        "--eval-every",
-        "1000000000",
-        "--checkpoint-every",
-        "1000000000",
-        "--checkpoint-every-seconds",
-        "1e9",
-        "--no-progress",
+        *QUIET_RUN,
         *extra,
     ]
     started = time.time()

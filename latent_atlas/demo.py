@@ -41,9 +41,9 @@ def main() -> None:
     ).train()
 
     rows = []
-    for step, space in ((3, "rgb"), (4, "latent")):
+    runs = (("rgb", {}), ("latent", {"space": "latent", "ae": str(ae_run), "background": "white"}))
+    for step, (space, extra) in enumerate(runs, start=3):
         print(f"[{step}/6] training {args.method} in {space} space for {args.train_seconds:.0f} s")
-        extra = {"space": "latent", "ae": str(ae_run), "background": "white"} if space == "latent" else {}
         config = TrainConfig(
             method_name=args.method,
             method=method_config(args.method),

@@ -62,9 +62,10 @@ class Model(nn.Module):
         """Parameters by optimiser group name (keys of MethodConfig.optimizers)."""
         return {"fields": list(self.parameters())}
 
-    def set_space_black(self, black: Tensor) -> None:
-        """Receives the value [C] of RGB black in the image space the model renders in (a latent space: the
-        encoding of black); models that need a colour constant of their space override this."""
+    def configure_for_space(self, black: Tensor, colour_values: bool) -> None:
+        """What the image space tells the model it renders into: the value [C] of RGB black there (a latent space:
+        the encoding of black), and whether its values are colours (so priors tuned on RGB images apply).
+        Models that need either override this."""
 
     def before_step(self, step: int, progress: float = 0.0) -> bool:
         """Hook called before each training step with the fraction of the run done (schedules, grid updates).

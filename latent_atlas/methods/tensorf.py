@@ -45,7 +45,7 @@ class TensoRFConfig(ModelConfig):
     """Training evaluates density with gradients only where transmittance is above this (0: everywhere)."""
     shade_all_before_mask: bool = False
     """Shade every sample until the first alpha mask. At initialisation every render weight is under the
-    threshold; unshaded samples take the space's black (set_space_black), so density learns from them in
+    threshold; unshaded samples take the space's black (configure_for_space), so density learns from them in
     every space as in RGB. Shading all of them instead cost a latent bunny 7 s per step and 4 GiB."""
     alpha_mask_min_peak: float = 0.1
     """Outside RGB (latent spaces), an alpha-mask update waits (retried every 5% of the run) until some voxel
@@ -92,16 +92,14 @@ class TensoRF(Model):
         self._next_mask_try = 0.0  # progress before which a postponed alpha-mask update is not retried
         # the colour of samples that skip the appearance network: black of the image space (saved with the model)
         self.register_buffer("unshaded_color", torch.zeros(channels))
+        self.renders_rgb = True  # the paper's priors apply (configure_for_space says otherwise for latents)
 
-    @property
-    def renders_rgb(self) -> bool:
-        """RGB (3 channels) follows the paper; other spaces (latents) get the *_outside_rgb settings."""
-        return self.channels == 3
-
-    def set_space_black(self, black: Tensor) -> None:
+    def configure_for_space(self, black: Tensor, colour_values: bool) -> None:
         """Unshaded samples take the space's black: RGB's zero, a latent space's encoding of black. Then density
-        gets the same gradient from them in every space (darker than the background: denser)."""
+        gets the same gradient from them in every space (darker than the background: denser). Spaces of colours
+        follow the paper; others (latents) get the *_outside_rgb settings."""
         self.unshaded_color.copy_(black.reshape(-1))
+        self.renders_rgb = colour_values
 
     def resize_to_state_dict(self, state_dict: dict[str, Tensor]) -> None:
         """As Model's, and checkpoints written before `unshaded_color` was saved keep the current one (zeros)."""

@@ -58,6 +58,8 @@ class ImageSpace:
     channels: int
     downscale: int
     headline = "metrics_e"
+    colour_values = True
+    """Whether the values are colours (priors tuned on RGB images apply to fields rendering them)."""
 
     def encode(self, rgb: Tensor) -> Tensor:
         """Images [B, H, W, 3] in [0, 1] -> values [B, H/f, W/f, C] in [0, 1]."""
@@ -147,6 +149,7 @@ class LatentSpace(ImageSpace):
 
     name = "latent"
     headline = "metrics_d"
+    colour_values = False
 
     def __init__(self, autoencoder: AutoencoderKL, cache: LatentCache | None = None, batch_size: int = 8):
         self.autoencoder = autoencoder

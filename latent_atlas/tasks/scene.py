@@ -91,7 +91,7 @@ class SceneTask(Task):
             print(f"latlas: warning: {config.data} is a dynamic scene (frames carry a time); {config.method_name} is static and ignores it", file=sys.stderr)
         torch.manual_seed(config.seed)
         self.model = build_model(config, self.scene, self.device)
-        self.model.set_space_black(self.space.background_value(torch.zeros(3)).to(self.device))
+        self.model.configure_for_space(self.space.background_value(torch.zeros(3)).to(self.device), self.space.colour_values)
         self.sampler = PixelSampler(self.train_split, config.seed, config.method.sampler, config.method.patch_size)
         self.box_min, self.box_max = self.scene.box_min.to(self.device), self.scene.box_max.to(self.device)
         self.train_cameras = self.train_split.cameras.to(self.device)

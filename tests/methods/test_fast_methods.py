@@ -117,7 +117,7 @@ def test_tensorf_keeps_the_space_black_in_its_state_and_loads_older_states():
     cfg = TensoRFConfig(initial_resolution=8)
     model = cfg.setup(4, -torch.ones(3), torch.ones(3))
     black = torch.tensor([0.1, 0.2, 0.3, 0.4])
-    model.set_space_black(black)
+    model.configure_for_space(black, colour_values=False)
     state = model.state_dict()
     torch.testing.assert_close(state["unshaded_color"], black)
     fresh = cfg.setup(4, -torch.ones(3), torch.ones(3))
