@@ -107,9 +107,10 @@ class Engine:
                 if task.agree(stop.requested):  # SIGTERM or Ctrl-C: stop at this step boundary
                     raise KeyboardInterrupt
         self._save()
+        peak_mb = peak_memory_mb(task.device)  # of training: before the final evaluation renders whole images
         summary = task.summary()
         if summary is not None and task.is_main:
-            summary = {"task": task.name, "steps": task.step, "train_seconds": task.train_seconds, "peak_memory_mb": peak_memory_mb(task.device), **summary}
+            summary = {"task": task.name, "steps": task.step, "train_seconds": task.train_seconds, "peak_memory_mb": peak_mb, **summary}
             save_json_atomic(task.run_dir / "summary.json", summary)
             if self.logger is not None:
                 self.logger.scalars(task.step, {k: float(v) for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -22,7 +23,7 @@ class MicroMacroConfig:
     """Channels of the shared macro planes."""
     num_macro: int = 50
     """Number M of shared macro planes."""
-    combination: str = "concat"
+    combination: Literal["concat", "sum"] = "concat"
     """concat (micro, mix) -> micro + macro channels, or sum (needs equal channel counts)."""
     init_std: float = 0.1
     """Micro and macro planes start as N(0, std^2); coefficients as N(0, 1 / M)."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -19,7 +20,7 @@ from latent_atlas.fields.contraction import to_unit_cube
 class NGPFieldConfig:
     """Grid encoding and the two small MLPs."""
 
-    encoding: str = "hash"
+    encoding: Literal["hash", "kplanes"] = "hash"
     """Position encoding: hash (multiresolution hash grid) or kplanes (multiscale planes)."""
     hash_grid: HashGridConfig = field(default_factory=HashGridConfig)
     """Hash grid (encoding=hash)."""
@@ -31,7 +32,7 @@ class NGPFieldConfig:
     """Features passed from the density MLP to the colour MLP."""
     appearance_dim: int = 0
     """Per-training-camera appearance embedding size (0: none). Unseen cameras use the mean embedding."""
-    contraction: str = "none"
+    contraction: Literal["none", "l2", "linf"] = "none"
     """none (scene box), l2 or linf (unbounded scenes contracted into radius 2)."""
 
 

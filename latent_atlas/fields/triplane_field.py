@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +20,7 @@ class TriPlaneFieldConfig:
     """Feature channels per plane."""
     plane_resolution: int = 64
     """Plane side in texels."""
-    reduction: str = "sum"
+    reduction: Literal["sum", "product", "concat"] = "sum"
     """How the three planes' features combine: sum (EG3D), product or concat."""
     hidden: int = 64
     """Hidden units of the decoder."""

@@ -42,6 +42,10 @@ def test_ae_train_learns_and_resumes(tiny_scene, tmp_path, capsys):
     # resume: continue to 80 steps from the step-60 checkpoint
     assert main(["ae", "train", "--resume", str(run_dir), "--max-steps", "80", "--no-progress"]) == 0
     assert json.loads((run_dir / "summary.json").read_text())["steps"] == 80
+    # one --resume path for every run: `latlas train --resume` continues an autoencoder run too
+    assert main(["train", "--resume", str(run_dir), "--max-steps", "90"]) == 0
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 90
+    assert json.loads((run_dir / "config.json").read_text())["task"] == "autoencoder"
 
 
 def test_resume_continues_exactly(tiny_scene, tmp_path):

@@ -6,6 +6,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -28,7 +29,7 @@ class SynthConfig:
 
     output: Path = Path("data/synth")
     """Folder to write: <output>/scene_000/... and <output>/dataset_map.json."""
-    family: str = "objects"
+    family: Literal["objects", "cars"] = "objects"
     """Scene family: objects (random composites) or cars (toy cars)."""
     num_scenes: int = 1
     """How many scenes."""
