@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
@@ -119,8 +118,3 @@ class Engine:
         task.logger = None
         self._emit("on_end", summary)
         return task.run_dir
-
-
-def read_summary(run_dir: Path) -> dict:
-    """RUN/summary.json."""
-    return json.loads((Path(run_dir) / "summary.json").read_text())

@@ -10,11 +10,11 @@ from typing import Literal, Optional
 
 from latent_atlas.config_io import save_json_atomic
 from latent_atlas.data.images import write_png
-from latent_atlas.data.scene import composite_on_background
 from latent_atlas.engine.config import Device
 from latent_atlas.engine.logger import RunLogger
 from latent_atlas.evaluation.loading import TrainedRun, load_trained_run
-from latent_atlas.spaces.image_space import METRIC_GROUPS
+from latent_atlas.evaluation.render_views import score_rendered_view
+from latent_atlas.spaces.image_space import METRIC_GROUPS, ViewScore
 
 
 @dataclass
@@ -43,13 +43,11 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.pstdev(values) if len(values) > 1 else 0.0
 
 
-def _score(run: TrainedRun, scene_index: int, split_name: str, index: int):
+def _score(run: TrainedRun, scene_index: int, split_name: str, index: int) -> ViewScore:
     """The space's ViewScore of one view of one scene."""
     split = run.scenes[scene_index].split(split_name)
-    render = run.render(scene_index, split.cameras, index)["color"].cpu()
-    target_values = composite_on_background(split.rgba(index), run.background_value.cpu())
-    rgb_target = composite_on_background(run.rgb_scenes[scene_index].split(split_name).rgba(index), run.rgb_background)
-    return run.space.score_view(render, target_values, rgb_target)
+    render = run.render(scene_index, split.cameras, index)["color"]
+    return score_rendered_view(run.space, render, split, run.rgb_scenes[scene_index].split(split_name), index, run.background_value, run.rgb_background)
 
 
 def _summarise(per_image: list[dict]) -> dict:

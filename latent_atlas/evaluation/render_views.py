@@ -7,8 +7,8 @@ from torch import Tensor
 
 from latent_atlas.cameras import Cameras, RayBundle, near_far_in_box
 from latent_atlas.data.scene import SceneSplit, composite_on_background
-from latent_atlas.evaluation.metrics import psnr, ssim
 from latent_atlas.methods.base import Model
+from latent_atlas.spaces.image_space import ImageSpace, ViewScore
 
 
 def camera_rays(
@@ -56,10 +56,11 @@ def render_full_view(
     return {k: torch.cat(v).reshape(h, w, -1) for k, v in pieces.items()}
 
 
-def score_view(
-    model: Model, split: SceneSplit, index: int, background: Tensor, box_min: Tensor, box_max: Tensor, chunk: int = 4096
-) -> tuple[Tensor, Tensor, float, float]:
-    """Renders view `index` of a split on a constant background [C]: (render [H, W, C], ground truth [H, W, C], PSNR, SSIM)."""
-    prediction = render_image(model, split.cameras, index, background, box_min, box_max, chunk)["color"].cpu()
-    target = composite_on_background(split.rgba(index), background.cpu())
-    return prediction, target, psnr(prediction, target), ssim(prediction, target)
+def score_rendered_view(
+    space: ImageSpace, render: Tensor, split: SceneSplit, rgb_split: SceneSplit, index: int, background_value: Tensor, rgb_background: Tensor
+) -> ViewScore:
+    """The space's score of a render [h, w, C] of view `index`: against the split's values (composited on the
+    space's background [C]) and the RGB split's image (on the RGB background [3])."""
+    target_values = composite_on_background(split.rgba(index), background_value.cpu())
+    rgb_target = composite_on_background(rgb_split.rgba(index), rgb_background.cpu())
+    return space.score_view(render.cpu(), target_values, rgb_target)

@@ -22,7 +22,7 @@ from latent_atlas.engine.device import resident_peak_mb, resolve_device
 from latent_atlas.engine.saved_activations import SavedActivationMeter
 from latent_atlas.engine.task import Task
 from latent_atlas.errors import ConfigError, DataError
-from latent_atlas.evaluation.render_views import camera_rays
+from latent_atlas.evaluation.render_views import camera_rays, score_rendered_view
 from latent_atlas.fields.multi_triplane import MicroMacroTable, MultiSceneTriPlaneField, PlaneTable
 from latent_atlas.losses.pixel import l2
 from latent_atlas.losses.regularisers import plane_tv
@@ -445,11 +445,12 @@ class MultiSceneTask(Task):
             scores: dict[str, list[float]] = {}
             for view in range(min(self.config.eval_views, len(test))):
                 render = self.render_views(torch.tensor([sid]), "test", [view])[0].reshape(test.height, test.width, -1).cpu()
-                rgb = composite_on_background(rgb_test.rgba(view), self.rgb_background)
-                target = composite_on_background(test.rgba(view), self.background_value.cpu())
-                if encoder_trained:  # the cached latents were made by the encoder before training
-                    target = self.space.encode(rgb[None])[0]
-                for k, v in self.space.score_view(render, target, rgb).flat().items():
+                if encoder_trained:  # the cached latents were made by the encoder before training: encode again
+                    rgb = composite_on_background(rgb_test.rgba(view), self.rgb_background)
+                    score = self.space.score_view(render, self.space.encode(rgb[None])[0], rgb)
+                else:
+                    score = score_rendered_view(self.space, render, test, rgb_test, view, self.background_value, self.rgb_background)
+                for k, v in score.flat().items():
                     scores.setdefault(k, []).append(v)
             per_scene.append({"scene": self.rgb_set.names[sid], **{k: sum(v) / len(v) for k, v in scores.items()}})
         self.field.train()

@@ -18,12 +18,12 @@ from latent_atlas.engine.precision import autocast, grad_scaler, resolve_precisi
 from latent_atlas.engine.task import Task
 from latent_atlas.errors import ConfigError, DataError
 from latent_atlas.evaluation.metrics import psnr_from_mse
-from latent_atlas.evaluation.render_views import camera_rays, render_full_view, render_image
+from latent_atlas.evaluation.render_views import camera_rays, render_full_view, render_image, score_rendered_view
 from latent_atlas.losses import PixelLoss
 from latent_atlas.losses.pixel import l2
 from latent_atlas.methods.base import Model, OptimizerConfig
 from latent_atlas.spaces.building import build_space, rgb_background
-from latent_atlas.spaces.image_space import ImageSpace
+from latent_atlas.spaces.image_space import ImageSpace, ViewScore
 from latent_atlas.tasks.scene_config import TrainConfig
 
 AE_DECODER = "ae_decoder"
@@ -256,13 +256,11 @@ class SceneTask(Task):
         }
 
     # ---- evaluation -------------------------------------------------------------------------------
-    def score_view(self, split_name: str, index: int):
-        """The space's score of held-out view `index` of a split (a ViewScore)."""
+    def score_view(self, split_name: str, index: int) -> ViewScore:
+        """The space's score of held-out view `index` of a split."""
         split = self.scene.split(split_name)
         render = render_image(self.model, split.cameras, index, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk)["color"]
-        target_values = composite_on_background(split.rgba(index), self.background_value.cpu())
-        rgb_target = composite_on_background(self.rgb_scene.split(split_name).rgba(index), self.rgb_background)
-        return self.space.score_view(render, target_values, rgb_target)
+        return score_rendered_view(self.space, render, split, self.rgb_scene.split(split_name), index, self.background_value, self.rgb_background)
 
     def evaluate(self) -> dict[str, float]:
         """PSNR/SSIM of the first `eval_images` held-out views: eval_psnr/eval_ssim in the run's space, and the
