@@ -87,10 +87,10 @@ class MultiSceneTask(Task):
         self.saved_activation_mb = 0.0  # the most any measured step saved for backward, per scene it rendered
         self._rendered_scenes = 0  # scenes this rank rendered in the last step
         self._measured_phases: set[int] = set()  # phases whose first step (in this process) was measured
-        self._rss_before_mb = resident_peak_mb()
         if cfg.resume is None:
             cfg.timestamp = cfg.timestamp or self._shared_timestamp()
         self.open_run(save=not read_only)
+        self._rss_before_mb = resident_peak_mb()  # what training adds on top (peak_activations_per_scene_mb)
 
     # ---- set-up -------------------------------------------------------------------------------
     def _scene_range(self) -> tuple[int, int | None, int]:
