@@ -38,14 +38,17 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=120.0)
     parser.add_argument("--eval-images", type=int, default=10)
     parser.add_argument("--output-dir", type=Path, default=Path("/tmp/latlas-cpu-defaults"))
+    parser.add_argument("--flags-first", action="store_true", help="train the methods.py-flags run before the no-flags one (order effects)")
     args = parser.parse_args()
     print(machine_line(), flush=True)
     print(f"objects128/bunny, {args.budget:g} s of training each, first {args.eval_images} test views\n", flush=True)
     print("| method | no flags: steps | no flags: PSNR | methods.py flags: steps | methods.py flags: PSNR | difference (dB) |")
     print("|---|---|---|---|---|---|", flush=True)
     for method in args.methods:
-        bare = train_and_score(method, [], args.budget, args.output_dir / "bare", args.eval_images)
-        flagged = train_and_score(method, list(CPU_FLAGS.get(method, ())), args.budget, args.output_dir / "flags", args.eval_images)
+        runs = {"bare": [], "flags": list(CPU_FLAGS.get(method, ()))}
+        order = ["flags", "bare"] if args.flags_first else ["bare", "flags"]
+        scores = {name: train_and_score(method, runs[name], args.budget, args.output_dir / name, args.eval_images) for name in order}
+        bare, flagged = scores["bare"], scores["flags"]
         print(
             f"| {method} | {bare['steps']} | {bare['psnr']:.2f} | {flagged['steps']} | {flagged['psnr']:.2f} | {bare['psnr'] - flagged['psnr']:+.2f} |",
             flush=True,
