@@ -65,7 +65,7 @@ def main() -> None:
     ae_summary = json.loads((ae_run / "summary.json").read_text())
     print()
     print(
-        "| space | method | steps | train s | rays/s | peak MiB | test PSNR (RGB) | test SSIM (RGB) | latent PSNR (metrics_e) | AE ceiling PSNR (metrics_ae) |"
+        "| space | method | steps | train s | rays/s | peak MiB | test PSNR (RGB) | test SSIM (RGB) | PSNR in its space (metrics_e) | AE ceiling PSNR (metrics_ae) |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for space, _, summary, r in rows:
