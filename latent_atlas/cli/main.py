@@ -66,14 +66,8 @@ def _pop_option(args: list[str], name: str) -> tuple[str | None, list[str]]:
     return value, rest
 
 
-def _run_task(task) -> Path:
-    """Trains a task on the engine; returns its run folder (an interrupt is handled by main())."""
-    return task.train()
-
-
 def _resume_config(resume: str, rest: list[str], prog: str):
     """(task name, config) of --resume RUN with the flags in `rest` applied over the saved config."""
-
     from latent_atlas.tasks.registry import load_run_config
 
     task, saved = load_run_config(Path(resume))
@@ -93,7 +87,6 @@ def _device_type(args: list[str]) -> str:
 
 
 def cmd_train(args: list[str]) -> int:
-
     from latent_atlas.errors import ConfigError
     from latent_atlas.methods.defaults import device_flags
     from latent_atlas.methods.registry import METHOD_DESCRIPTIONS, METHODS, method_config
@@ -102,15 +95,11 @@ def cmd_train(args: list[str]) -> int:
 
     resume, rest = _pop_option(args, "--resume")
     if resume is not None:  # any run folder: one scene, many scenes or an autoencoder
-        if rest and not rest[0].startswith("-"):
-            from latent_atlas.tasks.registry import load_run_config
-
-            saved_task, saved = load_run_config(Path(resume))
-            if saved_task != "scene" or rest[0] != saved.method_name:
-                raise ConfigError(f"--resume {resume}: the run is '{getattr(saved, 'method_name', saved_task)}', not '{rest[0]}'")
-            rest = rest[1:]
+        named = rest.pop(0) if rest and not rest[0].startswith("-") else None  # `latlas train METHOD --resume RUN`
         task, config = _resume_config(resume, rest, "latlas train")
-        run_dir = _run_task(task_class(task)(config))
+        if named is not None and named != getattr(config, "method_name", None):
+            raise ConfigError(f"--resume {resume}: the run is '{getattr(config, 'method_name', task)}', not '{named}'")
+        run_dir = task_class(task)(config).train()
         print(f"run folder: {run_dir}")
         return 0
     if not args or args[0] in ("-h", "--help"):
@@ -127,7 +116,7 @@ def cmd_train(args: list[str]) -> int:
         print(f"latlas: {device_type} defaults for {name}: {' '.join(defaults)} (any flag given overrides them)")
     default = TrainConfig(method_name=name, method=method_config(name))
     config = parse_flags(TrainConfig, default=default, args=[*defaults, *args[1:]], prog=f"latlas train {name}", description=METHOD_DESCRIPTIONS.get(name))
-    run_dir = _run_task(task_class("scene")(config))
+    run_dir = task_class("scene")(config).train()
     print(f"run folder: {run_dir}")
     return 0
 
@@ -145,7 +134,6 @@ def cmd_eval(args: list[str]) -> int:
 
 
 def cmd_render(args: list[str]) -> int:
-
     from latent_atlas.evaluation.render import RenderConfig, render_orbit
 
     print(f"orbit: {render_orbit(parse_flags(RenderConfig, args=args, prog='latlas render'))}")
@@ -153,7 +141,6 @@ def cmd_render(args: list[str]) -> int:
 
 
 def cmd_data(args: list[str]) -> int:
-
     from latent_atlas.data.synth.writer import SynthConfig, synthesize
 
     if not args or args[0] != "synth":
@@ -192,7 +179,7 @@ def cmd_ae(args: list[str]) -> int:
         _, config = _resume_config(resume, rest, "latlas ae train")
     else:
         config = parse_flags(AETrainConfig, args=rest, prog="latlas ae train")
-    run_dir = _run_task(AETrainer(config))
+    run_dir = AETrainer(config).train()
     print(json.dumps(json.loads((run_dir / "summary.json").read_text()), indent=2))
     print(f"autoencoder: {run_dir / 'autoencoder'} (pass --ae {run_dir})")
     print(f"run folder: {run_dir}")
@@ -219,7 +206,7 @@ def _run_scaled(args: list[str], default_preset: str, prog: str) -> int:
             raise ConfigError(str(exc)) from None
         config = parse_flags(MultiSceneConfig, default=default, args=rest, prog=prog, description=f"presets (--preset): {', '.join(SCALED_PRESETS)}")
         config.resume = Path(resume) if resume is not None else None
-    run_dir = _run_task(MultiSceneTask(config))
+    run_dir = MultiSceneTask(config).train()
     summary = json.loads((run_dir / "summary.json").read_text())
     summary.pop("per_scene", None)
     print(json.dumps(summary, indent=2))

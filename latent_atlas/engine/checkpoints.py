@@ -105,6 +105,11 @@ def load_latest(folder: Path, device: str | torch.device = "cpu") -> tuple[Path,
     return None
 
 
+def tensors_under(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint named `prefix...`, by their names after the prefix (e.g. 'model.' -> a state dict)."""
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
 def flatten_optimizer(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Optimizer state as flat tensors (`prefix.i.key`) plus its JSON-able param groups."""
     sd = optimizer.state_dict()

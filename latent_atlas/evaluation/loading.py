@@ -12,7 +12,7 @@ from torch import Tensor
 
 from latent_atlas.cameras import Cameras
 from latent_atlas.data.scene import SceneData
-from latent_atlas.engine.checkpoints import load_checkpoint, load_latest
+from latent_atlas.engine.checkpoints import load_checkpoint, load_latest, tensors_under
 from latent_atlas.engine.device import resolve_device
 from latent_atlas.errors import ConfigError, DataError
 from latent_atlas.evaluation.render_views import render_image
@@ -81,13 +81,13 @@ def _checkpoint(run_dir: Path, checkpoint: Path | None, device: torch.device) ->
 
 
 def _load_scene_run(run_dir: Path, config, device: torch.device, checkpoint: Path | None) -> TrainedRun:
-    from latent_atlas.tasks.scene import build_model, load_model_state, open_scene, space_tensors
+    from latent_atlas.tasks.scene import build_model, load_model_state, open_scene
 
     space, rgb_scene, background, scene = open_scene(config, device)
     model = build_model(config, scene, device)
     path, tensors, state = _checkpoint(run_dir, checkpoint, device)
     load_model_state(model, tensors)
-    space.load_tensors(space_tensors(tensors))
+    space.load_tensors(tensors_under(tensors, "space."))
     model.eval()
     value = space.background_value(background).to(device)
 
@@ -118,13 +118,14 @@ def _load_multi_scene_run(run_dir: Path, config, device: torch.device, checkpoin
         raise ConfigError("--checkpoint: many-scene runs are evaluated at their latest checkpoint")
     config.resume, config.progress, config.device = run_dir, False, str(device)
     task = MultiSceneTask(config, read_only=True)
+    if task.restored_from is None:
+        raise DataError(run_dir / "checkpoints", "no complete checkpoint")
     task.field.eval()
-    path = sorted((run_dir / "checkpoints").glob("step-*.json"))[-1]
     return TrainedRun(
         run_dir,
         "multi-scene",
         config,
-        path.with_suffix(".safetensors"),
+        task.restored_from.with_suffix(".safetensors"),
         task.step,
         task.space,
         task.scenes,

@@ -11,7 +11,7 @@ import torch
 
 from latent_atlas.data.loading import find_scene_folders, load_scene
 from latent_atlas.data.scene import composite_on_background
-from latent_atlas.engine.checkpoints import flatten_optimizer, restore_optimizer
+from latent_atlas.engine.checkpoints import flatten_optimizer, restore_optimizer, tensors_under
 from latent_atlas.engine.config import RunConfig
 from latent_atlas.engine.device import resolve_device
 from latent_atlas.engine.task import Task
@@ -116,7 +116,7 @@ class AETrainer(Task):
         return tensors, {"optimizer": meta}
 
     def load_checkpoint_state(self, tensors: dict[str, torch.Tensor], state: dict) -> None:
-        self.model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
+        self.model.load_state_dict(tensors_under(tensors, "model."))
         restore_optimizer("optim", self.optimizer, tensors, state["optimizer"])
 
     def after_save(self) -> None:

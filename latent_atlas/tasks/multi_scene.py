@@ -17,7 +17,7 @@ from torch import Tensor
 from latent_atlas.cameras import Cameras, RayBundle
 from latent_atlas.data.scene import composite_on_background
 from latent_atlas.data.scene_set import load_scene_set, scene_folders
-from latent_atlas.engine.checkpoints import flatten_optimizer, latest_checkpoint, load_checkpoint, restore_optimizer, save_checkpoint
+from latent_atlas.engine.checkpoints import flatten_optimizer, latest_checkpoint, load_checkpoint, restore_optimizer, save_checkpoint, tensors_under
 from latent_atlas.engine.device import resident_peak_mb, resolve_device
 from latent_atlas.engine.saved_activations import SavedActivationMeter
 from latent_atlas.engine.task import Task
@@ -59,7 +59,7 @@ class MultiSceneTask(Task):
         self.rgb_background = rgb_background(cfg.background)
         self.space = build_space(cfg.space, self.device, cfg.ae, cfg.ae_preset, cfg.init)
         init_tensors = self._init_tensors()
-        self.space.load_tensors({k[len("ae.") :]: v for k, v in init_tensors.items() if k.startswith("ae.")})
+        self.space.load_tensors(tensors_under(init_tensors, "ae."))
         self.scenes = []
         for scene in self.rgb_set.scenes:
             try:
@@ -84,6 +84,7 @@ class MultiSceneTask(Task):
         self.phase_steps = [max(1, math.ceil(p.epochs * views / per_step)) for p in cfg.phases]
         self.groups = self._groups()  # parameters never change identity here: collected once
         self.optimizers = self._make_optimizers()
+        self.restored_from: Path | None = None  # the checkpoint a resumed run continues from
         self.saved_activation_mb = 0.0  # the most any measured step saved for backward, per scene it rendered
         self._rendered_scenes = 0  # scenes this rank rendered in the last step
         self._measured_phases: set[int] = set()  # phases whose first step (in this process) was measured
@@ -128,7 +129,7 @@ class MultiSceneTask(Task):
 
     @staticmethod
     def _load_prefixed(module: torch.nn.Module, tensors: dict[str, Tensor], prefix: str) -> None:
-        state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        state = tensors_under(tensors, prefix)
         if state:
             module.load_state_dict(state)
 
@@ -279,6 +280,7 @@ class MultiSceneTask(Task):
         if path is None:
             return False
         tensors, state = load_checkpoint(path)
+        self.restored_from = path
         was_sharded = state.get("parallel") == "scenes"
         if was_sharded != self.sharded or (was_sharded and state["world_size"] != self.world_size):
             saved = f"{state['world_size']} scenes-parallel ranks" if was_sharded else "one copy of every scene"
@@ -291,7 +293,7 @@ class MultiSceneTask(Task):
             tensors.update(shard_tensors)  # its random states are this rank's own
             state["optimizers"].update(shard_state["optimizers"])
         self._load_prefixed(self.field, tensors, "field.")
-        self.space.load_tensors({k[len("ae.") :]: v for k, v in tensors.items() if k.startswith("ae.")})
+        self.space.load_tensors(tensors_under(tensors, "ae."))
         for name, optimizer in self.optimizers.items():
             restore_optimizer(f"optim.{name}", optimizer, tensors, state["optimizers"][name])
         self.restore_random_states(tensors)

@@ -12,7 +12,7 @@ from latent_atlas.backends import set_backend
 from latent_atlas.data.loading import load_scene
 from latent_atlas.data.pixel_sampler import PixelSampler
 from latent_atlas.data.scene import SceneData, composite_on_background
-from latent_atlas.engine.checkpoints import flatten_optimizer, restore_optimizer
+from latent_atlas.engine.checkpoints import flatten_optimizer, restore_optimizer, tensors_under
 from latent_atlas.engine.device import resolve_device
 from latent_atlas.engine.precision import autocast, grad_scaler, resolve_precision
 from latent_atlas.engine.task import Task
@@ -46,14 +46,9 @@ def map_into_space(space: ImageSpace, scene: SceneData, background: Tensor) -> S
 
 def load_model_state(model: Model, tensors: dict[str, Tensor]) -> None:
     """Loads the `model.*` tensors of a checkpoint, resizing grids that grew during training."""
-    state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    state = tensors_under(tensors, "model.")
     model.resize_to_state_dict(state)
     model.load_state_dict(state)
-
-
-def space_tensors(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
-    """The `space.*` tensors of a checkpoint (a fine-tuned decoder), by the codec's names."""
-    return {k[len("space.") :]: v for k, v in tensors.items() if k.startswith("space.")}
 
 
 def open_scene(config: TrainConfig, device: torch.device) -> tuple[ImageSpace, SceneData, Tensor, SceneData]:
@@ -191,7 +186,7 @@ class SceneTask(Task):
         load_model_state(self.model, tensors)
         self.optimizers = self._make_optimizers()
         if AE_DECODER in state["optimizers"]:
-            self.space.load_tensors(space_tensors(tensors))
+            self.space.load_tensors(tensors_under(tensors, "space."))  # the fine-tuned decoder
             self._start_decoder_finetuning()
         for name, optimizer in self.optimizers.items():
             restore_optimizer(f"optim.{name}", optimizer, tensors, state["optimizers"][name])
