@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import types
 import typing
 from pathlib import Path
@@ -28,12 +29,29 @@ def _convert(value: Any, hint: Any) -> Any:
     if value is None:
         return None
     origin = typing.get_origin(hint)
+    if hint is bool or hint is str:
+        if not isinstance(value, hint):
+            raise ValueError(f"expected {hint.__name__}, found {json.dumps(value)[:40]}")
+        return value
+    if hint is int or hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (hint is int and value != int(value)):
+            raise ValueError(f"expected {'an integer' if hint is int else 'a number'}, found {json.dumps(value)[:40]}")
+        return hint(value)
+    if origin is typing.Literal:
+        if value not in typing.get_args(hint):
+            raise ValueError(f"expected one of {', '.join(map(str, typing.get_args(hint)))}, found {json.dumps(value)[:40]}")
+        return value
     if origin is typing.Annotated:
         return _convert(value, typing.get_args(hint)[0])
     if origin in (typing.Union, types.UnionType):
+        errors = []
         for arg in typing.get_args(hint):
             if arg is not type(None):
-                return _convert(value, arg)
+                try:
+                    return _convert(value, arg)
+                except ValueError as exc:
+                    errors.append(str(exc))
+        raise ValueError(errors[0] if errors else f"unexpected {json.dumps(value)[:40]}")
     if hint is Path or (isinstance(hint, type) and issubclass(hint, Path)):
         return Path(value)
     if origin is tuple:
@@ -59,13 +77,23 @@ def update_from_dict(default: Any, data: dict) -> Any:
             template = next(iter(current.values()))
             changes[f.name] = {k: update_from_dict(current.get(k, template), v) for k, v in value.items()}
         else:
-            changes[f.name] = _convert(value, hints.get(f.name, Any))
+            try:
+                changes[f.name] = _convert(value, hints.get(f.name, Any))
+            except ValueError as exc:
+                raise ValueError(f"'{f.name}': {exc}") from None
     return dataclasses.replace(default, **changes)
 
 
 def save_json_atomic(path: Path, data: Any) -> None:
-    """Writes JSON to `path` through a temporary file and a rename."""
+    """Writes JSON to `path` through a synced temporary file and a rename (on failure `path` is left as it was)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    tmp.replace(path)
+    try:
+        with tmp.open("w") as f:
+            f.write(json.dumps(data, indent=2))
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise

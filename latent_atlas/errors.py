@@ -28,3 +28,15 @@ class TrainingDivergedError(LatlasError):
     """The loss became NaN or Inf; the run stops and keeps its last checkpoint."""
 
     exit_code = 3
+
+
+class CheckpointWriteError(LatlasError):
+    """A checkpoint could not be written (disk full, file too large); the earlier checkpoints are intact."""
+
+    exit_code = 4
+
+
+class TrainingCollapsedError(LatlasError):
+    """Training stopped learning: the loss exploded or the model fell back to predicting a constant colour."""
+
+    exit_code = 3

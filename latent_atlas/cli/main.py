@@ -17,6 +17,8 @@ commands:
   igae --data FAMILY [--preset P]  IG-AE: make an autoencoder 3D-consistent with Tri-Plane scenes
   scale stage1|stage2 --data ...   Scaled-IG: shared macro planes (stage1), new scenes cheaply (stage2)
   triplanes --data FAMILY          many independent Tri-Plane scenes (RGB or latent)
+                                   (igae/scale/triplanes: --resume RUN continues a run; --run-dir DIR starts
+                                   or continues one in DIR, for torchrun --max-restarts)
   data synth --family F --output D procedural scene families (objects, cars)
   methods                          list the registered methods
 """
@@ -28,19 +30,23 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def parse_flags(config_type, **kwargs):
-    """tyro.cli, with its usage errors turned into one line (ConfigError, exit 2); --help prints as tyro does."""
+    """tyro.cli, with its usage errors turned into one line (ConfigError, exit 2), and the numbers checked
+    (config_checks); --help prints as tyro does."""
     import contextlib
     import io
     import re
 
     import tyro
 
+    from latent_atlas.config_checks import check_config
     from latent_atlas.errors import ConfigError
 
     buffer = io.StringIO()
     try:
         with contextlib.redirect_stderr(buffer):
-            return tyro.cli(config_type, **kwargs)
+            config = tyro.cli(config_type, **kwargs)
+        check_config(config)
+        return config
     except SystemExit as exc:
         if exc.code in (0, None):
             sys.stderr.write(buffer.getvalue())
@@ -68,10 +74,13 @@ def _pop_option(args: list[str], name: str) -> tuple[str | None, list[str]]:
 
 def _resume_config(resume: str, rest: list[str], prog: str):
     """(task name, config) of --resume RUN with the flags in `rest` applied over the saved config."""
+    from latent_atlas.config_checks import check_resume_overrides
+    from latent_atlas.engine.run_dir import absolute_paths
     from latent_atlas.tasks.registry import load_run_config
 
     task, saved = load_run_config(Path(resume))
     config = parse_flags(type(saved), default=saved, args=rest, prog=f"{prog} --resume {resume}")
+    check_resume_overrides(resume, absolute_paths(saved), absolute_paths(config))
     config.resume = Path(resume)
     return task, config
 
@@ -196,16 +205,21 @@ def _run_scaled(args: list[str], default_preset: str, prog: str) -> int:
 
     preset, rest = _pop_option(args, "--preset")
     resume, rest = _pop_option(rest, "--resume")
+    run_dir, rest = _pop_option(rest, "--run-dir")
     rest = _merge_repeated(rest, "--data")
-    if resume is not None and (Path(resume) / "config.json").is_file():
+    if resume is not None and run_dir is not None:
+        raise ConfigError("give --resume RUN (continue a run) or --run-dir DIR (start or continue in DIR), not both")
+    if run_dir is not None and (Path(run_dir) / "config.json").is_file():
+        resume = run_dir
+    if resume is not None:  # an existing run: a typo is an error, never a new run
         _, config = _resume_config(resume, rest, prog)
-    else:  # a new run (with --resume DIR: started in DIR, so that torchrun restarts resume it)
+    else:  # a new run (with --run-dir DIR: started in DIR, so that torchrun restarts continue it)
         try:
             default = scaled_preset(preset or default_preset)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         config = parse_flags(MultiSceneConfig, default=default, args=rest, prog=prog, description=f"presets (--preset): {', '.join(SCALED_PRESETS)}")
-        config.resume = Path(resume) if resume is not None else None
+        config.resume = Path(run_dir) if run_dir is not None else None
     run_dir = MultiSceneTask(config).train()
     summary = json.loads((run_dir / "summary.json").read_text())
     summary.pop("per_scene", None)
@@ -266,6 +280,11 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:  # SIGTERM or Ctrl-C during training: the engine wrote a checkpoint first
         return _fail("interrupted; a checkpoint was written, continue with --resume", 130)
+    except OSError as exc:  # the file system refused (disk full, permissions, a file where a folder goes)
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(f"{where}{exc.strerror or exc.__class__.__name__} (checkpoints written before it stay valid)", 4)
+    except MemoryError:
+        return _fail("out of memory (try fewer --rays-per-batch / smaller images)", 4)
 
 
 def entrypoint() -> None:

@@ -25,16 +25,34 @@ def resolve_image_path(path: Path) -> Path:
     raise DataError(path, "image file not found")
 
 
+def _grey_to_rgba(values: np.ndarray, full_scale: float) -> np.ndarray:
+    """A one-channel image [H, W] whose white is `full_scale` -> RGBA uint8 [H, W, 4] (scaled, not clipped)."""
+    grey = np.clip(values.astype(np.float64) * (255.0 / full_scale) + 0.5, 0, 255).astype(np.uint8)
+    return np.concatenate([np.repeat(grey[..., None], 3, axis=-1), np.full_like(grey[..., None], 255)], axis=-1)
+
+
 def read_rgba(path: Path) -> Tensor:
-    """Reads an image as RGBA uint8 [H, W, 4]; images without alpha get alpha 255."""
+    """Reads an image as RGBA uint8 [H, W, 4]; images without alpha get alpha 255.
+
+    Palette, greyscale and 16-bit images are converted by value: a 16-bit greyscale PNG is scaled by
+    255/65535 (PIL's own conversion would clip it to 0/255), a float image is taken as [0, 1].
+    """
     try:
         with Image.open(path) as img:
-            img = img.convert("RGBA")
-            array = np.asarray(img, dtype=np.uint8).copy()
+            if img.mode.startswith("I;16") or img.mode == "I":
+                array = _grey_to_rgba(np.asarray(img), 65535.0)
+            elif img.mode == "F":
+                array = _grey_to_rgba(np.nan_to_num(np.asarray(img)), 1.0)
+            else:
+                array = np.asarray(img.convert("RGBA"), dtype=np.uint8).copy()
     except FileNotFoundError:
         raise DataError(path, "image file not found") from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise DataError(path, f"image too large to read ({str(exc).split(' pixels')[0]} pixels)") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, MemoryError) as exc:
         raise DataError(path, f"cannot read image ({exc.__class__.__name__})") from None
+    if array.ndim != 3 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise DataError(path, "image is empty")
     return torch.from_numpy(array)
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from latent_atlas.data.json_io import read_json
 from latent_atlas.data.loading import find_scene_folders, load_scene
 from latent_atlas.data.scene import SceneData
+from latent_atlas.data.validation import inside_folder
 from latent_atlas.errors import DataError
 
 
@@ -25,13 +26,10 @@ class SceneSet:
 def family_scene_folders(root: Path) -> list[Path]:
     """The scene folders a dataset_map.json lists ({"family": ["scene_000", ...]}), in its order."""
     path = root / "dataset_map.json"
-    try:
-        mapping = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(path, f"malformed JSON ({exc.msg})") from None
-    if not isinstance(mapping, dict) or not all(isinstance(v, list) for v in mapping.values()):
+    mapping = read_json(path)
+    if not isinstance(mapping, dict) or not all(isinstance(v, list) and all(isinstance(n, str) for n in v) for v in mapping.values()):
         raise DataError(path, 'expected {"family": ["scene folder", ...]}')
-    folders = [root / name for names in mapping.values() for name in names]
+    folders = [inside_folder(root, name, path, f"family '{family}'") for family, names in mapping.items() for name in names]
     for folder in folders:
         if not folder.is_dir():
             raise DataError(path, f"lists '{folder.name}', which is not a folder beside it")

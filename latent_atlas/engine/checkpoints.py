@@ -6,7 +6,9 @@ counts only once both exist. The latest complete one is what a run resumes from.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -16,7 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from latent_atlas.config_io import save_json_atomic
-from latent_atlas.errors import DataError
+from latent_atlas.errors import CheckpointWriteError, DataError
 
 _NAME = re.compile(r"^step-(\d+)\.json$")
 
@@ -25,23 +27,62 @@ def checkpoint_name(step: int) -> str:
     return f"step-{step:07d}"
 
 
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes (read in 16 MiB chunks)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 24):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def save_checkpoint(folder: Path, step: int, tensors: dict[str, torch.Tensor], state: dict[str, Any], keep: int = 2, keep_forever: bool = False) -> Path:
     """Writes folder/step-XXXXXXX.{safetensors,json} atomically and prunes all but the `keep` newest.
 
-    Checkpoints saved with `keep_forever` are never pruned.
+    The JSON, written last, records the tensors file's size and SHA-256, so that a file cut short or
+    damaged later is recognised. Checkpoints saved with `keep_forever` are never pruned. A failed write
+    (disk full) raises CheckpointWriteError naming the path and leaves the earlier checkpoints as they were.
     """
-    folder.mkdir(parents=True, exist_ok=True)
     name = checkpoint_name(step)
     tensor_path = folder / f"{name}.safetensors"
     tmp = folder / f".{name}.safetensors.tmp"
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
-    tmp.replace(tensor_path)
-    save_json_atomic(folder / f"{name}.json", {"step": step, "tensors": tensor_path.name, "keep_forever": keep_forever, **state})
-    prunable = [p for p in list_checkpoints(folder) if not _kept_forever(p)]
-    for old in prunable[:-keep] if keep > 0 else []:
-        old.unlink(missing_ok=True)
-        old.with_suffix(".safetensors").unlink(missing_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
+        with tmp.open("rb+") as f:
+            os.fsync(f.fileno())
+        checksum = {"tensors_bytes": tmp.stat().st_size, "tensors_sha256": file_sha256(tmp)}
+        tmp.replace(tensor_path)
+        save_json_atomic(folder / f"{name}.json", {"step": step, "tensors": tensor_path.name, "keep_forever": keep_forever, **checksum, **state})
+    except Exception as exc:  # OSError, or safetensors' own error wrapping one (no space left, file too large)
+        tmp.unlink(missing_ok=True)
+        tensor_path.unlink(missing_ok=True)
+        before = latest_checkpoint(folder)
+        kept = f"the previous checkpoint {before.name} is intact" if before else "no earlier checkpoint exists"
+        raise CheckpointWriteError(f"{tensor_path}: cannot write checkpoint ({_reason(exc)}); {kept}") from None
+    prune_checkpoints(folder, keep)
     return tensor_path
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]
+
+
+def prune_checkpoints(folder: Path, keep: int) -> None:
+    """Deletes all but the `keep` newest complete checkpoints (keep_forever ones stay; keep 0: all stay), and
+    leftovers of killed writes or prunes: temporary files and tensors files whose JSON is gone."""
+    complete = list_checkpoints(folder)
+    prunable = [p for p in complete if not _kept_forever(p)]
+    for old in prunable[:-keep] if keep > 0 else []:
+        old.unlink(missing_ok=True)  # the JSON first: a kill here leaves an orphan tensors file, removed below
+        old.with_suffix(".safetensors").unlink(missing_ok=True)
+    for path in folder.iterdir():
+        orphan = path.suffix == ".safetensors" and not path.with_suffix(".json").exists()
+        if orphan or (path.name.startswith(".step-") and path.name.endswith(".tmp")):
+            path.unlink(missing_ok=True)
 
 
 def _kept_forever(json_path: Path) -> bool:
@@ -74,11 +115,20 @@ def load_checkpoint(json_path: Path, device: str | torch.device = "cpu") -> tupl
     """(tensors, state) of the checkpoint whose JSON is `json_path` (DataError naming the file when unreadable)."""
     try:
         state = json.loads(json_path.read_text())
-        if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+        if not isinstance(state, dict) or not isinstance(state.get("step"), int) or isinstance(state.get("step"), bool):
             raise ValueError("no integer 'step'")
-    except (OSError, ValueError) as exc:
-        raise DataError(json_path, f"unreadable checkpoint ({exc})") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise DataError(json_path, f"unreadable checkpoint ({str(exc).splitlines()[0][:120]})") from None
     tensor_path = json_path.with_suffix(".safetensors")
+    if "tensors_bytes" in state:  # older checkpoints have no checksum
+        try:
+            size = tensor_path.stat().st_size
+        except OSError:
+            raise DataError(tensor_path, "checkpoint tensors file is missing") from None
+        if size != state["tensors_bytes"]:
+            raise DataError(tensor_path, f"checkpoint cut short or damaged ({size} bytes, {state['tensors_bytes']} written)")
+        if file_sha256(tensor_path) != state.get("tensors_sha256"):
+            raise DataError(tensor_path, "checkpoint damaged (its SHA-256 differs from the one recorded at writing)")
     try:
         tensors = load_file(str(tensor_path), device=str(device))
     except Exception as exc:  # safetensors raises its own error types for truncated or foreign files
@@ -96,7 +146,7 @@ def load_latest(folder: Path, device: str | torch.device = "cpu") -> tuple[Path,
         try:
             tensors, state = load_checkpoint(path, device)
         except DataError as exc:
-            print(f"latlas: warning: {exc}; set aside as *.corrupt, using the checkpoint before it", file=sys.stderr)
+            print(f"latlas: warning: {exc}; set aside as *.corrupt, trying the checkpoint before it", file=sys.stderr)
             for part in (path, path.with_suffix(".safetensors")):
                 if part.exists():
                     part.replace(part.with_name(part.name + ".corrupt"))

@@ -42,6 +42,9 @@ class RunConfig:
     """Also log scalars and images to Weights & Biases (when installed; WANDB_MODE=offline is honoured)."""
     progress: bool = True
     """Show a progress bar."""
+    detect_collapse: bool = True
+    """Stop with exit 3 when training collapses: the loss is finite, but after 300 steps the model has been no
+    better than a constant colour or an empty scene for 200 steps, or its error exploded to 100x theirs."""
     resume: Optional[Path] = None
     """Run folder to continue from its latest checkpoint (its saved config is used; flags given override it)."""
     timestamp: tyro.conf.Suppress[str] = ""

@@ -10,11 +10,31 @@ from pathlib import Path
 import torch
 
 
+def drop_entries_after(path: Path, step: int) -> None:
+    """Rewrites metrics.jsonl without the entries after `step` (a resumed run logs those steps again) and
+    without a last line cut short by a kill."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("step"), int) and entry["step"] <= step:
+            kept.append(line)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(line + "\n" for line in kept))
+    tmp.replace(path)
+
+
 class RunLogger:
     """Appends scalars to metrics.jsonl and TensorBoard; images go to TensorBoard; both to wandb if enabled."""
 
-    def __init__(self, run_dir: Path, use_wandb: bool = False, config: dict | None = None):
+    def __init__(self, run_dir: Path, use_wandb: bool = False, config: dict | None = None, from_step: int = 0):
         self.path = run_dir / "metrics.jsonl"
+        if from_step > 0:
+            drop_entries_after(self.path, from_step)
         self._writer = None
         self._run_dir = run_dir
         self._wandb = None

@@ -11,12 +11,12 @@ from tqdm import tqdm
 
 from latent_atlas.config_io import save_json_atomic, to_jsonable
 from latent_atlas.engine.callbacks import Callback
-from latent_atlas.engine.checkpoints import latest_checkpoint
+from latent_atlas.engine.collapse import CollapseGuard
 from latent_atlas.engine.device import peak_memory_mb
 from latent_atlas.engine.interrupts import checkpoint_on_interrupt
 from latent_atlas.engine.logger import RunLogger
 from latent_atlas.engine.task import Task
-from latent_atlas.errors import TrainingDivergedError
+from latent_atlas.errors import TrainingCollapsedError, TrainingDivergedError
 
 
 def check_finite(task: Task, scalars: dict[str, float]) -> None:
@@ -25,9 +25,7 @@ def check_finite(task: Task, scalars: dict[str, float]) -> None:
     if math.isfinite(loss):
         return
     terms = ", ".join(f"{k}={v:.4g}" for k, v in scalars.items() if k.startswith("loss_"))
-    last = latest_checkpoint(task.checkpoint_dir)
-    where = f"last checkpoint: {last.with_suffix('')}" if last else "no checkpoint was written yet"
-    raise TrainingDivergedError(f"loss is {loss} at step {task.step}" + (f" ({terms})" if terms else "") + f"; {where}")
+    raise TrainingDivergedError(f"loss is {loss} at step {task.step}" + (f" ({terms})" if terms else "") + f"; {task.last_good_checkpoint()}")
 
 
 class Engine:
@@ -37,7 +35,7 @@ class Engine:
     def __init__(self, task: Task, callbacks: tuple[Callback, ...] | list[Callback] = ()):
         self.task = task
         self.callbacks = list(callbacks)
-        self.logger = RunLogger(task.run_dir, task.config.wandb, to_jsonable(task.config)) if task.is_main else None
+        self.logger = RunLogger(task.run_dir, task.config.wandb, to_jsonable(task.config), from_step=task.step) if task.is_main else None
         task.logger = self.logger
 
     def _emit(self, event: str, *args) -> None:
@@ -67,6 +65,7 @@ class Engine:
         last_save = time.perf_counter()
         pending_times = sorted(t for t in cfg.checkpoint_at_times if t > task.train_seconds)
         window_start, window_steps, window_counts = time.perf_counter(), 0, task.throughput()
+        guard = CollapseGuard() if cfg.detect_collapse else None
         self._emit("on_start")
         with checkpoint_on_interrupt(task.save, bar) as stop:
             while self._budget_left():
@@ -74,6 +73,11 @@ class Engine:
                 task.mark_step_start()
                 scalars = task.train_step()
                 check_finite(task, scalars)
+                collapse = guard.update(task.step + 1, scalars) if guard is not None else None
+                if collapse is not None:
+                    raise TrainingCollapsedError(
+                        f"training collapsed: {collapse}; lower the learning rate (or --no-detect-collapse); {task.last_good_checkpoint()}"
+                    )
                 task.step += 1
                 task.mark_step_end()
                 task.train_seconds += time.perf_counter() - t0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -21,21 +22,42 @@ def new_run_dir(config: RunConfig, default_experiment: str, kind: str, unique: b
     if "/" in experiment or "\\" in experiment or experiment in (".", ".."):
         raise ConfigError(f"--experiment-name {experiment!r}: a folder name, not a path")
     config.timestamp = config.timestamp or time.strftime("%Y-%m-%d_%H%M%S")
-    run_dir = Path(config.output_dir) / experiment / kind / config.timestamp
-    suffix = 1
-    while unique and (run_dir / CONFIG_FILE).exists():
-        run_dir = run_dir.with_name(f"{config.timestamp}-{suffix}")
-        suffix += 1
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise ConfigError(f"--output-dir {config.output_dir}: cannot create {run_dir} (a file is in the way)") from None
-    return run_dir
+    output_dir = Path(config.output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ConfigError(f"--output-dir {output_dir}: is a file, not a folder")
+    base = output_dir / experiment / kind / config.timestamp
+    run_dir, suffix = base, 1
+    while True:  # mkdir either creates the folder or fails: two runs started in the same second never share one
+        try:
+            run_dir.mkdir(parents=True, exist_ok=not unique)
+            return run_dir
+        except FileExistsError:
+            if not run_dir.is_dir():
+                raise ConfigError(f"--output-dir {output_dir}: cannot create {run_dir} (a file is in the way)") from None
+            run_dir, suffix = base.with_name(f"{config.timestamp}-{suffix}"), suffix + 1
+        except NotADirectoryError:
+            raise ConfigError(f"--output-dir {output_dir}: cannot create {run_dir} (a file is in the way)") from None
 
 
 def save_config(run_dir: Path, task: str, config: Any) -> None:
-    """Writes RUN/config.json: the task's name and its full config."""
-    save_json_atomic(run_dir / CONFIG_FILE, {"task": task, **to_jsonable(config)})
+    """Writes RUN/config.json: the task's name and its full config, paths made absolute (so that eval,
+    render and --resume work from any directory)."""
+    save_json_atomic(run_dir / CONFIG_FILE, {"task": task, **to_jsonable(absolute_paths(config))})
+
+
+def absolute_paths(config: Any) -> Any:
+    """A copy of dataclass `config` whose Path fields (also in tuples and nested configs), and strings naming
+    an existing path (--ae), are absolute."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        changed = {f.name: absolute_paths(getattr(config, f.name)) for f in dataclasses.fields(config) if f.init}
+        return dataclasses.replace(config, **{k: v for k, v in changed.items() if v is not getattr(config, k)})
+    if isinstance(config, Path):
+        return config.absolute()
+    if isinstance(config, str) and ("/" in config or config.startswith(".")) and Path(config).exists():  # --ae PATH
+        return str(Path(config).absolute())
+    if isinstance(config, tuple):
+        return tuple(absolute_paths(v) for v in config)
+    return config
 
 
 def read_config(run_dir: Path) -> dict:

@@ -14,10 +14,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from latent_atlas.engine.checkpoints import checkpoint_name, load_latest, save_checkpoint
+from latent_atlas.config_checks import check_config
+from latent_atlas.engine.checkpoints import checkpoint_name, latest_checkpoint, load_latest, save_checkpoint
 from latent_atlas.engine.config import RunConfig
 from latent_atlas.engine.logger import RunLogger
 from latent_atlas.engine.run_dir import new_run_dir, save_config
+from latent_atlas.errors import DataError, TrainingDivergedError
 
 
 class Task:
@@ -103,10 +105,12 @@ class Task:
         """Resumes RUN (--resume; a new run starts in it when it holds no checkpoint) or creates a new run folder;
         then saves the config (unless `save` is False: a run loaded to be looked at)."""
         cfg = self.config
+        check_config(cfg)
         if cfg.resume is not None:
             self.run_dir = Path(cfg.resume)
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.restore()
+            if not self.restore() and any(self.checkpoint_dir.glob("step-*")):
+                raise DataError(self.checkpoint_dir, "no readable checkpoint left (the damaged ones are set aside as *.corrupt); nothing to resume")
         else:
             self.run_dir = new_run_dir(cfg, self.default_experiment(), self.kind(), self.unique_run_dir)
         if self.is_main and save:
@@ -140,11 +144,26 @@ class Task:
         if self.saved_already():
             return None
         tensors, state = self.checkpoint_state()
+        self.refuse_non_finite(tensors)
         tensors.update(self._rng_at_step_start or self._random_states())
         state = {"train_seconds": self.train_seconds, **state}
         path = save_checkpoint(self.checkpoint_dir, self.step, tensors, state, self.config.keep_checkpoints, keep_forever)
         self.after_save()
         return path.with_suffix(".json")
+
+    def refuse_non_finite(self, tensors: dict[str, Tensor]) -> None:
+        """Raises TrainingDivergedError when a tensor about to be saved holds NaN/Inf (gradients that blew up
+        in the last step): good checkpoints are never followed by a poisoned one."""
+        bad = next((k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+        if bad is not None:
+            raise TrainingDivergedError(f"{bad} holds NaN or Inf at step {self.step}; {self.last_good_checkpoint()}")
+
+    def last_good_checkpoint(self) -> str:
+        """Where to resume from after a failure: 'last good checkpoint: PATH (...)', or that there is none."""
+        last = latest_checkpoint(self.checkpoint_dir)
+        if last is None:
+            return "no checkpoint was written yet"
+        return f"last good checkpoint: {last} (continue with: latlas train --resume {self.run_dir})"
 
     def restore(self) -> bool:
         """Loads the newest readable checkpoint (falling back past corrupt ones); False when there is none."""

@@ -234,6 +234,7 @@ class MultiSceneTask(Task):
         if self.sharded:
             local = self._scene_state_names()
             shard, shard_meta = self._checkpoint_tensors([g for g in self.LOCAL_GROUPS if g in self.optimizers], local)
+            self.refuse_non_finite(shard)
             save_checkpoint(self._shard_folder(), self.step, shard, {"optimizers": shard_meta, "rank": self.rank}, self.config.keep_checkpoints, keep_forever)
             self.barrier()
             shared_names = set(self.field.state_dict()) - local
@@ -245,6 +246,7 @@ class MultiSceneTask(Task):
             return None
         tensors, meta = self._checkpoint_tensors(groups, shared_names)
         tensors.update({f"ae.{k}": v for k, v in self.space.state_tensors().items()})
+        self.refuse_non_finite(tensors)
         state = {
             "train_seconds": self.train_seconds,
             "saved_activation_mb": self.saved_activation_mb,
@@ -424,7 +426,9 @@ class MultiSceneTask(Task):
                 optimizer.step(rows=batch_rows)
             elif trains[name]:
                 optimizer.step()
-        return {"loss": loss.item(), **{f"loss_{k}": v.item() for k, v in losses.items()}, "phase": float(phase_index)}
+        with torch.no_grad():  # for the engine's collapse guard: the fit against a constant colour per view (the background is one)
+            fit = {"fit_mse": l2(render, target).item(), "baseline_mse": l2(target.mean(1, keepdim=True).expand_as(target), target).item()}
+        return {"loss": loss.item(), **{f"loss_{k}": v.item() for k, v in losses.items()}, "phase": float(phase_index), **fit}
 
     @staticmethod
     def _pick(images: Tensor, pixels: list[tuple[Tensor, Tensor]] | None) -> Tensor:

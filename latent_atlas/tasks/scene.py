@@ -243,9 +243,12 @@ class SceneTask(Task):
             self.rays_per_batch = adapt_ray_count(n_rays, int(outputs["n_density_samples"]), method.samples_per_batch)
         with torch.no_grad():
             mse = torch.mean((outputs["color"] - target) ** 2)
+            trivial = min(torch.mean((target - target.mean(0)) ** 2), torch.mean((target - bg) ** 2))  # a constant; an empty scene
         return {
             **scalars,
             "psnr": psnr_from_mse(mse).item(),
+            "fit_mse": mse.item(),
+            "baseline_mse": trivial.item(),
             "rays_per_batch": float(self.rays_per_batch),
             "lr": self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"],
         }

@@ -60,7 +60,7 @@ def test_corrupt_newest_checkpoint_falls_back_to_the_one_before(micro_scene, tmp
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # a full disk cut it short
     resumed = SceneTask(tiny_config(micro_scene, tmp_path, steps=6, rays_per_batch=32, checkpoint_every=3, resume=run))
     assert resumed.step == 3
-    assert "step-0000006.safetensors: unreadable checkpoint" in capsys.readouterr().err
+    assert "step-0000006.safetensors: checkpoint cut short or damaged" in capsys.readouterr().err
     assert (run / "checkpoints" / "step-0000006.safetensors.corrupt").is_file()
     resumed.train()
     assert [p.name for p in list_checkpoints(run / "checkpoints")] == ["step-0000003.json", "step-0000006.json"]
@@ -111,5 +111,5 @@ def test_divergence_names_the_checkpoint_to_resume(micro_scene, tmp_path):
                 for p in task.model.parameters():
                     p.fill_(float("nan"))
 
-    with pytest.raises(TrainingDivergedError, match=r"loss is nan at step 2 .*last checkpoint: .*step-0000002"):
+    with pytest.raises(TrainingDivergedError, match=r"loss is nan at step 2 .*last good checkpoint: .*step-0000002.json"):
         task.train(callbacks=(Poison(),))

@@ -9,6 +9,7 @@ from latent_atlas.data.formats.common import build_split, frame_metadata
 from latent_atlas.data.images import read_rgba, resolve_image_path
 from latent_atlas.data.json_io import pose_matrix, read_json, require
 from latent_atlas.data.scene import SPLITS, SceneData
+from latent_atlas.data.validation import field_of_view, inside_folder
 from latent_atlas.errors import DataError
 
 
@@ -26,21 +27,19 @@ def parse_blender(folder: Path) -> SceneData:
         if not path.is_file():
             continue
         meta = read_json(path)
-        angle_x = float(require(meta, "camera_angle_x", path))
+        angle_x = field_of_view(require(meta, "camera_angle_x", path), path, "camera_angle_x")
         frames = require(meta, "frames", path)
         if not isinstance(frames, list) or not frames:
             raise DataError(path, "'frames' must be a non-empty list")
         image_paths, poses = [], []
         for i, frame in enumerate(frames):
             where = f"frame {i}"
-            file_path = require(frame, "file_path", path, f" in {where}")
-            image_paths.append(folder / file_path)
+            image_paths.append(inside_folder(folder, require(frame, "file_path", path, f" in {where}"), path, where))
             poses.append(pose_matrix(require(frame, "transform_matrix", path, f" in {where}"), path, where))
-        width = read_rgba(resolve_image_path(image_paths[0])).shape[1]
+        height, width = read_rgba(resolve_image_path(image_paths[0])).shape[:2]
         fx = 0.5 * width / math.tan(0.5 * angle_x)
         fy = fx
         if "camera_angle_y" in meta:
-            height = read_rgba(resolve_image_path(image_paths[0])).shape[0]
-            fy = 0.5 * height / math.tan(0.5 * float(meta["camera_angle_y"]))
-        splits[split] = build_split(image_paths, poses, [(fx, fy, None, None)] * len(frames), metadata=frame_metadata(frames, path))
+            fy = 0.5 * height / math.tan(0.5 * field_of_view(meta["camera_angle_y"], path, "camera_angle_y"))
+        splits[split] = build_split(image_paths, poses, [(fx, fy, None, None)] * len(frames), source=path, metadata=frame_metadata(frames, path))
     return SceneData(splits=splits, source=folder, data_format="blender")

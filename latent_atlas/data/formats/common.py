@@ -10,6 +10,7 @@ from torch import Tensor
 from latent_atlas.cameras import Cameras
 from latent_atlas.data.images import read_rgba, resolve_image_path, stack_same_size
 from latent_atlas.data.scene import SceneSplit
+from latent_atlas.data.validation import check_intrinsics, positive_number
 from latent_atlas.errors import DataError
 
 
@@ -25,14 +26,19 @@ def build_split(
 
     intrinsics: per frame (fx, fy, cx, cy); cx/cy None means the image centre.
     declared_sizes: per frame (w, h) stated by the metadata file `source`; a
-    mismatch with the image file is an error (its intrinsics would be wrong).
+    mismatch with the image file is an error (its intrinsics would be wrong), as are intrinsics that are not
+    finite, positive focal lengths with the principal point inside the image.
     """
     paths = [resolve_image_path(p) for p in image_paths]
     images = stack_same_size([read_rgba(p) for p in paths], paths)
     n, h, w = images.shape[:3]
     for path, (dw, dh) in zip(paths, declared_sizes or []):
-        if (dw is not None and int(dw) != w) or (dh is not None and int(dh) != h):
+        dw, dh = (None if v is None else positive_number(v, source or path, k) for k, v in (("w", dw), ("h", dh)))
+        dw, dh = (None if v is None else (int(v) if v == int(v) else v) for v in (dw, dh))
+        if (dw is not None and dw != w) or (dh is not None and dh != h):
             raise DataError(path, f"image is {w}x{h} but {source.name if source else 'the metadata'} declares w={dw}, h={dh}")
+    for i, (path, (fx, fy, cx, cy)) in enumerate(zip(paths, intrinsics)):
+        check_intrinsics(fx, fy, w / 2.0 if cx is None else cx, h / 2.0 if cy is None else cy, w, h, source or path, f"frame {i} ({path.name})")
     fx = torch.tensor([k[0] for k in intrinsics], dtype=torch.float32)
     fy = torch.tensor([k[1] for k in intrinsics], dtype=torch.float32)
     cx = torch.tensor([w / 2.0 if k[2] is None else k[2] for k in intrinsics], dtype=torch.float32)

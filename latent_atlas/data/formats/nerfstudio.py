@@ -11,6 +11,7 @@ from latent_atlas.cameras import OPENCV_TO_OPENGL
 from latent_atlas.data.formats.common import build_split, frame_metadata, holdout_indices
 from latent_atlas.data.json_io import pose_matrix, read_json, require
 from latent_atlas.data.scene import SceneData
+from latent_atlas.data.validation import finite_number, inside_folder, positive_number
 from latent_atlas.errors import DataError
 
 DISTORTION_KEYS = ("k1", "k2", "k3", "k4", "p1", "p2")
@@ -26,16 +27,16 @@ def _frame_intrinsics(meta: dict, frame: dict, path: Path, where: str) -> tuple[
     def get(key: str):
         return frame.get(key, meta.get(key))
 
-    fx = get("fl_x")
-    if fx is None:
+    if get("fl_x") is None:
         raise DataError(path, f"missing key 'fl_x' (global or in {where})")
-    fy = get("fl_y") if get("fl_y") is not None else fx
+    fx = positive_number(get("fl_x"), path, "fl_x", where)
+    fy = positive_number(get("fl_y"), path, "fl_y", where) if get("fl_y") is not None else fx
     for key in DISTORTION_KEYS:
         value = get(key)
-        if value is not None and abs(float(value)) > 1e-8:
+        if value is not None and abs(finite_number(value, path, key, where)) > 1e-8:
             raise DataError(path, f"lens distortion ({key}={value}) is not supported: undistort the images first")
     cx, cy = get("cx"), get("cy")
-    return float(fx), float(fy), None if cx is None else float(cx), None if cy is None else float(cy)
+    return fx, fy, None if cx is None else finite_number(cx, path, "cx", where), None if cy is None else finite_number(cy, path, "cy", where)
 
 
 def _focus_point(camera_to_worlds: Tensor) -> Tensor:
@@ -72,7 +73,9 @@ def parse_nerfstudio(folder: Path, filename: str = "transforms.json", opencv_axe
     names, poses, intrinsics, sizes = [], [], [], []
     for i, frame in enumerate(frames):
         where = f"frame {i}"
-        names.append(_normalise_name(str(require(frame, "file_path", path, f" in {where}"))))
+        file_path = require(frame, "file_path", path, f" in {where}")
+        inside_folder(folder, file_path, path, where)
+        names.append(_normalise_name(file_path))
         pose = pose_matrix(require(frame, "transform_matrix", path, f" in {where}"), path, where)
         poses.append(pose @ OPENCV_TO_OPENGL if opencv_axes else pose)
         intrinsics.append(_frame_intrinsics(meta, frame, path, where))
@@ -85,6 +88,8 @@ def parse_nerfstudio(folder: Path, filename: str = "transforms.json", opencv_axe
         index_of = {name: i for i, name in enumerate(names)}
         for split in ("train", "val", "test"):
             listed = meta.get(f"{split}_filenames", [])
+            if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
+                raise DataError(path, f"{split}_filenames must be a list of file names")
             missing = [n for n in listed if _normalise_name(n) not in index_of]
             if missing:
                 raise DataError(path, f"{split}_filenames names '{missing[0]}', which is not among the frames")
