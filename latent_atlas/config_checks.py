@@ -37,9 +37,7 @@ ZERO_ALLOWED = frozenset(
 )
 """Integer fields where 0 is a documented choice (off, none, only at the end); other integers are counts >= 1."""
 
-POSITIVE_FLOATS = frozenset(
-    {"lr", "decoder_lr", "max_time", "eps", "checkpoint_every_seconds", "step_ratio", "distance_scale", "far_plane", "latent_std", "anneal_slope"}
-)
+POSITIVE_FLOATS = frozenset({"lr", "decoder_lr", "max_time", "eps", "step_ratio", "distance_scale", "far_plane", "latent_std", "anneal_slope"})
 """Float fields that must be > 0 (other floats are weights and thresholds, where 0 is allowed)."""
 
 FRACTIONS = frozenset({"betas", "alpha_mask_at", "upsample_at", "decoder_start"})

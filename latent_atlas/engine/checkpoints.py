@@ -68,7 +68,8 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:120]
+    io_error = re.search(r"I/O error: (.*?) \(os error \d+\)", text)  # safetensors wraps the OS error
+    return (io_error.group(1) if io_error else text)[:120]
 
 
 def prune_checkpoints(folder: Path, keep: int) -> None:

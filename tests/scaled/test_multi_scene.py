@@ -119,8 +119,9 @@ def test_resume_after_a_kill_continues(cars, tmp_path):
     torch.testing.assert_close(resumed.field.table.planes, straight.field.table.planes)
 
 
-def test_cli_resume_dir_starts_then_continues(cars, tmp_path, capsys):
-    """--resume DIR starts a run in DIR when it is new, and continues it later (torchrun restarts rely on this)."""
+def test_cli_run_dir_starts_then_continues(cars, tmp_path, capsys):
+    """--run-dir DIR starts a run in DIR when it is new, and continues it later (torchrun restarts rely on this);
+    --resume with a folder that holds no run is an error, never a new run."""
     run = tmp_path / "fixed"
     base = [
         "triplanes",
@@ -135,9 +136,10 @@ def test_cli_resume_dir_starts_then_continues(cars, tmp_path, capsys):
         "32",
         "--eval-views",
         "1",
-        "--resume",
+        "--run-dir",
         str(run),
     ]
+    assert main([*base[:-2], "--resume", str(run)]) == 2 and "not a run folder" in capsys.readouterr().err
     assert main(base + ["--phases.0.epochs", "1"]) == 0
     assert json.loads((run / "summary.json").read_text())["steps"] == 4
     assert main(base + ["--phases.0.epochs", "2"]) == 0

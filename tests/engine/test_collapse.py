@@ -1,0 +1,59 @@
+"""Divergence and collapse: NaN weights never reach a checkpoint; a run that stopped learning is stopped."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from latent_atlas.engine.callbacks import Callback
+from latent_atlas.engine.collapse import CollapseGuard
+from latent_atlas.errors import TrainingCollapsedError, TrainingDivergedError
+from latent_atlas.tasks.scene import SceneTask
+from tests.tasks.helpers import tiny_config
+
+
+def test_guard_flags_a_flat_line_after_warmup_and_patience():
+    guard = CollapseGuard(warmup=50, patience=30, smoothing=5)
+    verdicts = [guard.update(step, {"fit_mse": 0.02, "baseline_mse": 0.02}) for step in range(1, 100)]
+    first = next(i for i, v in enumerate(verdicts, start=1) if v)
+    assert first == 50 and "no better than a constant colour or an empty scene" in verdicts[first - 1]
+
+
+def test_guard_is_quiet_for_a_learning_run_and_flags_an_explosion():
+    guard = CollapseGuard(warmup=50, patience=30, smoothing=5)
+    assert all(guard.update(s, {"fit_mse": 0.02 / (1 + s / 10), "baseline_mse": 0.02}) is None for s in range(1, 400))
+    exploding = CollapseGuard(smoothing=5)
+    verdicts = [exploding.update(s, {"fit_mse": 10.0**s, "baseline_mse": 0.05}) for s in range(1, 10)]
+    assert any(v and "exploded" in v for v in verdicts)
+
+
+def test_learning_rate_far_too_high_is_a_collapse(micro_scene, tmp_path):
+    """tiny-nerf at lr 10 saturates to an empty scene (eval ~10 dB): exit 3 at step 300, not a finished run."""
+    cfg = tiny_config(micro_scene, tmp_path, steps=2000, rays_per_batch=32, checkpoint_every=100)
+    cfg.method.optimizers["fields"].lr = 10.0
+    with pytest.raises(
+        TrainingCollapsedError, match=r"no better than a constant colour or an empty scene .* at step 300; .*last good checkpoint: .*step-0000200.json"
+    ):
+        SceneTask(cfg).train()
+
+
+def test_healthy_run_is_not_flagged(micro_scene, tmp_path):
+    run = SceneTask(tiny_config(micro_scene, tmp_path, steps=600, rays_per_batch=64, log_every=50)).train()
+    assert json.loads((run / "summary.json").read_text())["steps"] == 600
+
+
+def test_nan_weights_never_reach_a_checkpoint(micro_scene, tmp_path):
+    """Gradients that blow up leave a finite loss for the step but NaN weights: the save refuses them."""
+    task = SceneTask(tiny_config(micro_scene, tmp_path, steps=6, rays_per_batch=32, checkpoint_every=2))
+
+    class PoisonAfterStep(Callback):
+        def on_step(self, task, scalars):
+            if task.step == 4:
+                with torch.no_grad():
+                    next(task.model.parameters()).view(-1)[0] = float("nan")
+
+    with pytest.raises(TrainingDivergedError, match=r"holds NaN or Inf at step 4; last good checkpoint: .*step-0000002.json"):
+        task.train(callbacks=(PoisonAfterStep(),))
+    assert [p.name for p in sorted((task.run_dir / "checkpoints").glob("*.json"))] == ["step-0000002.json"]
