@@ -52,11 +52,13 @@ def make_kit(root: Path, bad_inputs):
     return bad_inputs.Kit(scene=scene, run=run, work=root / "work")
 
 
-def corpus(work: Path) -> list[dict]:
+def corpus(work: Path, every: int = 1, process: bool = False) -> list[dict]:
+    """Every `every`-th case of the corpus, in this process or (process=True) each as a real `latlas` process."""
     bad_inputs = _load("bad_inputs")
     kit = make_kit(work, bad_inputs)
     rows = []
-    for case, outcome, stray in bad_inputs.run_drill(kit):
+    runner = bad_inputs.run_latlas_process if process else bad_inputs.run_latlas
+    for case, outcome, stray in bad_inputs.run_drill(kit, bad_inputs.bad_input_cases()[::every], runner):
         verdict = outcome.verdict
         if verdict == "clean" and case.names.lower() not in outcome.stderr.lower():
             verdict = "unnamed"
@@ -168,6 +170,7 @@ def main() -> None:
     parser.add_argument("--package-root", type=Path, help="import latent_atlas from this checkout (corpus only)")
     parser.add_argument("--kills", type=int, default=4, help="SIGKILLs per run kind")
     parser.add_argument("--skip-kills", action="store_true")
+    parser.add_argument("--process-every", type=int, default=6, help="also run every Nth case as its own process (0: none)")
     parser.add_argument("--json", type=Path, help="also write the corpus rows here")
     args = parser.parse_args()
     if args.package_root:
@@ -185,6 +188,9 @@ def main() -> None:
         rows = corpus(Path(tmp) / "corpus")
         print("\n## Bad inputs (every case should be: exit 2, one line naming the file or flag, nothing written outside)\n")
         print_corpus(rows)
+        if args.process_every:
+            print(f"\n### The same, every {args.process_every}th case as a real `latlas` process (stderr as a user sees it)\n")
+            print_corpus(corpus(Path(tmp) / "corpus-processes", args.process_every, process=True))
         if args.json:
             args.json.write_text(json.dumps(rows, indent=1))
         if args.package_root or args.skip_kills:

@@ -42,6 +42,9 @@ class RunConfig:
     """Also log scalars and images to Weights & Biases (when installed; WANDB_MODE=offline is honoured)."""
     progress: bool = True
     """Show a progress bar."""
+    on_divergence: Literal["stop", "rollback"] = "stop"
+    """When the loss turns NaN/Inf or training collapses: stop (exit 3), or roll back to the last good checkpoint
+    and continue with half the learning rates (at most 3 times, then stop)."""
     detect_collapse: bool = True
     """Stop with exit 3 when training collapses: the loss is finite, but after 300 steps the model has been no
     better than a constant colour or an empty scene for 200 steps, or its error exploded to 100x theirs."""

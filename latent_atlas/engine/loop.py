@@ -11,12 +11,16 @@ from tqdm import tqdm
 
 from latent_atlas.config_io import save_json_atomic, to_jsonable
 from latent_atlas.engine.callbacks import Callback
+from latent_atlas.engine.checkpoints import latest_checkpoint
 from latent_atlas.engine.collapse import CollapseGuard
 from latent_atlas.engine.device import peak_memory_mb
 from latent_atlas.engine.interrupts import checkpoint_on_interrupt
 from latent_atlas.engine.logger import RunLogger
 from latent_atlas.engine.task import Task
 from latent_atlas.errors import TrainingCollapsedError, TrainingDivergedError
+
+MAX_ROLLBACKS = 3
+"""--on-divergence rollback gives up (exit 3) after this many rollbacks in one run."""
 
 
 def check_finite(task: Task, scalars: dict[str, float]) -> None:
@@ -35,6 +39,8 @@ class Engine:
     def __init__(self, task: Task, callbacks: tuple[Callback, ...] | list[Callback] = ()):
         self.task = task
         self.callbacks = list(callbacks)
+        self.guard = CollapseGuard() if task.config.detect_collapse else None
+        self.rollbacks = 0
         self.logger = RunLogger(task.run_dir, task.config.wandb, to_jsonable(task.config), from_step=task.step) if task.is_main else None
         task.logger = self.logger
 
@@ -43,8 +49,45 @@ class Engine:
             getattr(callback, event)(self.task, *args)
 
     def _save(self, keep_forever: bool = False) -> None:
-        path = self.task.save(keep_forever)
+        try:
+            path = self.task.save(keep_forever)
+        except TrainingDivergedError as exc:  # NaN weights: never saved
+            self._roll_back(exc)
+            return
         self._emit("on_checkpoint", path)
+
+    def _checked_step(self) -> dict[str, float]:
+        """One training step of the task; raises TrainingDivergedError (NaN/Inf loss) or TrainingCollapsedError."""
+        task = self.task
+        scalars = task.train_step()
+        check_finite(task, scalars)
+        collapse = self.guard.update(task.step + 1, scalars) if self.guard is not None else None
+        if collapse is not None:
+            raise TrainingCollapsedError(f"training collapsed: {collapse}; lower the learning rate (or --no-detect-collapse); {task.last_good_checkpoint()}")
+        return scalars
+
+    def _roll_back(self, exc: TrainingDivergedError | TrainingCollapsedError) -> None:
+        """--on-divergence rollback: reloads the last good checkpoint and halves the learning rates (at most
+        MAX_ROLLBACKS times); otherwise, or with no checkpoint to go back to, re-raises `exc`."""
+        task, cfg = self.task, self.task.config
+        if cfg.on_divergence != "rollback" or self.rollbacks >= MAX_ROLLBACKS or latest_checkpoint(task.checkpoint_dir) is None:
+            raise exc
+        failed_at = task.step
+        try:
+            task.restore()
+        except Exception:  # e.g. a model whose shape changed since (upsampled grids): stop as without the flag
+            raise exc from None
+        self.rollbacks += 1
+        task.lr_scale *= 0.5
+        task.mark_step_end()
+        self.guard = CollapseGuard() if cfg.detect_collapse else None
+        print(
+            f"latlas: warning: {str(exc).split(';')[0]}; rolled back from step {failed_at} to step {task.step} with learning rates x{task.lr_scale:g} "
+            f"(rollback {self.rollbacks} of {MAX_ROLLBACKS})",
+            file=sys.stderr,
+        )
+        if self.logger is not None:
+            self.logger.scalars(task.step, {"rollback": float(self.rollbacks), "lr_scale": task.lr_scale})
 
     def _budget_left(self) -> bool:
         task, cfg = self.task, self.task.config
@@ -65,19 +108,16 @@ class Engine:
         last_save = time.perf_counter()
         pending_times = sorted(t for t in cfg.checkpoint_at_times if t > task.train_seconds)
         window_start, window_steps, window_counts = time.perf_counter(), 0, task.throughput()
-        guard = CollapseGuard() if cfg.detect_collapse else None
         self._emit("on_start")
         with checkpoint_on_interrupt(task.save, bar) as stop:
             while self._budget_left():
                 t0 = time.perf_counter()
                 task.mark_step_start()
-                scalars = task.train_step()
-                check_finite(task, scalars)
-                collapse = guard.update(task.step + 1, scalars) if guard is not None else None
-                if collapse is not None:
-                    raise TrainingCollapsedError(
-                        f"training collapsed: {collapse}; lower the learning rate (or --no-detect-collapse); {task.last_good_checkpoint()}"
-                    )
+                try:
+                    scalars = self._checked_step()
+                except (TrainingDivergedError, TrainingCollapsedError) as exc:
+                    self._roll_back(exc)
+                    continue
                 task.step += 1
                 task.mark_step_end()
                 task.train_seconds += time.perf_counter() - t0

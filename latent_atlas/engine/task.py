@@ -39,6 +39,8 @@ class Task:
     logger: RunLogger | None = None
     """The run's logger while the engine runs it (main process only), for images of evaluations."""
     _rng_at_step_start: dict[str, Tensor] | None = None
+    lr_scale: float = 1.0
+    """Factor on every learning rate (halved by each --on-divergence rollback; saved with checkpoints)."""
 
     # ---- what a task supplies ---------------------------------------------------------------------
     @property
@@ -146,7 +148,7 @@ class Task:
         tensors, state = self.checkpoint_state()
         self.refuse_non_finite(tensors)
         tensors.update(self._rng_at_step_start or self._random_states())
-        state = {"train_seconds": self.train_seconds, **state}
+        state = {"train_seconds": self.train_seconds, "lr_scale": self.lr_scale, **state}
         path = save_checkpoint(self.checkpoint_dir, self.step, tensors, state, self.config.keep_checkpoints, keep_forever)
         self.after_save()
         return path.with_suffix(".json")
@@ -174,6 +176,7 @@ class Task:
         self.load_checkpoint_state(tensors, state)
         self.restore_random_states(tensors)
         self.step, self.train_seconds = int(state["step"]), float(state["train_seconds"])
+        self.lr_scale = float(state.get("lr_scale", 1.0))
         return True
 
     def restore_random_states(self, tensors: dict[str, Tensor]) -> None:

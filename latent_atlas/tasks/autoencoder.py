@@ -148,7 +148,7 @@ class AETrainer(Task):
         size = sizes[int(torch.multinomial(counts, 1, generator=self.generator))]
         x = self._batch(self.train_images[size], self.config.batch_size, self.generator)
         for group in self.optimizer.param_groups:
-            group["lr"] = self.config.optimizer.lr_at(self.progress())
+            group["lr"] = self.config.optimizer.lr_at(self.progress()) * self.lr_scale
         reconstruction, mean, logvar = self.model(x)
         mse = torch.mean((reconstruction - x) ** 2)
         kl = kl_divergence(mean, logvar)

@@ -17,7 +17,15 @@ from torch import Tensor
 from latent_atlas.cameras import Cameras, RayBundle
 from latent_atlas.data.scene import composite_on_background
 from latent_atlas.data.scene_set import load_scene_set, scene_folders
-from latent_atlas.engine.checkpoints import flatten_optimizer, latest_checkpoint, load_checkpoint, restore_optimizer, save_checkpoint, tensors_under
+from latent_atlas.engine.checkpoints import (
+    flatten_optimizer,
+    latest_checkpoint,
+    load_checkpoint,
+    load_latest,
+    restore_optimizer,
+    save_checkpoint,
+    tensors_under,
+)
 from latent_atlas.engine.device import resident_peak_mb, resolve_device
 from latent_atlas.engine.saved_activations import SavedActivationMeter
 from latent_atlas.engine.task import Task
@@ -249,6 +257,7 @@ class MultiSceneTask(Task):
         self.refuse_non_finite(tensors)
         state = {
             "train_seconds": self.train_seconds,
+            "lr_scale": self.lr_scale,
             "saved_activation_mb": self.saved_activation_mb,
             "optimizers": meta,
             "parallel": "scenes" if self.sharded else "data",
@@ -277,11 +286,12 @@ class MultiSceneTask(Task):
             dist.barrier()
 
     def restore(self) -> bool:
-        """The latest complete step (and, scenes-parallel, this rank's shard of it)."""
-        path = latest_checkpoint(self.checkpoint_dir)
-        if path is None:
+        """The latest readable complete step (and, scenes-parallel, this rank's shard of it); a damaged newest
+        checkpoint is set aside and the one before it used."""
+        found = load_latest(self.checkpoint_dir)
+        if found is None:
             return False
-        tensors, state = load_checkpoint(path)
+        path, tensors, state = found
         self.restored_from = path
         was_sharded = state.get("parallel") == "scenes"
         if was_sharded != self.sharded or (was_sharded and state["world_size"] != self.world_size):
@@ -300,6 +310,7 @@ class MultiSceneTask(Task):
             restore_optimizer(f"optim.{name}", optimizer, tensors, state["optimizers"][name])
         self.restore_random_states(tensors)
         self.step, self.train_seconds = int(state["step"]), float(state["train_seconds"])
+        self.lr_scale = float(state.get("lr_scale", 1.0))
         self.saved_activation_mb = float(state.get("saved_activation_mb", 0.0))
         return True
 
@@ -372,7 +383,7 @@ class MultiSceneTask(Task):
             for p in params:
                 p.requires_grad_(trains[name])
             for group in self.optimizers[name].param_groups:
-                group["lr"] = self._schedule(name).lr_at(progress)
+                group["lr"] = self._schedule(name).lr_at(progress) * self.lr_scale
         n = len(self.scenes)
         scene_ids = torch.randperm(n, generator=self.generator)[: self.batch_size]
         views = [int(torch.randint(len(self.scenes[s].split("train")), (1,), generator=self.generator)) for s in scene_ids.tolist()]

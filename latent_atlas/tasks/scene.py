@@ -208,7 +208,7 @@ class SceneTask(Task):
         for name, optimizer in self.optimizers.items():
             lr = self.decoder_lr(progress) if name == AE_DECODER else method.optimizers[name].lr_at(progress)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * self.lr_scale
         batch = self.sampler.sample(self.rays_per_batch)
         n_rays = len(batch.camera_indices)
         bg = self.space.ray_backgrounds(self.config.background, n_rays, self.background_value, self.sampler.generator)

@@ -57,3 +57,33 @@ def test_nan_weights_never_reach_a_checkpoint(micro_scene, tmp_path):
     with pytest.raises(TrainingDivergedError, match=r"holds NaN or Inf at step 4; last good checkpoint: .*step-0000002.json"):
         task.train(callbacks=(PoisonAfterStep(),))
     assert [p.name for p in sorted((task.run_dir / "checkpoints").glob("*.json"))] == ["step-0000002.json"]
+
+
+class _PoisonAt(Callback):
+    """Sets a weight to NaN after step `at` (`times` times): the next step's loss is NaN."""
+
+    def __init__(self, at: int, times: int):
+        self.at, self.times = at, times
+
+    def on_step(self, task, scalars):
+        if task.step == self.at and self.times > 0:
+            self.times -= 1
+            with torch.no_grad():
+                next(task.model.parameters()).view(-1)[0] = float("nan")
+
+
+def test_rollback_continues_from_the_last_good_checkpoint_at_half_the_learning_rate(micro_scene, tmp_path, capsys):
+    task = SceneTask(tiny_config(micro_scene, tmp_path, steps=8, rays_per_batch=32, checkpoint_every=2, on_divergence="rollback"))
+    run = task.train(callbacks=(_PoisonAt(5, times=1),))
+    assert "loss is nan at step 5 (loss_color_l2=nan); rolled back from step 5 to step 4 with learning rates x0.5 (rollback 1 of 3)" in capsys.readouterr().err
+    assert json.loads((run / "summary.json").read_text())["steps"] == 8
+    final = json.loads((run / "checkpoints" / "step-0000008.json").read_text())
+    assert final["lr_scale"] == 0.5
+    assert task.optimizers["fields"].param_groups[0]["lr"] == pytest.approx(0.5 * task.config.method.optimizers["fields"].lr_at(7 / 8))
+
+
+def test_rollback_gives_up_after_three(micro_scene, tmp_path, capsys):
+    task = SceneTask(tiny_config(micro_scene, tmp_path, steps=8, rays_per_batch=32, checkpoint_every=2, on_divergence="rollback"))
+    with pytest.raises(TrainingDivergedError, match="loss is nan at step 5"):
+        task.train(callbacks=(_PoisonAt(5, times=10),))
+    assert "(rollback 3 of 3)" in capsys.readouterr().err

@@ -90,6 +90,17 @@ def run_latlas(argv: list[str]) -> Outcome:
     return Outcome(code, err.getvalue())
 
 
+def run_latlas_process(argv: list[str]) -> Outcome:
+    """Runs `python -m latent_atlas.cli.main argv` as its own process (what a user sees, warnings included)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # the same latent_atlas as this process
+    proc = subprocess.run([sys.executable, "-m", "latent_atlas.cli.main", *argv], capture_output=True, text=True, timeout=600, env=env)
+    escaped = proc.stderr if "Traceback (most recent call last)" in proc.stderr else ""
+    return Outcome(proc.returncode, proc.stderr, escaped)
+
+
 # ---- writing damaged files ---------------------------------------------------------------------------
 def write_png16(path: Path, values: np.ndarray) -> None:
     """A 16-bit PNG of uint16 values [H, W] (greyscale) or [H, W, 3|4] (PIL cannot write these itself)."""
@@ -507,9 +518,10 @@ def listing(root: Path) -> dict[str, float]:
     return {str(p): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
 
 
-def run_drill(kit: Kit, cases: list[Case] | None = None) -> list[tuple[Case, Outcome, list[str]]]:
+def run_drill(kit: Kit, cases: list[Case] | None = None, runner: Callable[[list[str]], Outcome] = run_latlas) -> list[tuple[Case, Outcome, list[str]]]:
     """Runs each case in its own folder under kit.work, from an empty working directory inside it; returns
-    (case, outcome, files written anywhere under kit.work's parent except the case's out/ and run/ folders)."""
+    (case, outcome, files written anywhere under kit.work's parent except the case's out/ and run/ folders).
+    `runner`: run_latlas (in this process, fast) or run_latlas_process (a real `latlas` process)."""
     results = []
     here = Path.cwd()
     root = kit.work.parent
@@ -521,7 +533,7 @@ def run_drill(kit: Kit, cases: list[Case] | None = None) -> list[tuple[Case, Out
         before = listing(root)
         os.chdir(folder / "cwd")
         try:
-            outcome = run_latlas(argv)
+            outcome = runner(argv)
         finally:
             os.chdir(here)
         outputs = (folder / "out", folder / "run")

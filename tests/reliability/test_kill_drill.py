@@ -21,7 +21,11 @@ def _family(kit, tmp_path):
     return family
 
 
-@pytest.mark.parametrize(("kind", "sig"), [("scene", signal.SIGKILL), ("many-scene", signal.SIGKILL), ("scene", signal.SIGTERM)])
+@pytest.mark.parametrize(
+    ("kind", "sig"),
+    [("scene", signal.SIGKILL), ("many-scene", signal.SIGKILL), ("scene", signal.SIGTERM)],
+    ids=["scene-SIGKILL", "many-scene-SIGKILL", "scene-SIGTERM"],
+)
 def test_kill_and_resume_is_exact(kit, tmp_path, kind, sig):
     every_step = ["--checkpoint-every", "1", "--log-every", "1", "--no-progress", "--eval-every", "0"]
     if kind == "scene":
