@@ -111,9 +111,15 @@ RESUME_MAY_CHANGE = frozenset(
         "detect_collapse",
         "mixed_precision",
         "backend",
+        "on_divergence",
+        "lr",
+        "lr_final",
+        "decoder_lr",
+        "decoder_lr_final",
     }
 )
-"""Fields a resumed run may change: its budget, device, logging and checkpointing (not its model or data)."""
+"""Fields a resumed run may change: its budget, device, learning rates (to continue a diverged run more
+gently), logging and checkpointing; not its model, data or losses."""
 
 
 def _differences(saved: Any, new: Any, path: list[str]) -> list[tuple[list[str], Any, Any]]:
@@ -137,5 +143,5 @@ def check_resume_overrides(run: str, saved: Any, new: Any) -> None:
         if name not in RESUME_MAY_CHANGE and not (len(path) >= 2 and path[-2] in RESUME_MAY_CHANGE):
             raise ConfigError(
                 f"--resume {run}: {_flag(path)} {after} differs from the run's {before}; a resumed run keeps its model, data "
-                "and optimisation (it may change budget, device, evaluation, checkpoints and logging); start a new run instead"
+                "and losses (it may change budget, device, learning rates, evaluation, checkpoints and logging); start a new run instead"
             )

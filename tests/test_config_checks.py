@@ -54,6 +54,9 @@ def test_resume_may_change_budget_but_not_model():
     saved = _config()
     longer = dataclasses.replace(saved, method=dataclasses.replace(saved.method, max_steps=9000), eval_every=10)
     check_resume_overrides("RUN", saved, longer)
+    gentler = _config()
+    gentler.method.optimizers["fields"].lr = 1e-4  # after a divergence: continue more gently
+    check_resume_overrides("RUN", saved, gentler)
     wider = dataclasses.replace(saved, method=dataclasses.replace(saved.method, model=dataclasses.replace(saved.method.model, n_samples=8)))
     with pytest.raises(ConfigError, match=r"--resume RUN: --model\.n-samples 8 differs from the run's 48"):
         check_resume_overrides("RUN", saved, wider)

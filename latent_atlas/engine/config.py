@@ -47,7 +47,8 @@ class RunConfig:
     and continue with half the learning rates (at most 3 times, then stop)."""
     detect_collapse: bool = True
     """Stop with exit 3 when training collapses: the loss is finite, but after 300 steps the model has been no
-    better than a constant colour or an empty scene for 200 steps, or its error exploded to 100x theirs."""
+    better than a constant colour or an empty scene for 200 steps, or 1.5x worse than them for a fifth of the run
+    (after a quarter of it), or 100x worse."""
     resume: Optional[Path] = None
     """Run folder to continue from its latest checkpoint (its saved config is used; flags given override it)."""
     timestamp: tyro.conf.Suppress[str] = ""

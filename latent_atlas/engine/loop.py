@@ -39,7 +39,7 @@ class Engine:
     def __init__(self, task: Task, callbacks: tuple[Callback, ...] | list[Callback] = ()):
         self.task = task
         self.callbacks = list(callbacks)
-        self.guard = CollapseGuard() if task.config.detect_collapse else None
+        self.guard = CollapseGuard.for_run(task.total_steps) if task.config.detect_collapse else None
         self.rollbacks = 0
         self.logger = RunLogger(task.run_dir, task.config.wandb, to_jsonable(task.config), from_step=task.step) if task.is_main else None
         task.logger = self.logger
@@ -80,7 +80,7 @@ class Engine:
         self.rollbacks += 1
         task.lr_scale *= 0.5
         task.mark_step_end()
-        self.guard = CollapseGuard() if cfg.detect_collapse else None
+        self.guard = CollapseGuard.for_run(task.total_steps) if cfg.detect_collapse else None
         print(
             f"latlas: warning: {str(exc).split(';')[0]}; rolled back from step {failed_at} to step {task.step} with learning rates x{task.lr_scale:g} "
             f"(rollback {self.rollbacks} of {MAX_ROLLBACKS})",

@@ -13,6 +13,7 @@ import torch
 from latent_atlas.cli.main import main
 from latent_atlas.data.scene import composite_on_background
 from latent_atlas.data.synth.writer import SynthConfig, synthesize
+from latent_atlas.errors import TrainingCollapsedError
 from latent_atlas.scaled.presets import scaled_preset
 from latent_atlas.scaled.trainer import MultiSceneTrainer
 
@@ -119,6 +120,15 @@ def test_resume_after_a_kill_continues(cars, tmp_path):
     torch.testing.assert_close(resumed.field.table.planes, straight.field.table.planes)
 
 
+def test_damaged_newest_checkpoint_resumes_from_the_one_before(cars, tmp_path, capsys):
+    cfg = _small("triplanes-rgb-cpu", cars, tmp_path, rays_per_view=64, checkpoint_every_seconds=0.0)
+    run = MultiSceneTrainer(cfg).train()
+    newest = sorted((run / "checkpoints").glob("step-*.safetensors"))[-1]
+    newest.write_bytes(newest.read_bytes()[:100])
+    resumed = MultiSceneTrainer(_small("triplanes-rgb-cpu", cars, tmp_path, rays_per_view=64, resume=run))
+    assert resumed.step == 3 and f"{newest.name}: checkpoint cut short or damaged" in capsys.readouterr().err
+
+
 def test_cli_run_dir_starts_then_continues(cars, tmp_path, capsys):
     """--run-dir DIR starts a run in DIR when it is new, and continues it later (torchrun restarts rely on this);
     --resume with a folder that holds no run is an error, never a new run."""
@@ -175,3 +185,14 @@ def test_row_adam_trains_only_the_rendered_scenes_and_resumes(cars, tmp_path):
     resumed = MultiSceneTrainer(_small("triplanes-rgb-cpu", cars, tmp_path / "b", rays_per_view=64, scene_optimizer="row-adam", resume=killed))
     resumed.train()
     torch.testing.assert_close(resumed.field.table.planes, run.field.table.planes)
+
+
+def test_scene_learning_rate_far_too_high_is_a_collapse(cars, tmp_path):
+    """--scene-lr.lr 1e6 used to finish with exit 0 at ~10 dB; it is called within a quarter of the run."""
+    cfg = _small("triplanes-rgb-cpu", cars, tmp_path, rays_per_view=64)
+    cfg.phases[0].epochs = 60.0
+    cfg.scene_lr.lr = 1e6
+    trainer = MultiSceneTrainer(cfg)
+    with pytest.raises(TrainingCollapsedError, match=r"training collapsed: the model has been .*x worse than a constant colour"):
+        trainer.train()
+    assert trainer.step <= trainer.total_steps // 4 + 1
