@@ -10,7 +10,7 @@ from pathlib import Path
 
 from latent_atlas.data.synth.writer import SynthConfig, synthesize
 from latent_atlas.evaluation.evaluate import EvalConfig, evaluate_run
-from latent_atlas.evaluation.render import RenderConfig, render_orbit
+from latent_atlas.evaluation.render import RenderConfig, render_video
 from latent_atlas.methods.registry import method_config
 from latent_atlas.tasks.autoencoder import AETrainConfig, AETrainer
 from latent_atlas.tasks.scene import SceneTask
@@ -59,8 +59,8 @@ def main() -> None:
         rows.append((space, run_dir, json.loads((run_dir / "summary.json").read_text()), result["results"]))
 
     print("[5/6] evaluated both on the test views")
-    print("[6/6] rendering an orbit of the latent NeRF (decoded)")
-    gif = render_orbit(RenderConfig(run=rows[1][1], frames=30))
+    print("[6/6] rendering a spiral video of the latent NeRF: decoded RGB, depth and latent channels")
+    video = render_video(RenderConfig(run=rows[1][1], path="spiral", outputs=("rgb", "depth", "latent"), seconds=3.0))
 
     ae_summary = json.loads((ae_run / "summary.json").read_text())
     print()
@@ -80,7 +80,7 @@ def main() -> None:
     )
     for space, run_dir, _, _ in rows:
         print(f"{space} run:  {run_dir} (metrics: eval/metrics.json, renders: eval/renders)")
-    print(f"orbit:       {gif}")
+    print(f"video:       {video}")
     print(f"TensorBoard: tensorboard --logdir {args.workdir / 'runs'}")
     print(f"demo finished in {time.perf_counter() - t0:.0f} s")
 

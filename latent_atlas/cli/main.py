@@ -11,7 +11,8 @@ commands:
   train METHOD --data PATH [...]   train a method on a scene (latlas train METHOD --help)
   train --resume RUN_DIR [...]     continue any killed or finished run (one scene, many scenes, autoencoder)
   eval --run RUN_DIR               metrics on held-out views -> RUN_DIR/eval/metrics.json (per scene for many-scene runs)
-  render --run RUN_DIR [--scene N] orbit images and GIF -> RUN_DIR/render/
+  render --run RUN_DIR [--path P]  a video along orbit|spiral|interpolate|camera_path.json, with
+                                   --outputs rgb depth accumulation latent -> RUN_DIR/render/
   ae train --data PATH [...]       train or fine-tune an autoencoder (latlas ae train --help)
   ae train --resume RUN_DIR        continue an autoencoder run
   igae --data FAMILY [--preset P]  IG-AE: make an autoencoder 3D-consistent with Tri-Plane scenes
@@ -143,9 +144,9 @@ def cmd_eval(args: list[str]) -> int:
 
 
 def cmd_render(args: list[str]) -> int:
-    from latent_atlas.evaluation.render import RenderConfig, render_orbit
+    from latent_atlas.evaluation.render import RenderConfig, render_video
 
-    print(f"orbit: {render_orbit(parse_flags(RenderConfig, args=args, prog='latlas render'))}")
+    print(f"video: {render_video(parse_flags(RenderConfig, args=args, prog='latlas render'))}")
     return 0
 
 

@@ -1,82 +1,113 @@
-"""`latlas render`: images and a GIF along an orbit around the scene."""
+"""`latlas render`: a video of a trained run along a camera path (orbit, spiral, through the training cameras,
+or a nerfstudio camera_path.json), with any of its outputs side by side: decoded RGB, depth, accumulation and,
+in a latent space, the latent channels."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import torch
-from PIL import Image
 
-from latent_atlas.cameras import Cameras, look_at
-from latent_atlas.data.images import to_uint8, write_png
+from latent_atlas.cameras import Cameras
+from latent_atlas.data.images import to_uint8
 from latent_atlas.engine.config import Device
-from latent_atlas.evaluation.loading import load_trained_run
+from latent_atlas.errors import ConfigError
+from latent_atlas.evaluation.camera_paths import interpolate_path, nerfstudio_camera_path, orbit_path, save_nerfstudio_camera_path, spiral_path
+from latent_atlas.evaluation.loading import TrainedRun, load_trained_run
+from latent_atlas.evaluation.video import VideoFormat, depth_image, latent_image, upscale, write_frames
+
+RenderOutput = Literal["rgb", "depth", "accumulation", "latent"]
+
+PATHS = {"orbit": orbit_path, "spiral": spiral_path, "interpolate": interpolate_path}
+"""Built-in camera paths: name -> (training cameras, n frames) -> Cameras."""
 
 
 @dataclass
 class RenderConfig:
-    """`latlas render`: an orbit video of a trained run."""
+    """`latlas render`: a video of a trained run along a camera path."""
 
     run: Path
     """Run folder (one scene or many)."""
     scene: Optional[str] = None
     """Many-scene runs: which scene (index or folder name; default: the first)."""
-    frames: int = 60
-    """Frames in the orbit."""
-    output: Optional[Path] = None
-    """Output folder (default: RUN/render)."""
+    path: str = "orbit"
+    """Camera path: orbit, spiral, interpolate (through the training cameras) or a nerfstudio camera_path.json
+    (camera_to_world in this scene's coordinates, OpenGL axes)."""
+    outputs: tuple[RenderOutput, ...] = ("rgb",)
+    """What to show, side by side: rgb (decoded in a latent space), depth, accumulation, latent (first 3 channels)."""
+    format: VideoFormat = "mp4"
+    """mp4 (imageio-ffmpeg; a GIF when it is not installed), gif, or png (a folder of frames)."""
+    seconds: float = 3.0
+    """Length of the video (frames = seconds x fps, unless --frames is given)."""
     fps: int = 20
-    """GIF frame rate."""
+    """Frame rate."""
+    frames: Optional[int] = None
+    """Number of frames (default: seconds x fps; a camera_path.json gives one frame per keyframe)."""
+    resolution: Optional[int] = None
+    """Height of the RGB frames in pixels (default: the training images'); width follows the aspect ratio."""
+    output: Optional[Path] = None
+    """Output file (mp4/gif) or folder (png); default RUN/render/<path>.<format>."""
+    save_path: Optional[Path] = None
+    """Also write the cameras as a nerfstudio camera_path.json (to edit, or to render again)."""
     device: Device = "auto"
     """cpu, cuda or auto."""
 
 
-def orbit_cameras(cameras: Cameras, n_frames: int) -> Cameras:
-    """n_frames cameras circling the origin at the training cameras' mean distance and elevation.
-
-    The orbit's axis is the mean 'up' vector of the training cameras.
-    """
-    c2w = cameras.camera_to_worlds
-    positions = c2w[:, :3, 3]
-    up = c2w[:, :3, 1].mean(0)
-    up = up / up.norm()
-    radius = positions.norm(dim=-1).mean()
-    height = (positions @ up).mean()
-    ring = torch.sqrt((radius**2 - height**2).clamp_min(1e-6))
-    helper = torch.tensor([1.0, 0.0, 0.0]) if abs(up[0]) < 0.9 else torch.tensor([0.0, 1.0, 0.0])
-    e1 = torch.linalg.cross(up, helper)
-    e1 = e1 / e1.norm()
-    e2 = torch.linalg.cross(up, e1)
-    angles = torch.arange(n_frames) * (2 * math.pi / n_frames)
-    pos = height * up + ring * (torch.cos(angles)[:, None] * e1 + torch.sin(angles)[:, None] * e2)
-    poses = look_at(pos, torch.zeros(3), up)
-    return Cameras(
-        poses,
-        cameras.fx[:1].expand(n_frames),
-        cameras.fy[:1].expand(n_frames),
-        cameras.cx[:1].expand(n_frames),
-        cameras.cy[:1].expand(n_frames),
-        cameras.width[:1].expand(n_frames),
-        cameras.height[:1].expand(n_frames),
-    )
+def path_cameras(cfg: RenderConfig, train_cameras: Cameras, downscale: int) -> tuple[Cameras, float]:
+    """(cameras at the run's rendering resolution, fps) of cfg.path."""
+    n_frames = cfg.frames or max(1, round(cfg.seconds * cfg.fps))
+    if cfg.path in PATHS:
+        cameras, fps = PATHS[cfg.path](train_cameras, n_frames), float(cfg.fps)
+    elif cfg.path.endswith(".json"):
+        cameras, file_fps = nerfstudio_camera_path(Path(cfg.path), train_cameras.rescale(downscale))
+        cameras, fps = cameras.rescale(1.0 / downscale) if downscale > 1 else cameras, file_fps or float(cfg.fps)
+    else:
+        raise ConfigError(f"--path {cfg.path}: choose {', '.join(PATHS)} or a camera_path.json file")
+    if cfg.resolution is not None:
+        render_height = cfg.resolution / downscale
+        if render_height != int(render_height):
+            raise ConfigError(f"--resolution {cfg.resolution}: must be a multiple of the autoencoder's factor {downscale}")
+        try:
+            cameras = cameras.rescale(render_height / int(cameras.height[0]))
+        except ValueError as exc:
+            raise ConfigError(f"--resolution {cfg.resolution}: {exc}") from None
+    return cameras, fps
 
 
-def render_orbit(cfg: RenderConfig) -> Path:
-    """Writes frame_XXXX.png and orbit.gif; returns the GIF path."""
+def frame_panels(run: TrainedRun, scene: int, cameras: Cameras, index: int, outputs: tuple[str, ...], near: float, far: float) -> torch.Tensor:
+    """The requested outputs of one camera, side by side: RGB [H, W * len(outputs), 3] in [0, 1]."""
+    out = run.render(scene, cameras, index)
+    with torch.no_grad():
+        rgb = run.space.decode(out["color"][None])[0].cpu().clamp(0, 1)
+    height = rgb.shape[0]
+    panels = []
+    for name in outputs:
+        if name == "rgb":
+            panels.append(rgb)
+        elif name == "depth":
+            panels.append(upscale(depth_image(out["depth"].cpu(), out["acc"].cpu(), near, far), height))
+        elif name == "accumulation":
+            panels.append(upscale(out["acc"].cpu().clamp(0, 1).expand(*out["acc"].shape[:2], 3), height))
+        elif name == "latent":
+            panels.append(upscale(latent_image(out["color"].cpu()), height))
+    return torch.cat(panels, dim=1)
+
+
+def render_video(cfg: RenderConfig) -> Path:
+    """Renders cfg.path and writes the video (or frames); returns what it wrote."""
     run = load_trained_run(cfg.run, cfg.device)
+    if "latent" in cfg.outputs and run.space.downscale == 1 and run.space.channels == 3:
+        raise ConfigError("--outputs latent: this run learns in RGB (it has no latent channels)")
     scene = run.scene_index(cfg.scene)
-    out_dir = cfg.output or (run.run_dir / "render" / (run.names[scene] if len(run.scenes) > 1 else ""))
-    cams = orbit_cameras(run.scenes[scene].split("train").cameras, cfg.frames)
-    frames = []
-    for i in range(cfg.frames):
-        image = run.render(scene, cams, i)["color"]
-        with torch.no_grad():
-            image = run.space.decode(image[None])[0].cpu()  # RGB: identity
-        write_png(out_dir / f"frame_{i:04d}.png", image)
-        frames.append(Image.fromarray(to_uint8(image)))
-    gif = out_dir / "orbit.gif"
-    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=int(1000 / cfg.fps), loop=0)
-    return gif
+    cameras, fps = path_cameras(cfg, run.scenes[scene].split("train").cameras, run.space.downscale)
+    distances = cameras.camera_to_worlds[:, :3, 3].norm(dim=-1)
+    near, far = max(float(distances.min()) - 3**0.5, 0.0), float(distances.max()) + 3**0.5  # the scene box [-1, 1]^3
+    frames = [to_uint8(frame_panels(run, scene, cameras, i, cfg.outputs, near, far)) for i in range(len(cameras))]
+    name = Path(cfg.path).stem if cfg.path.endswith(".json") else cfg.path
+    folder = run.run_dir / "render" / (run.names[scene] if len(run.scenes) > 1 else "")
+    output = cfg.output or (folder / name if cfg.format == "png" else folder / f"{name}.{cfg.format}")
+    if cfg.save_path is not None:
+        save_nerfstudio_camera_path(cfg.save_path, cameras.rescale(run.space.downscale), fps)
+    return write_frames(frames, output, cfg.format, fps)

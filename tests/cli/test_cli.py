@@ -53,7 +53,7 @@ def test_train_resume_eval_render_through_cli(micro_scene, tmp_path):
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads(open(f"{run_dir}/eval/metrics.json").read())
     assert metrics["step"] == 9
-    proc = _run("render", "--run", run_dir, "--frames", "2")
+    proc = _run("render", "--run", run_dir, "--frames", "2", "--format", "gif")
     assert proc.returncode == 0 and proc.stdout.strip().endswith("orbit.gif")
 
 

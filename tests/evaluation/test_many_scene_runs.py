@@ -50,8 +50,9 @@ def test_render_any_scene_of_a_stage2_run(cars, tmp_path, capsys):
     stage2 = _run_folder(capsys.readouterr().out)
     gifs = {}
     for scene in ("0", "3"):
-        assert main(["render", "--run", str(stage2), "--scene", scene, "--frames", "2", "--output", str(tmp_path / f"orbit{scene}"), "--device", "cpu"]) == 0
-        with Image.open(tmp_path / f"orbit{scene}" / "orbit.gif") as gif:
+        gif_path = tmp_path / f"orbit{scene}.gif"
+        assert main(["render", "--run", str(stage2), "--scene", scene, "--frames", "2", "--format", "gif", "--output", str(gif_path), "--device", "cpu"]) == 0
+        with Image.open(gif_path) as gif:
             assert gif.n_frames == 2 and gif.size == (16, 16)  # decoded to RGB at the images' size
             gifs[scene] = np.asarray(gif.convert("RGB"), dtype=np.float32)
     assert np.abs(gifs["0"] - gifs["3"]).mean() > 1.0  # two different scenes, not the same one twice

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from latent_atlas.evaluation.evaluate import EvalConfig, evaluate_run
-from latent_atlas.evaluation.render import RenderConfig, render_orbit
+from latent_atlas.evaluation.render import RenderConfig, render_video
 from latent_atlas.tasks.scene import SceneTask
 from tests.tasks.helpers import tiny_config
 
@@ -60,7 +60,7 @@ def test_eval_writes_nerfstudio_shaped_metrics(trained_run):
 
 
 def test_render_writes_orbit_gif(trained_run):
-    gif = render_orbit(RenderConfig(run=trained_run, frames=4))
+    gif = render_video(RenderConfig(run=trained_run, frames=4, format="gif"))
     from PIL import Image
 
     with Image.open(gif) as img:
