@@ -1,4 +1,4 @@
-"""Image metrics on [0, 1] images: PSNR and SSIM."""
+"""Image metrics on [0, 1] images: PSNR and SSIM, and the 8-bit quantisation NeRFBaselines computes them on."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ def psnr(prediction: Tensor, target: Tensor) -> float:
 def psnr_from_mse(mse: Tensor) -> Tensor:
     """PSNR in dB from a mean squared error (tensor, differentiable-free use in logs)."""
     return -10.0 * torch.log10(mse.clamp_min(1e-12))
+
+
+def quantise_8bit(image: Tensor) -> Tensor:
+    """An image [..., C] in [0, 1] as it would be saved to an 8-bit PNG: round(x * 255) / 255."""
+    return (image.float().clamp(0, 1) * 255.0).round() / 255.0
 
 
 def ssim(prediction: Tensor, target: Tensor, window: int = 11, sigma: float = 1.5) -> float:

@@ -13,19 +13,9 @@ from PIL import Image
 from torch import Tensor
 
 from latent_atlas.errors import ConfigError
+from latent_atlas.spaces.dashboard import colour_map
 
 VideoFormat = Literal["mp4", "gif", "png"]
-
-_MAP = torch.tensor([[0.05, 0.03, 0.35], [0.23, 0.32, 0.55], [0.13, 0.57, 0.55], [0.37, 0.79, 0.38], [0.99, 0.91, 0.15]])
-"""Five stops of a perceptually ordered colour map (dark blue -> teal -> green -> yellow), for depth."""
-
-
-def colour_map(values: Tensor) -> Tensor:
-    """values [H, W, 1] in [0, 1] -> RGB [H, W, 3] along _MAP (piecewise linear)."""
-    x = values.clamp(0, 1)[..., 0] * (len(_MAP) - 1)
-    low = x.floor().long().clamp(max=len(_MAP) - 2)
-    t = (x - low)[..., None]
-    return _MAP[low] * (1 - t) + _MAP[low + 1] * t
 
 
 def depth_image(depth: Tensor, acc: Tensor, near: float, far: float) -> Tensor:

@@ -255,4 +255,4 @@ class LatentSpace(ImageSpace):
             "metrics_ae": score_pair(reconstruction, target),
             "metrics_d_ae": score_pair(decoded, reconstruction),
         }
-        return ViewScore(groups, decoded, target, latent_dashboard(render, decoded, target, target_values, reconstruction), self.headline)
+        return ViewScore(groups, decoded, target, latent_dashboard(render, decoded, target, target_values, reconstruction, groups), self.headline)
