@@ -62,8 +62,9 @@ class Engine:
         scalars = task.train_step()
         check_finite(task, scalars)
         collapse = self.guard.update(task.step + 1, scalars) if self.guard is not None else None
-        if collapse is not None:
-            raise TrainingCollapsedError(f"training collapsed: {collapse}; lower the learning rate (or --no-detect-collapse); {task.last_good_checkpoint()}")
+        if self.guard is not None and task.agree(collapse is not None):  # rank 0's verdict, taken by every rank together
+            reason = collapse or "rank 0's model stopped learning"
+            raise TrainingCollapsedError(f"training collapsed: {reason}; lower the learning rate (or --no-detect-collapse); {task.last_good_checkpoint()}")
         return scalars
 
     def _roll_back(self, exc: TrainingDivergedError | TrainingCollapsedError) -> None:
