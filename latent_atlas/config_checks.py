@@ -37,10 +37,12 @@ ZERO_ALLOWED = frozenset(
 )
 """Integer fields where 0 is a documented choice (off, none, only at the end); other integers are counts >= 1."""
 
-POSITIVE_FLOATS = frozenset({"lr", "decoder_lr", "max_time", "eps", "step_ratio", "distance_scale", "far_plane", "latent_std", "anneal_slope"})
+POSITIVE_FLOATS = frozenset(
+    {"lr", "decoder_lr", "max_time", "eps", "step_ratio", "distance_scale", "far_plane", "latent_std", "anneal_slope", "viewer_share", "share", "seconds"}
+)
 """Float fields that must be > 0 (other floats are weights and thresholds, where 0 is allowed)."""
 
-FRACTIONS = frozenset({"betas", "alpha_mask_at", "upsample_at", "decoder_start"})
+FRACTIONS = frozenset({"betas", "alpha_mask_at", "upsample_at", "decoder_start", "viewer_share", "share"})
 """Float fields (or their items) that are fractions in [0, 1]."""
 
 
@@ -112,6 +114,9 @@ RESUME_MAY_CHANGE = frozenset(
         "mixed_precision",
         "backend",
         "on_divergence",
+        "viewer",
+        "viewer_port",
+        "viewer_share",
         "lr",
         "lr_final",
         "decoder_lr",

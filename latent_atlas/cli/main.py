@@ -13,6 +13,7 @@ commands:
   eval --run RUN_DIR               metrics on held-out views -> RUN_DIR/eval/metrics.json (per scene for many-scene runs)
   render --run RUN_DIR [--path P]  a video along orbit|spiral|interpolate|camera_path.json, with
                                    --outputs rgb depth accumulation latent -> RUN_DIR/render/
+  view --run RUN_DIR [--port N]    the live viewer (viser) in the browser; train ... --viewer during training
   ae train --data PATH [...]       train or fine-tune an autoencoder (latlas ae train --help)
   ae train --resume RUN_DIR        continue an autoencoder run
   igae --data FAMILY [--preset P]  IG-AE: make an autoencoder 3D-consistent with Tri-Plane scenes
@@ -96,6 +97,22 @@ def _device_type(args: list[str]) -> str:
     return "cuda" if name.startswith("cuda") else "cpu"
 
 
+def _viewer_callbacks(config) -> tuple:
+    """The viewer callback when --viewer was given."""
+    if not getattr(config, "viewer", False):
+        return ()
+    from latent_atlas.viewer.callback import ViewerCallback
+
+    return (ViewerCallback(port=config.viewer_port, share=config.viewer_share),)
+
+
+def cmd_view(args: list[str]) -> int:
+    from latent_atlas.viewer.view import ViewConfig, view_run
+
+    view_run(parse_flags(ViewConfig, args=args, prog="latlas view"))
+    return 0
+
+
 def cmd_train(args: list[str]) -> int:
     from latent_atlas.errors import ConfigError
     from latent_atlas.methods.defaults import device_flags
@@ -109,7 +126,7 @@ def cmd_train(args: list[str]) -> int:
         task, config = _resume_config(resume, rest, "latlas train")
         if named is not None and named != getattr(config, "method_name", None):
             raise ConfigError(f"--resume {resume}: the run is '{getattr(config, 'method_name', task)}', not '{named}'")
-        run_dir = task_class(task)(config).train()
+        run_dir = task_class(task)(config).train(_viewer_callbacks(config))
         print(f"run folder: {run_dir}")
         return 0
     if not args or args[0] in ("-h", "--help"):
@@ -126,7 +143,7 @@ def cmd_train(args: list[str]) -> int:
         print(f"latlas: {device_type} defaults for {name}: {' '.join(defaults)} (any flag given overrides them)")
     default = TrainConfig(method_name=name, method=method_config(name))
     config = parse_flags(TrainConfig, default=default, args=[*defaults, *args[1:]], prog=f"latlas train {name}", description=METHOD_DESCRIPTIONS.get(name))
-    run_dir = task_class("scene")(config).train()
+    run_dir = task_class("scene")(config).train(_viewer_callbacks(config))
     print(f"run folder: {run_dir}")
     return 0
 
@@ -221,7 +238,7 @@ def _run_scaled(args: list[str], default_preset: str, prog: str) -> int:
             raise ConfigError(str(exc)) from None
         config = parse_flags(MultiSceneConfig, default=default, args=rest, prog=prog, description=f"presets (--preset): {', '.join(SCALED_PRESETS)}")
         config.resume = Path(run_dir) if run_dir is not None else None
-    run_dir = MultiSceneTask(config).train()
+    run_dir = MultiSceneTask(config).train(_viewer_callbacks(config))
     summary = json.loads((run_dir / "summary.json").read_text())
     summary.pop("per_scene", None)
     print(json.dumps(summary, indent=2))
@@ -259,6 +276,7 @@ COMMANDS = {
     "triplanes": cmd_triplanes,
     "eval": cmd_eval,
     "render": cmd_render,
+    "view": cmd_view,
     "data": cmd_data,
     "methods": cmd_methods,
 }

@@ -42,6 +42,12 @@ class RunConfig:
     """Also log scalars and images to Weights & Biases (when installed; WANDB_MODE=offline is honoured)."""
     progress: bool = True
     """Show a progress bar."""
+    viewer: bool = False
+    """Open the live viewer (viser) while training; its URL is printed (needs the `viewer` extra)."""
+    viewer_port: int = 7007
+    """Port of the viewer's web page."""
+    viewer_share: float = 0.3
+    """Largest fraction of the time the viewer may spend rendering (the trainer keeps the rest)."""
     on_divergence: Literal["stop", "rollback"] = "stop"
     """When the loss turns NaN/Inf or training collapses: stop (exit 3), or roll back to the last good checkpoint
     and continue with half the learning rates (at most 3 times, then stop)."""

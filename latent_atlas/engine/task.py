@@ -19,7 +19,7 @@ from latent_atlas.engine.checkpoints import checkpoint_name, latest_checkpoint, 
 from latent_atlas.engine.config import RunConfig
 from latent_atlas.engine.logger import RunLogger
 from latent_atlas.engine.run_dir import new_run_dir, save_config
-from latent_atlas.errors import DataError, TrainingDivergedError
+from latent_atlas.errors import ConfigError, DataError, TrainingDivergedError
 
 
 class Task:
@@ -75,6 +75,14 @@ class Task:
     def throughput(self) -> dict[str, int]:
         """Running totals whose rate the engine logs as `<name>_per_sec` (e.g. {'rays': rays seen})."""
         return {}
+
+    def view_scenes(self) -> list:
+        """(name, training cameras) per scene, for the viewer (scene tasks)."""
+        raise ConfigError(f"--viewer: a {self.name} run has no scene to show")
+
+    def view_renderer(self):
+        """(scene index, one camera) -> {'color', 'acc', 'depth'} of the model as it is now (scene tasks)."""
+        raise ConfigError(f"--viewer: a {self.name} run has no scene to show")
 
     def after_save(self) -> None:
         """Called after each checkpoint this process wrote (e.g. to export an autoencoder)."""

@@ -343,6 +343,14 @@ class MultiSceneTask(Task):
         return out["color"].reshape(len(views), -1, self.space.channels)
 
     @torch.no_grad()
+    def view_scenes(self) -> list[tuple[str, Cameras]]:
+        """(name, training cameras) of every scene, for the viewer."""
+        return [(name, scene.split("train").cameras) for name, scene in zip(self.rgb_set.names, self.scenes)]
+
+    def view_renderer(self):
+        """(scene index, one camera) -> render of that scene as it is now (the viewer's)."""
+        return lambda scene, camera: self.render_cameras(scene, camera, 0)
+
     def render_cameras(self, scene_index: int, cameras: Cameras, index: int) -> dict[str, Tensor]:
         """Renders camera `index` of any cameras (an orbit, a path) for one scene: {'color', 'acc', 'depth'}: [H, W, ...]."""
         cameras = cameras.to(self.device)

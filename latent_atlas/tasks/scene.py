@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from latent_atlas.backends import set_backend
+from latent_atlas.cameras import Cameras
 from latent_atlas.data.loading import load_scene
 from latent_atlas.data.pixel_sampler import PixelSampler
 from latent_atlas.data.scene import SceneData, composite_on_background
@@ -252,6 +254,15 @@ class SceneTask(Task):
             "rays_per_batch": float(self.rays_per_batch),
             "lr": self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"],
         }
+
+    # ---- the viewer ----------------------------------------------------------------------------------
+    def view_scenes(self) -> list[tuple[str, Cameras]]:
+        """(name, training cameras) of the scene, for the viewer."""
+        return [(Path(self.config.data).name, self.scene.split("train").cameras)]
+
+    def view_renderer(self):
+        """(scene index, one camera) -> render of the model as it is now (the viewer's)."""
+        return lambda scene, camera: render_image(self.model, camera, 0, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk)
 
     # ---- evaluation -------------------------------------------------------------------------------
     def score_view(self, split_name: str, index: int) -> ViewScore:
