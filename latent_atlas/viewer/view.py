@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,10 @@ class ViewConfig:
     """cpu, cuda or auto."""
 
 
+def _exit_quietly(signum, frame) -> None:
+    raise SystemExit(0)
+
+
 def view_run(cfg: ViewConfig) -> None:
     """Serves the viewer on cfg.run until Ctrl-C (or cfg.seconds)."""
     run = load_trained_run(cfg.run, cfg.device)
@@ -53,6 +58,7 @@ def view_run(cfg: ViewConfig) -> None:
     method = getattr(run.config, "method_name", run.task)
     viewer.set_stats(f"**{method}** in {run.space.name} space, step {run.step} (`{run.checkpoint.name}`)")
     print(f"viewer: {viewer.url}  (Ctrl-C to stop)", flush=True)
+    signal.signal(signal.SIGTERM, _exit_quietly)  # a terminated viewer still closes (and writes --record's stats)
     try:
         deadline = None if cfg.seconds is None else time.monotonic() + cfg.seconds
         while deadline is None or time.monotonic() < deadline:
