@@ -57,3 +57,22 @@ def test_viewer_frame_is_the_render(micro_scene, tmp_path):
         assert depth.shape == frame.shape and depth.std() > 0
     finally:
         viewer.close()
+
+
+def test_many_scene_run_has_a_scene_picker(tmp_path):
+    from latent_atlas.cli.main import main
+    from latent_atlas.data.synth.writer import SynthConfig, synthesize
+    from latent_atlas.viewer.server import Viewer, ViewerOptions
+
+    synthesize(SynthConfig(output=tmp_path / "cars", family="cars", num_scenes=2, resolution=16, num_train=3, num_val=1, num_test=1, seed=4, supersample=1))
+    args = ["triplanes", "--data", str(tmp_path / "cars"), "--output-dir", str(tmp_path), "--no-progress", "--phases.0.epochs", "20", "--rays-per-view", "64"]
+    assert main(args) == 0
+    run = load_trained_run(next(tmp_path.glob("cars/*/*/config.json")).parent, "cpu")
+    scenes = [(name, scene.split("train").cameras) for name, scene in zip(run.names, run.scenes)]
+    viewer = Viewer(lambda s, c: run.render(s, c, 0), run.space, scenes, ViewerOptions(port=0))
+    try:
+        assert viewer.scene.options == ("scene_000", "scene_001") and viewer.scene.visible
+        camera = scenes[0][1][0:1]
+        assert np.abs(viewer._frame(0, camera, "rgb").astype(int) - viewer._frame(1, camera, "rgb").astype(int)).mean() > 1.0
+    finally:
+        viewer.close()
