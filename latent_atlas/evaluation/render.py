@@ -16,7 +16,8 @@ from latent_atlas.engine.config import Device
 from latent_atlas.errors import ConfigError
 from latent_atlas.evaluation.camera_paths import interpolate_path, nerfstudio_camera_path, orbit_path, save_nerfstudio_camera_path, spiral_path
 from latent_atlas.evaluation.loading import TrainedRun, load_trained_run
-from latent_atlas.evaluation.video import VideoFormat, depth_image, latent_image, upscale, write_frames
+from latent_atlas.evaluation.video import VideoFormat, depth_image, latent_image, write_frames
+from latent_atlas.spaces.dashboard import upscale
 
 RenderOutput = Literal["rgb", "depth", "accumulation", "latent"]
 

@@ -32,12 +32,6 @@ def latent_image(latent: Tensor) -> Tensor:
     return (0.5 + 0.25 * channels).clamp(0, 1)
 
 
-def upscale(image: Tensor, height: int) -> Tensor:
-    """[h, w, C] -> [height, height * w / h, C] by repeating pixels (latent-resolution outputs beside decoded RGB)."""
-    factor = max(1, round(height / image.shape[0]))
-    return image.repeat_interleave(factor, 0).repeat_interleave(factor, 1)
-
-
 def _even(frame: np.ndarray) -> np.ndarray:
     """Pads a uint8 frame [H, W, 3] to even sides (H.264 in yuv420p needs them)."""
     h, w = frame.shape[:2]

@@ -43,8 +43,9 @@ def error_map(render: Tensor, target: Tensor, gain: float = 4.0) -> Tensor:
     return colour_map(((render - target).abs().mean(-1, keepdim=True) * gain).clamp(0, 1))
 
 
-def _fit(image: Tensor, height: int) -> Tensor:
-    """Upscales [h, w, 3] by the whole factor that brings it to at least `height` rows (nearest neighbour)."""
+def upscale(image: Tensor, height: int) -> Tensor:
+    """Upscales [h, w, C] by the whole factor that brings it to at least `height` rows (nearest neighbour):
+    latent-resolution outputs beside decoded RGB, small views in a dashboard."""
     factor = max(1, math.ceil(height / image.shape[0]))
     return image.repeat_interleave(factor, 0).repeat_interleave(factor, 1)
 
@@ -65,7 +66,7 @@ def compose(rows: list[list[Panel]]) -> Tensor:
         height = max(MIN_PANEL_HEIGHT, max(p.image.shape[0] for p in row))
         cells = []
         for panel in row:
-            image = _fit(panel.image.detach().float().cpu().clamp(0, 1), height)[:height]
+            image = upscale(panel.image.detach().float().cpu().clamp(0, 1), height)[:height]
             if image.shape[0] < height:
                 image = torch.cat([image, torch.ones(height - image.shape[0], image.shape[1], 3)])
             canvas = Image.new("RGB", (image.shape[1], TITLE_HEIGHT + height), "white")
