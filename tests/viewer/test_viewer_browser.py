@@ -30,8 +30,11 @@ def _browser() -> tuple[str, str]:
     found = shutil.which("chromium"), shutil.which("chromedriver")
     if not all(found) and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=300, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"], capture_output=True, timeout=900, env=env)
+        try:
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=300, env=env)
+            subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"], capture_output=True, timeout=400, env=env)
+        except subprocess.TimeoutExpired:
+            pytest.skip("installing chromium from Debian took too long here")
         found = shutil.which("chromium"), shutil.which("chromedriver")
     if not all(found):
         pytest.skip("no headless browser: chromium and chromium-driver are not installed and could not be installed here")
