@@ -38,7 +38,21 @@ ZERO_ALLOWED = frozenset(
 """Integer fields where 0 is a documented choice (off, none, only at the end); other integers are counts >= 1."""
 
 POSITIVE_FLOATS = frozenset(
-    {"lr", "decoder_lr", "max_time", "eps", "step_ratio", "distance_scale", "far_plane", "latent_std", "anneal_slope", "viewer_share", "share", "seconds"}
+    {
+        "lr",
+        "decoder_lr",
+        "max_time",
+        "eps",
+        "step_ratio",
+        "distance_scale",
+        "far_plane",
+        "latent_std",
+        "anneal_slope",
+        "viewer_share",
+        "share",
+        "seconds",
+        "loss_gamma",
+    }
 )
 """Float fields that must be > 0 (other floats are weights and thresholds, where 0 is allowed)."""
 

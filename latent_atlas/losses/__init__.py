@@ -1,4 +1,5 @@
-"""Losses: pixel losses (l2, l1, rmse, charbonnier, ssim, fft) behind one configured, weighted list, and regularisers.
+"""Losses: pixel losses (l2, l1, rmse, charbonnier, ssim, fft) behind one configured, weighted list, compared in a
+colour space (rgb, hsv, luminance, xyz) after an optional tone curve, and regularisers.
 
 `--losses l2:1.0 ssim:0.2` picks the pixel losses of a run; adding one is a
 function in pixel.py plus a line in PIXEL_LOSSES. Patch losses (ssim, fft)
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from latent_atlas.errors import ConfigError
+from latent_atlas.losses.colour import COLOUR_SPACES, ColourSpace, ToneMap, tone_map
 from latent_atlas.losses.pixel import charbonnier, fft_loss, l1, l2, rmse, ssim_loss
 
 
@@ -56,8 +58,17 @@ def parse_loss_terms(spec: tuple[str, ...] | list[str]) -> list[tuple[str, float
 class PixelLoss:
     """The configured weighted pixel losses: call with predictions and targets [n, C] -> {'<prefix>_<name>': weighted term}."""
 
-    def __init__(self, spec: tuple[str, ...] | list[str] = ("l2:1.0",)):
+    def __init__(self, spec: tuple[str, ...] | list[str] = ("l2:1.0",), colour_space: ColourSpace = "rgb", tone: ToneMap = "none", gamma: float = 2.2):
         self.terms = parse_loss_terms(spec)
+        self.colour_space, self.tone, self.gamma = colour_space, tone, gamma
+
+    @property
+    def transforms_colours(self) -> bool:
+        """Whether images are tone-mapped or converted before the loss (RGB images only)."""
+        return self.colour_space != "rgb" or self.tone != "none"
+
+    def _transform(self, x: Tensor) -> Tensor:
+        return COLOUR_SPACES[self.colour_space](tone_map(x, self.tone, self.gamma)) if self.transforms_colours else x
 
     @property
     def needs_patches(self) -> bool:
@@ -66,6 +77,7 @@ class PixelLoss:
 
     def __call__(self, prediction: Tensor, target: Tensor, prefix: str = "color", patch: tuple[int, int] | None = None) -> dict[str, Tensor]:
         """Weighted terms for prediction/target [n, C]; patch (h, w): the n pixels form n / (h w) patches, row-major."""
+        prediction, target = self._transform(prediction), self._transform(target)
         losses = {}
         for name, weight in self.terms:
             kind = PIXEL_LOSSES[name]

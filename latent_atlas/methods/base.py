@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from latent_atlas.cameras import RayBundle
 from latent_atlas.data.pixel_sampler import SamplerName
+from latent_atlas.losses.colour import ColourSpace, ToneMap
 from latent_atlas.losses.pixel import l2
 
 
@@ -117,6 +118,13 @@ class MethodConfig:
     dynamic batch): marching methods then do constant work per step however much space is empty."""
     losses: tuple[str, ...] = ("l2:1.0",)
     """Pixel losses and weights, NAME:WEIGHT (l2, l1, rmse, charbonnier, ssim, fft), e.g. --losses l2:1.0 ssim:0.2."""
+    loss_colour_space: ColourSpace = "rgb"
+    """Colour space the pixel losses compare in: rgb, hsv (the HSV cone: chroma x cos/sin hue, value), luminance
+    (Y) or xyz (CIE XYZ, D65). RGB spaces only."""
+    loss_tone_map: ToneMap = "none"
+    """Tone curve on the colours before the loss: none, gamma (x^(1/--loss-gamma)) or reinhard (x / (1 + x))."""
+    loss_gamma: float = 2.2
+    """Gamma of --loss-tone-map gamma."""
     sampler: SamplerName = "rays"
     """How training pixels are drawn: rays (uniform), patches (square, for ssim/fft), images (one whole view)."""
     patch_size: int = 16

@@ -77,7 +77,10 @@ class SceneTask(Task):
             set_backend(config.backend)
         except ValueError as exc:
             raise ConfigError(f"--backend: {exc}") from None
-        self.pixel_loss = PixelLoss(config.method.losses)
+        method = config.method
+        self.pixel_loss = PixelLoss(method.losses, method.loss_colour_space, method.loss_tone_map, method.loss_gamma)
+        if self.pixel_loss.transforms_colours and config.space != "rgb":
+            raise ConfigError("--loss-colour-space/--loss-tone-map apply to RGB images; a latent space's loss compares latents")
         if self.pixel_loss.needs_patches and config.method.sampler == "rays":
             raise ConfigError(f"--losses {' '.join(config.method.losses)}: ssim and fft compare patches; add --sampler patches (or images)")
         self.space, self.rgb_scene, self.rgb_background, self.scene = open_scene(config, self.device)
