@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from latent_atlas.data.formats.blender import is_blender, parse_blender
+from latent_atlas.data.formats.dtu import is_dtu, parse_dtu
 from latent_atlas.data.formats.nerfstudio import parse_nerfstudio
 from latent_atlas.data.formats.srn import is_srn, parse_srn
 from latent_atlas.data.scene import SceneData
@@ -49,8 +50,9 @@ FORMATS: dict[str, DataFormat] = {
         "transforms_opencv.json: nerfstudio keys, OpenCV axes",
     ),
     "srn": DataFormat(is_srn, lambda folder, o: parse_srn(folder), "ShapeNet-SRN rgb/ + pose/ + intrinsics.txt"),
+    "dtu": DataFormat(is_dtu, lambda folder, o: parse_dtu(folder), "DTU (IDR/NeuS): image/ + mask/ + cameras.npz world_mat/scale_mat"),
 }
 """Formats in detection order."""
 
-FormatName = Literal["auto", "blender", "nerfstudio", "opencv", "srn"]
+FormatName = Literal["auto", "blender", "nerfstudio", "opencv", "srn", "dtu"]
 """--data-format choices (auto: the first format whose detect() accepts the folder)."""

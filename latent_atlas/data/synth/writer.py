@@ -1,4 +1,4 @@
-"""`latlas data synth`: renders a family of scenes into Blender and nerfstudio layouts."""
+"""`latlas data synth`: renders a family of scenes into Blender and nerfstudio layouts (and, with --dtu, DTU's)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Literal
 import torch
 
 from latent_atlas.cameras import Cameras, look_at
+from latent_atlas.data.formats.dtu import write_dtu
 from latent_atlas.data.images import write_png
 from latent_atlas.data.synth.families import FAMILIES, make_scene
 from latent_atlas.data.synth.raytrace import render_views
@@ -45,6 +46,9 @@ class SynthConfig:
     """Seed of the whole family (scene i uses seed * 100003 + i)."""
     supersample: int = 2
     """Rays per pixel side (anti-aliasing)."""
+    dtu: bool = False
+    """Also write every view as a DTU-layout copy (image/, mask/, cameras.npz, a scaled and shifted world undone by
+    scale_mat) in <scene>/dtu/."""
 
 
 def hemisphere_cameras(n: int, resolution: int, g: torch.Generator) -> Cameras:
@@ -73,11 +77,13 @@ def write_scene(folder: Path, family: str, scene_seed: int, cfg: SynthConfig) ->
     prims = make_scene(family, g)
     scale = OBJECT_RADIUS / bounding_radius(prims)
     counts = {"train": cfg.num_train, "val": cfg.num_val, "test": cfg.num_test}
-    ns_frames, ns_splits = [], {}
+    ns_frames, ns_splits, all_images, all_poses = [], {}, [], []
     for split_id, (split, count) in enumerate(counts.items()):
         cams = hemisphere_cameras(count, cfg.resolution, torch.Generator().manual_seed(scene_seed * 7 + split_id + 1))
         frames = []
         images = render_views(cams, prims, scale, cfg.supersample, radius=TRACE_RADIUS)  # [count, H, W, 4]
+        all_images.append(images)
+        all_poses.append(cams.camera_to_worlds)
         for i in range(count):
             write_png(folder / split / f"r_{i}.png", images[i])
             matrix = cams.camera_to_worlds[i].tolist()
@@ -103,6 +109,8 @@ def write_scene(folder: Path, family: str, scene_seed: int, cfg: SynthConfig) ->
         **ns_splits,
     }
     (folder / "transforms.json").write_text(json.dumps(nerfstudio, indent=2))
+    if cfg.dtu:
+        write_dtu(folder / "dtu", torch.cat(all_images), torch.cat(all_poses), focal, (half, half), scale=2.5, shift=(0.3, -0.2, 1.0))
 
 
 def synthesize(cfg: SynthConfig) -> list[Path]:
