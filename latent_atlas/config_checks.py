@@ -52,6 +52,8 @@ POSITIVE_FLOATS = frozenset(
         "share",
         "seconds",
         "loss_gamma",
+        "fourier_scale",
+        "siren_omega",
     }
 )
 """Float fields that must be > 0 (other floats are weights and thresholds, where 0 is allowed)."""

@@ -26,3 +26,22 @@ class FrequencyEncoding(nn.Module):
         if self.include_input:
             parts.insert(0, x)
         return torch.cat(parts, dim=-1)
+
+
+class GaussianFourierEncoding(nn.Module):
+    """Random Fourier features (Tancik et al. 2020): x [..., D] -> [sin(2 pi x B^T), cos(2 pi x B^T)]: [..., 2F],
+    with B [F, D] drawn once from N(0, scale^2) (from torch's global generator: seed first) and saved with the
+    model, so that a resumed or evaluated run uses the same features."""
+
+    def __init__(self, in_dim: int, n_features: int, scale: float):
+        super().__init__()
+        self.in_dim = in_dim
+        self.register_buffer("projection", torch.randn(n_features, in_dim) * scale)
+
+    @property
+    def out_dim(self) -> int:
+        return 2 * self.projection.shape[0]
+
+    def forward(self, x: Tensor) -> Tensor:
+        angles = 2 * torch.pi * x @ self.projection.T
+        return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)

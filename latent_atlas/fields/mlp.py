@@ -35,3 +35,24 @@ class MLP(nn.Module):
         if self.out_activation is not None:
             h = self.out_activation(h)
         return h
+
+
+class SirenMLP(nn.Module):
+    """SIREN (Sitzmann et al. 2020): sin(omega (W x + b)) layers with SIREN's initialisation (first layer
+    U(-1/in, 1/in), later ones U(-sqrt(6/in)/omega, sqrt(6/in)/omega)): [..., in_dim] -> [..., width]."""
+
+    def __init__(self, in_dim: int, width: int, depth: int, omega: float = 30.0):
+        super().__init__()
+        self.omega = omega
+        self.hidden = nn.ModuleList(nn.Linear(in_dim if i == 0 else width, width) for i in range(depth))
+        with torch.no_grad():
+            for i, layer in enumerate(self.hidden):
+                bound = 1.0 / layer.in_features if i == 0 else (6.0 / layer.in_features) ** 0.5 / omega
+                layer.weight.uniform_(-bound, bound)
+        self.out_dim = width
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = x
+        for layer in self.hidden:
+            h = torch.sin(self.omega * layer(h))
+        return h

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from latent_atlas.encodings.frequency import FrequencyEncoding
-from latent_atlas.fields.mlp import MLP
+from latent_atlas.encodings.frequency import FrequencyEncoding, GaussianFourierEncoding
+from latent_atlas.fields.mlp import MLP, SirenMLP
 
 
 @dataclass
@@ -21,8 +22,17 @@ class NeRFFieldConfig:
     """Hidden layers of the trunk MLP."""
     skips: tuple[int, ...] = (4,)
     """Trunk layers that receive the encoded position again."""
+    position_encoding: Literal["positional", "fourier", "siren"] = "positional"
+    """How positions enter the trunk: positional (NeRF's sin/cos octaves), fourier (Gaussian random Fourier
+    features, --model.field.fourier-scale) or siren (raw positions into sine layers with SIREN's init; no skips)."""
     position_frequencies: int = 10
     """Octaves of the positional encoding of x."""
+    fourier_features: int = 128
+    """Number of Gaussian Fourier features (the encoding has twice as many values: sin and cos)."""
+    fourier_scale: float = 4.0
+    """Standard deviation of the Fourier features' frequencies (higher: finer detail, more noise)."""
+    siren_omega: float = 30.0
+    """SIREN's frequency factor omega_0."""
     direction_frequencies: int = 4
     """Octaves of the encoding of the view direction."""
     view_dependent: bool = True
@@ -37,8 +47,15 @@ class NeRFField(nn.Module):
     def __init__(self, config: NeRFFieldConfig, channels: int = 3):
         super().__init__()
         self.config = config
-        self.position_encoding = FrequencyEncoding(3, config.position_frequencies)
-        self.trunk = MLP(self.position_encoding.out_dim, config.width, config.depth, 0, skips=config.skips)
+        if config.position_encoding == "siren":
+            self.position_encoding = nn.Identity()
+            self.trunk = SirenMLP(3, config.width, config.depth, config.siren_omega)
+        else:
+            if config.position_encoding == "fourier":
+                self.position_encoding = GaussianFourierEncoding(3, config.fourier_features, config.fourier_scale)
+            else:
+                self.position_encoding = FrequencyEncoding(3, config.position_frequencies)
+            self.trunk = MLP(self.position_encoding.out_dim, config.width, config.depth, 0, skips=config.skips)
         self.density_head = nn.Linear(config.width, 1)
         head_in = config.width
         if config.view_dependent:
