@@ -23,19 +23,23 @@ class RayBundle:
     """[n] index of each ray's training camera (appearance embeddings); None for novel views."""
     metadata: dict[str, Tensor] = field(default_factory=dict)
     """Per-ray values from the frames' metadata, each [n, k] (e.g. 'time' [n, 1] of a dynamic scene)."""
+    radii: Tensor | None = None
+    """[n, 1] radius of each ray's pixel footprint per unit distance (mip-NeRF's cones); None when unknown."""
 
     def __len__(self) -> int:
         return self.origins.shape[0]
 
     def __getitem__(self, index) -> RayBundle:
         cams = None if self.camera_indices is None else self.camera_indices[index]
-        return RayBundle(self.origins[index], self.directions[index], self.near[index], self.far[index], cams, {k: v[index] for k, v in self.metadata.items()})
+        radii = None if self.radii is None else self.radii[index]
+        metadata = {k: v[index] for k, v in self.metadata.items()}
+        return RayBundle(self.origins[index], self.directions[index], self.near[index], self.far[index], cams, metadata, radii)
 
     def to(self, device: torch.device | str) -> RayBundle:
         cams = None if self.camera_indices is None else self.camera_indices.to(device)
-        return RayBundle(
-            *(t.to(device) for t in (self.origins, self.directions, self.near, self.far)), cams, {k: v.to(device) for k, v in self.metadata.items()}
-        )
+        radii = None if self.radii is None else self.radii.to(device)
+        tensors = (t.to(device) for t in (self.origins, self.directions, self.near, self.far))
+        return RayBundle(*tensors, cams, {k: v.to(device) for k, v in self.metadata.items()}, radii)
 
 
 @dataclass

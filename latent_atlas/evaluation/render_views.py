@@ -7,6 +7,7 @@ from torch import Tensor
 
 from latent_atlas.cameras import Cameras, RayBundle, near_far_in_box
 from latent_atlas.data.scene import SceneSplit, composite_on_background
+from latent_atlas.encodings.integrated import PIXEL_RADIUS
 from latent_atlas.methods.base import Model
 from latent_atlas.spaces.image_space import ImageSpace, ViewScore
 
@@ -24,7 +25,8 @@ def camera_rays(
     """Rays [n] through the given pixels, limited to the scene box (camera indices kept for training cameras)."""
     origins, directions = cameras.pixel_directions(camera_indices, pixel_x, pixel_y)
     near, far = near_far_in_box(origins, directions, box_min, box_max, min_near)
-    return RayBundle(origins, directions, near, far, camera_indices if training_cameras else None)
+    radii = (PIXEL_RADIUS / cameras.fx.to(origins.device)[camera_indices])[:, None]  # a pixel's footprint per unit distance
+    return RayBundle(origins, directions, near, far, camera_indices if training_cameras else None, radii=radii)
 
 
 @torch.no_grad()

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from latent_atlas.encodings.frequency import FrequencyEncoding, GaussianFourierEncoding
+from latent_atlas.encodings.integrated import integrated_positional_encoding
 from latent_atlas.fields.mlp import MLP, SirenMLP
 
 
@@ -44,10 +45,15 @@ class NeRFFieldConfig:
 class NeRFField(nn.Module):
     """positions [..., 3], directions [..., 3] -> density [...], channels [..., C] in [0, 1]."""
 
-    def __init__(self, config: NeRFFieldConfig, channels: int = 3):
+    def __init__(self, config: NeRFFieldConfig, channels: int = 3, integrated: bool = False):
         super().__init__()
         self.config = config
-        if config.position_encoding == "siren":
+        self.integrated = integrated
+        """mip-NeRF: positions arrive as interval Gaussians [..., 6] (means, variances), encoded by their expected sin/cos."""
+        if integrated:
+            self.position_encoding = lambda gaussians: integrated_positional_encoding(gaussians[..., :3], gaussians[..., 3:], config.position_frequencies)
+            self.trunk = MLP(6 * config.position_frequencies, config.width, config.depth, 0, skips=config.skips)
+        elif config.position_encoding == "siren":
             self.position_encoding = nn.Identity()
             self.trunk = SirenMLP(3, config.width, config.depth, config.siren_omega)
         else:

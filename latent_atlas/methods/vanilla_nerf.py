@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field  # configs have an attribute named `field`
+from typing import Literal
 
 from torch import Tensor
 
@@ -27,6 +28,9 @@ class VanillaNeRFConfig(ModelConfig):
     """Jitter sample positions during training."""
     min_near: float = 0.05
     """Smallest ray start distance."""
+    mip: Literal["off", "cone", "cylinder"] = "off"
+    """mip-NeRF anti-aliasing: each sample is the conical (or cylindrical) frustum of its pixel, encoded by the
+    integrated positional encoding (--model.field.position-frequencies octaves) instead of a point."""
 
     def setup(self, channels: int, box_min: Tensor, box_max: Tensor, num_cameras: int = 1) -> VanillaNeRF:
         return VanillaNeRF(self, channels)
@@ -39,12 +43,14 @@ class VanillaNeRF(Model):
         super().__init__()
         self.config = config
         self.channels = channels
-        self.coarse = NeRFField(config.field, channels)
-        self.fine = NeRFField(config.field, channels) if config.n_importance > 0 else None
+        integrated = config.mip != "off"
+        self.coarse = NeRFField(config.field, channels, integrated)
+        self.fine = NeRFField(config.field, channels, integrated) if config.n_importance > 0 else None
 
     def forward(self, rays: RayBundle, background: Tensor) -> dict[str, Tensor]:
         cfg = self.config
-        return render_coarse_to_fine(self.coarse, self.fine, rays, background, cfg.n_samples, cfg.n_importance, self.training and cfg.perturb)
+        footprint = None if cfg.mip == "off" else cfg.mip
+        return render_coarse_to_fine(self.coarse, self.fine, rays, background, cfg.n_samples, cfg.n_importance, self.training and cfg.perturb, footprint)
 
     def loss_dict(self, outputs: dict[str, Tensor], target: Tensor, pixel_loss: PixelLossFn = default_pixel_loss) -> dict[str, Tensor]:
         losses = pixel_loss(outputs["color"], target)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import Tensor
 
 from latent_atlas.cameras import RayBundle
+from latent_atlas.encodings.integrated import Footprint, frustum_gaussians
 from latent_atlas.rendering.samplers import merge_edges, pdf_samples, sample_points, stratified_edges
 from latent_atlas.rendering.volume import render_outputs, render_weights
 
@@ -14,27 +16,40 @@ from latent_atlas.rendering.volume import render_outputs, render_weights
 FieldFn = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
 
-def render_field(field: FieldFn, rays: RayBundle, edges: Tensor, background: Tensor) -> dict[str, Tensor]:
-    """Volume-renders `field` over bin edges [n, s + 1]: color [n, C], acc [n, 1], depth [n, 1], weights [n, s]."""
+def render_field(field: FieldFn, rays: RayBundle, edges: Tensor, background: Tensor, footprint: Footprint | None = None) -> dict[str, Tensor]:
+    """Volume-renders `field` over bin edges [n, s + 1]: color [n, C], acc [n, 1], depth [n, 1], weights [n, s].
+
+    With a footprint (mip-NeRF), the field receives each interval's Gaussian, means and variances [n, s, 6],
+    instead of its midpoint [n, s, 3]."""
     positions, t_mid = sample_points(rays.origins, rays.directions, edges)
     directions = rays.directions[:, None, :].expand_as(positions)
+    if footprint is not None:
+        radii = rays.radii if rays.radii is not None else rays.origins.new_zeros(len(rays), 1)
+        positions = torch.cat(frustum_gaussians(rays.origins, rays.directions, edges, radii, footprint), dim=-1)
     density, color = field(positions, directions)
     weights = render_weights(density, edges[:, 1:] - edges[:, :-1])
     return render_outputs(weights, color, t_mid, rays.far, background)
 
 
 def render_coarse_to_fine(
-    coarse: FieldFn, fine: FieldFn | None, rays: RayBundle, background: Tensor, n_samples: int, n_importance: int, perturb: bool
+    coarse: FieldFn,
+    fine: FieldFn | None,
+    rays: RayBundle,
+    background: Tensor,
+    n_samples: int,
+    n_importance: int,
+    perturb: bool,
+    footprint: Footprint | None = None,
 ) -> dict[str, Tensor]:
     """Stratified samples through `coarse`; with n_importance > 0, coarse + importance samples through `fine`.
 
     The fine pass's outputs are returned, with the coarse colour as 'color_coarse'.
     """
     edges = stratified_edges(rays.near, rays.far, n_samples, perturb)
-    first = render_field(coarse, rays, edges, background)
+    first = render_field(coarse, rays, edges, background, footprint)
     if n_importance <= 0 or fine is None:
         return first
     extra = pdf_samples(edges, first["weights"], n_importance, perturb)
-    second = render_field(fine, rays, merge_edges(edges, extra), background)
+    second = render_field(fine, rays, merge_edges(edges, extra), background, footprint)
     second["color_coarse"] = first["color"]
     return second
