@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from latent_atlas.encodings.frequency import FrequencyEncoding, GaussianFourierEncoding
+from latent_atlas.encodings.hash_grid import HashGridConfig, HashGridEncoding
 from latent_atlas.encodings.integrated import integrated_positional_encoding
 from latent_atlas.fields.mlp import MLP, SirenMLP
 
@@ -23,9 +24,10 @@ class NeRFFieldConfig:
     """Hidden layers of the trunk MLP."""
     skips: tuple[int, ...] = (4,)
     """Trunk layers that receive the encoded position again."""
-    position_encoding: Literal["positional", "fourier", "siren"] = "positional"
+    position_encoding: Literal["positional", "fourier", "siren", "hash"] = "positional"
     """How positions enter the trunk: positional (NeRF's sin/cos octaves), fourier (Gaussian random Fourier
-    features, --model.field.fourier-scale) or siren (raw positions into sine layers with SIREN's init; no skips)."""
+    features, --model.field.fourier-scale), siren (raw positions into sine layers with SIREN's init; no skips) or
+    hash (a multiresolution hash grid over the scene box [-1, 1]^3, --model.field.hash-levels)."""
     position_frequencies: int = 10
     """Octaves of the positional encoding of x."""
     fourier_features: int = 128
@@ -34,12 +36,31 @@ class NeRFFieldConfig:
     """Standard deviation of the Fourier features' frequencies (higher: finer detail, more noise)."""
     siren_omega: float = 30.0
     """SIREN's frequency factor omega_0."""
+    hash_levels: int = 8
+    """Levels of the hash grid encoder (2 features each)."""
+    hash_log2_size: int = 15
+    """log2 of the hash table size per level."""
+    hash_max_resolution: int = 256
+    """Finest grid resolution of the hash encoder (the coarsest is 16)."""
     direction_frequencies: int = 4
     """Octaves of the encoding of the view direction."""
     view_dependent: bool = True
     """Whether the colour depends on the view direction."""
     head_width: int = 128
     """Hidden units of the colour head."""
+
+
+class BoxHashEncoding(nn.Module):
+    """A hash grid over the scene box: positions [..., 3] in [-1, 1]^3 -> features [..., levels * 2]."""
+
+    def __init__(self, grid: HashGridConfig):
+        super().__init__()
+        self.grid = HashGridEncoding(grid)
+        self.out_dim = self.grid.out_dim
+
+    def forward(self, positions: Tensor) -> Tensor:
+        flat = ((positions.reshape(-1, 3) + 1.0) / 2.0).clamp(0.0, 1.0)
+        return self.grid(flat).reshape(*positions.shape[:-1], self.out_dim)
 
 
 class NeRFField(nn.Module):
@@ -59,6 +80,9 @@ class NeRFField(nn.Module):
         else:
             if config.position_encoding == "fourier":
                 self.position_encoding = GaussianFourierEncoding(3, config.fourier_features, config.fourier_scale)
+            elif config.position_encoding == "hash":
+                grid = HashGridConfig(n_levels=config.hash_levels, log2_hashmap_size=config.hash_log2_size, max_resolution=config.hash_max_resolution)
+                self.position_encoding = BoxHashEncoding(grid)
             else:
                 self.position_encoding = FrequencyEncoding(3, config.position_frequencies)
             self.trunk = MLP(self.position_encoding.out_dim, config.width, config.depth, 0, skips=config.skips)

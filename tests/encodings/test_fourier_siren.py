@@ -40,10 +40,21 @@ def test_siren_initialisation_bounds():
     assert h.abs().max() <= 1.0 and 0.5 < h.std().item() < 0.8  # SIREN keeps activations arcsine-distributed (std 0.71)
 
 
-@pytest.mark.parametrize("encoding", ["fourier", "siren"])
+@pytest.mark.parametrize("encoding", ["fourier", "siren", "hash"])
 def test_tiny_nerf_learns_with_the_encoding(tiny_scene, tmp_path, encoding):
     cfg = tiny_config(tiny_scene, tmp_path, steps=200, rays_per_batch=512, background="white")
     cfg.method.model.field.position_encoding = encoding
     task = SceneTask(cfg)
     task.train()
     assert task.evaluate()["eval_psnr"] > 17.0
+
+
+def test_box_hash_encoding_covers_the_scene_box():
+    from latent_atlas.encodings.hash_grid import HashGridConfig
+    from latent_atlas.fields.nerf_field import BoxHashEncoding
+
+    encoding = BoxHashEncoding(HashGridConfig(n_levels=4, log2_hashmap_size=12, max_resolution=64, init_scale=1.0))
+    x = torch.rand(2, 5, 3) * 2 - 1
+    out = encoding(x)
+    assert out.shape == (2, 5, 8)
+    torch.testing.assert_close(out.reshape(-1, 8), encoding.grid((x.reshape(-1, 3) + 1) / 2))  # [-1, 1] -> [0, 1]
