@@ -99,7 +99,7 @@ def frame_panels(run: TrainedRun, scene: int, cameras: Cameras, index: int, outp
 def render_video(cfg: RenderConfig) -> Path:
     """Renders cfg.path and writes the video (or frames); returns what it wrote."""
     run = load_trained_run(cfg.run, cfg.device)
-    if "latent" in cfg.outputs and run.space.downscale == 1 and run.space.channels == 3:
+    if "latent" in cfg.outputs and run.space.colour_values:
         raise ConfigError("--outputs latent: this run learns in RGB (it has no latent channels)")
     scene = run.scene_index(cfg.scene)
     cameras, fps = path_cameras(cfg, run.scenes[scene].split("train").cameras, run.space.downscale)

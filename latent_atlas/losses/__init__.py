@@ -65,7 +65,7 @@ class PixelLoss:
     @property
     def transforms_colours(self) -> bool:
         """Whether images are tone-mapped or converted before the loss (RGB images only)."""
-        return self.colour_space != "rgb" or self.tone != "none"
+        return (self.colour_space, self.tone) != ("rgb", "none")
 
     def _transform(self, x: Tensor) -> Tensor:
         return COLOUR_SPACES[self.colour_space](tone_map(x, self.tone, self.gamma)) if self.transforms_colours else x

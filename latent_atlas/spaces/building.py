@@ -55,3 +55,8 @@ def build_space(
 def rgb_background(mode: str) -> Tensor:
     """The constant RGB colour [3] that held-out views (and, in a latent space, every view) are composited on."""
     return background_colors(eval_background(mode), 1, 3)[0]
+
+
+def holds_colours(space: SpaceName) -> bool:
+    """Whether a space named `space` holds colours (RGB) rather than latents, known before it is built."""
+    return space == "rgb"

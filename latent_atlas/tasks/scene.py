@@ -24,7 +24,7 @@ from latent_atlas.evaluation.render_views import camera_rays, render_full_view, 
 from latent_atlas.losses import PixelLoss
 from latent_atlas.losses.pixel import l2
 from latent_atlas.methods.base import Model, OptimizerConfig
-from latent_atlas.spaces.building import build_space, rgb_background
+from latent_atlas.spaces.building import build_space, holds_colours, rgb_background
 from latent_atlas.spaces.image_space import ImageSpace, ViewScore
 from latent_atlas.tasks.scene_config import TrainConfig
 
@@ -79,10 +79,10 @@ class SceneTask(Task):
             raise ConfigError(f"--backend: {exc}") from None
         method = config.method
         self.pixel_loss = PixelLoss(method.losses, method.loss_colour_space, method.loss_tone_map, method.loss_gamma)
-        if self.pixel_loss.transforms_colours and config.space != "rgb":
-            raise ConfigError("--loss-colour-space/--loss-tone-map apply to RGB images; a latent space's loss compares latents")
         if self.pixel_loss.needs_patches and config.method.sampler == "rays":
             raise ConfigError(f"--losses {' '.join(config.method.losses)}: ssim and fft compare patches; add --sampler patches (or images)")
+        if self.pixel_loss.transforms_colours and not holds_colours(config.space):
+            raise ConfigError("--loss-colour-space/--loss-tone-map apply to RGB images; a latent space's loss compares latents")
         self.space, self.rgb_scene, self.rgb_background, self.scene = open_scene(config, self.device)
         self.background_value = self.space.background_value(self.rgb_background).to(self.device)  # [C]
         self.train_split = self.scene.split("train")

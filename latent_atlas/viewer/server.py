@@ -74,7 +74,7 @@ class Viewer:
         self.latencies: list[tuple[str, float]] = []
         """(\"moving\" | \"still\", seconds from the camera update to the frame sent)."""
         outputs = ["rgb", "depth", "accumulation"]
-        if space.downscale > 1 or space.channels != 3:
+        if not space.colour_values:
             outputs += ["latent 0-2", *[f"latent {c}" for c in range(space.channels)]]
         self.output = self.server.gui.add_dropdown("output", tuple(outputs), initial_value="rgb")
         names = [name for name, _ in scenes]
