@@ -62,8 +62,8 @@ def corpus(work: Path, every: int = 1, process: bool = False) -> list[dict]:
         verdict = outcome.verdict
         if verdict == "clean" and case.names.lower() not in outcome.stderr.lower():
             verdict = "unnamed"
-        last = (outcome.escaped.strip().splitlines() or [""])[-1] if outcome.escaped else outcome.stderr.strip().splitlines()[-1:] or [""]
-        rows.append({"case": case.name, "verdict": verdict, "stray": bool(stray), "message": (last if isinstance(last, str) else last[0])[:160]})
+        lines = (outcome.escaped or outcome.stderr).strip().splitlines()
+        rows.append({"case": case.name, "verdict": verdict, "stray": bool(stray), "message": (lines[-1] if lines else "")[:160]})
     return rows
 
 
