@@ -19,6 +19,7 @@ from torch import Tensor
 from latent_atlas.cameras import Cameras
 from latent_atlas.data.images import to_uint8
 from latent_atlas.errors import ConfigError
+from latent_atlas.evaluation.camera_paths import save_nerfstudio_camera_path
 from latent_atlas.evaluation.video import depth_image, latent_image
 from latent_atlas.spaces.image_space import ImageSpace
 from latent_atlas.viewer.camera import frustum_pose, vertical_fov, viewer_camera
@@ -56,6 +57,7 @@ class _ClientState:
     last: tuple = ()
     """(frame, camera at RGB resolution) on screen."""
     frames: list = field(default_factory=list)
+    """Cameras [1] of the frames written by --record."""
 
 
 class Viewer:
@@ -165,28 +167,14 @@ class Viewer:
         return True
 
     def _record(self, frame: np.ndarray, camera: Cameras, state: _ClientState) -> None:
+        """--record: the frame as PNG, and every recorded camera so far as a nerfstudio camera_path.json."""
         from PIL import Image
 
         folder = self.options.record
         folder.mkdir(parents=True, exist_ok=True)
-        index = len(state.frames)
-        Image.fromarray(frame).save(folder / f"frame_{index:04d}.png")
-        state.frames.append(
-            {
-                "camera_to_world": camera.camera_to_worlds[0].reshape(-1).tolist(),
-                "fov": float(np.degrees(vertical_fov(camera))),
-                "aspect": float(camera.width[0] / camera.height[0]),
-            }
-        )
-        path = {
-            "camera_type": "perspective",
-            "render_height": int(camera.height[0]),
-            "render_width": int(camera.width[0]),
-            "camera_path": state.frames,
-            "fps": 10,
-            "seconds": len(state.frames) / 10,
-        }
-        (folder / "camera_path.json").write_text(json.dumps(path, indent=1))
+        Image.fromarray(frame).save(folder / f"frame_{len(state.frames):04d}.png")
+        state.frames.append(camera)
+        save_nerfstudio_camera_path(folder / "camera_path.json", Cameras.cat(state.frames), fps=10.0)
 
     def _loop(self) -> None:
         while self._running:
