@@ -13,6 +13,7 @@ commands:
   eval --run RUN_DIR               metrics on held-out views -> RUN_DIR/eval/metrics.json (per scene for many-scene runs)
   render --run RUN_DIR [--path P]  a video along orbit|spiral|interpolate|camera_path.json, with
                                    --outputs rgb depth accumulation latent -> RUN_DIR/render/
+  export mesh --run RUN_DIR        the surface as a PLY mesh (volsdf's SDF, or a NeRF's density at --level)
   view --run RUN_DIR [--port N]    the live viewer (viser) in the browser; train ... --viewer during training
   ae train --data PATH [...]       train or fine-tune an autoencoder (latlas ae train --help)
   ae train --resume RUN_DIR        continue an autoencoder run
@@ -167,6 +168,15 @@ def cmd_render(args: list[str]) -> int:
     return 0
 
 
+def cmd_export(args: list[str]) -> int:
+    from latent_atlas.evaluation.mesh_export import MeshExportConfig, export_mesh
+
+    if not args or args[0] != "mesh":
+        return _fail("usage: latlas export mesh --run RUN [options] (see latlas export mesh --help)")
+    print(f"mesh: {export_mesh(parse_flags(MeshExportConfig, args=args[1:], prog='latlas export mesh'))}")
+    return 0
+
+
 def cmd_data(args: list[str]) -> int:
     from latent_atlas.data.synth.writer import SynthConfig, synthesize
 
@@ -277,6 +287,7 @@ COMMANDS = {
     "eval": cmd_eval,
     "render": cmd_render,
     "view": cmd_view,
+    "export": cmd_export,
     "data": cmd_data,
     "methods": cmd_methods,
 }

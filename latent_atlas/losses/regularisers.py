@@ -50,3 +50,8 @@ def distortion_loss(edges: Tensor, weights: Tensor) -> Tensor:
     pairwise = 2.0 * (weights * (mids * w_cum - wm_cum)).sum(dim=-1)
     self_term = (weights**2 * widths).sum(dim=-1) / 3.0
     return (pairwise + self_term).mean()
+
+
+def eikonal(gradients: Tensor) -> Tensor:
+    """Eikonal loss mean((|grad f| - 1)^2) of SDF gradients [..., 3]: zero for a true distance function."""
+    return ((gradients.norm(dim=-1) - 1.0) ** 2).mean()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -35,6 +35,8 @@ class OptimizerConfig:
         progress = min(max(progress, 0.0), 1.0)
         return self.lr * (self.lr_final / self.lr) ** progress
 
+
+GeometryKind = Literal["sdf", "density"]
 
 PixelLossFn = Callable[..., dict[str, Tensor]]
 """(prediction [n, C], target [n, C], prefix='color') -> weighted pixel-loss terms named '<prefix>_<loss>'."""
@@ -75,6 +77,11 @@ class Model(nn.Module):
         trainer then rebuilds the optimisers.
         """
         return False
+
+    def geometry(self, points: Tensor) -> tuple[Tensor, GeometryKind]:
+        """The scalar field a mesh is extracted from, at points [m, 3]: (values [m], 'sdf' (surface at 0, negative
+        inside) or 'density' (surface at a density threshold)). Models without one raise NotImplementedError."""
+        raise NotImplementedError
 
     def resize_to_state_dict(self, state_dict: dict[str, Tensor]) -> None:
         """Re-creates parameters/buffers whose shape changed during training (resized grids) before loading."""

@@ -46,6 +46,31 @@ CPU_FLAGS: dict[str, tuple[str, ...]] = {
     "nerfacto": (*CPU_PROPOSAL, *CPU_HASH_GRID),
     "kplanes": (*CPU_PROPOSAL, "--model.field.kplanes.multiscale", "1", "2", "--model.field.kplanes.features", "16"),
     "triplane": ("--background", "white"),
+    # a 4x64 SDF network (skip at 2), 32 + 32 samples on 512 rays: the paper's 8x256 on 1024 rays ran ~1 step/s
+    "volsdf": (
+        "--rays-per-batch",
+        "512",
+        "--background",
+        "white",
+        "--model.field.width",
+        "64",
+        "--model.field.depth",
+        "4",
+        "--model.field.skips",
+        "2",
+        "--model.field.feature-size",
+        "32",
+        "--model.field.color-width",
+        "64",
+        "--model.field.color-depth",
+        "2",
+        "--model.n-samples",
+        "32",
+        "--model.n-importance",
+        "32",
+        "--model.eikonal-points",
+        "256",
+    ),
 }
 """`latlas train` flags per method on a CPU (measured in BENCHMARKS.md, 'fast methods on CPU')."""
 

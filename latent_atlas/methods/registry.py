@@ -12,6 +12,7 @@ from latent_atlas.methods.proposal_model import ProposalModelConfig
 from latent_atlas.methods.tensorf import TensoRFConfig
 from latent_atlas.methods.triplane import TriPlaneConfig
 from latent_atlas.methods.vanilla_nerf import VanillaNeRFConfig
+from latent_atlas.methods.volsdf import VolSDFConfig
 
 
 def _adam_groups(names: tuple[str, ...], lr: float, lr_final: float, eps: float) -> dict[str, OptimizerConfig]:
@@ -70,6 +71,12 @@ METHODS: dict[str, MethodConfig] = {
         max_steps=30000,
         rays_per_batch=4096,
     ),
+    "volsdf": MethodConfig(
+        model=VolSDFConfig(),
+        optimizers={"fields": OptimizerConfig(lr=5e-4, lr_final=5e-5)},
+        max_steps=100_000,
+        rays_per_batch=1024,
+    ),
 }
 
 METHOD_DESCRIPTIONS: dict[str, str] = {
@@ -79,6 +86,7 @@ METHOD_DESCRIPTIONS: dict[str, str] = {
     "kplanes": "Multiscale k-planes (64-256) with plane TV, two k-plane proposal networks.",
     "instant-ngp": "Hash grid (16 levels) + tiny MLPs, SH view encoding, occupancy-grid marching.",
     "tensorf": "TensoRF-VM: 16/48 components, 128^3 -> 300^3 grids, alpha-mask pruning.",
+    "volsdf": "VolSDF: 8x256 SDF network (sphere init), Laplace-CDF density with learned beta, eikonal loss; mesh export.",
     "triplane": "EG3D Tri-Plane: 3x32x64x64 summed planes, 64-unit softplus decoder, 48 + 48 samples.",
 }
 

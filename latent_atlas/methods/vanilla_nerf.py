@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field  # configs have an attribute named `field`
 from typing import Literal
 
+import torch
 from torch import Tensor
 
 from latent_atlas.cameras import RayBundle
 from latent_atlas.fields.nerf_field import NeRFField, NeRFFieldConfig
-from latent_atlas.methods.base import Model, ModelConfig, PixelLossFn, default_pixel_loss
+from latent_atlas.methods.base import GeometryKind, Model, ModelConfig, PixelLossFn, default_pixel_loss
 from latent_atlas.rendering.field_rendering import render_coarse_to_fine
 
 
@@ -57,3 +58,10 @@ class VanillaNeRF(Model):
         if "color_coarse" in outputs:
             losses.update(pixel_loss(outputs["color_coarse"], target, "color_coarse"))
         return losses
+
+    def geometry(self, points: Tensor) -> tuple[Tensor, GeometryKind]:
+        """Density [m] of the fine field (the coarse one without it) at points [m, 3]."""
+        field = self.fine if self.fine is not None else self.coarse
+        if field.integrated:  # a point is a Gaussian of zero variance
+            points = torch.cat([points, torch.zeros_like(points)], dim=-1)
+        return field(points, torch.zeros_like(points[..., :3]))[0], "density"

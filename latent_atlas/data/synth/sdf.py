@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor
 
 PRIMITIVES = ("sphere", "box", "cylinder", "torus")
+PRIMITIVES_FILE = "primitives.json"
+"""Written beside each synthesized scene: its solids and scale, so that meshes can be scored against the true surface."""
 
 
 @dataclass
@@ -67,3 +71,15 @@ def bounding_radius(prims: list[Primitive], resolution: int = 48) -> float:
         return 1.0
     cell = 4.0 / (resolution - 1)
     return grid[inside].norm(dim=-1).max().item() + cell
+
+
+def save_primitives(path: Path, prims: list[Primitive], scale: float) -> None:
+    """Writes a scene's primitives and scale as JSON."""
+    Path(path).write_text(json.dumps({"scale": scale, "primitives": [asdict(p) for p in prims]}, indent=2))
+
+
+def load_primitives(path: Path) -> tuple[list[Primitive], float]:
+    """(primitives, scale) of a scene written by save_primitives."""
+    data = json.loads(Path(path).read_text())
+    prims = [Primitive(**{k: tuple(v) if isinstance(v, list) else v for k, v in p.items()}) for p in data["primitives"]]
+    return prims, float(data["scale"])

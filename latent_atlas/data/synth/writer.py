@@ -15,7 +15,7 @@ from latent_atlas.data.formats.dtu import write_dtu
 from latent_atlas.data.images import write_png
 from latent_atlas.data.synth.families import FAMILIES, make_scene
 from latent_atlas.data.synth.raytrace import render_views
-from latent_atlas.data.synth.sdf import bounding_radius
+from latent_atlas.data.synth.sdf import PRIMITIVES_FILE, bounding_radius, save_primitives
 from latent_atlas.errors import ConfigError
 
 CAMERA_ANGLE_X = 0.6911112070083618
@@ -109,6 +109,7 @@ def write_scene(folder: Path, family: str, scene_seed: int, cfg: SynthConfig) ->
         **ns_splits,
     }
     (folder / "transforms.json").write_text(json.dumps(nerfstudio, indent=2))
+    save_primitives(folder / PRIMITIVES_FILE, prims, scale)
     if cfg.dtu:
         write_dtu(folder / "dtu", torch.cat(all_images), torch.cat(all_poses), focal, (half, half), scale=2.5, shift=(0.3, -0.2, 1.0))
 
