@@ -50,3 +50,12 @@ def kplane_features(scales: list[Tensor], points: Tensor) -> Tensor:
     scales: list of planes [B, 3, C, R_s, R_s]; points [B, n, 3] in [-1, 1] -> [B, n, C * len(scales)].
     """
     return torch.cat([triplane_features(planes, points, "product") for planes in scales], dim=-1)
+
+
+def time_plane_features(planes: Tensor, points: Tensor, times: Tensor) -> Tensor:
+    """Space-time planes (k-planes' xt, yt, zt): planes [B, 3, C, T, R], points [B, n, 3] and times [B, n, 1] in
+    [-1, 1] -> the product of the three planes' bilinear features [B, n, C] (width axis: space, height: time)."""
+    b, p, c, h, w = planes.shape
+    grid = torch.stack([torch.cat([points[..., i : i + 1], times], dim=-1) for i in range(3)], dim=1).reshape(b * p, -1, 1, 2)
+    sampled = F.grid_sample(planes.reshape(b * p, c, h, w), grid, mode="bilinear", padding_mode="border", align_corners=True)
+    return sampled.reshape(b, p, c, -1).prod(dim=1).permute(0, 2, 1)

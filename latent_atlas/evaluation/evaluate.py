@@ -63,7 +63,8 @@ def _field_metrics(score: ViewScore, lpips_model: AlexLPIPS | None) -> dict:
 def _score(run: TrainedRun, scene_index: int, split_name: str, index: int) -> ViewScore:
     """The space's ViewScore of one view of one scene."""
     split = run.scenes[scene_index].split(split_name)
-    render = run.render(scene_index, split.cameras, index)["color"]
+    metadata = {k: v[index] for k, v in split.metadata.items()} or None  # a dynamic scene's frame time
+    render = run.render(scene_index, split.cameras, index, metadata)["color"]
     return score_rendered_view(run.space, render, split, run.rgb_scenes[scene_index].split(split_name), index, run.background_value, run.rgb_background)
 
 

@@ -15,13 +15,14 @@ from latent_atlas.data.scene import SceneData
 from latent_atlas.engine.checkpoints import load_checkpoint, load_latest, tensors_under
 from latent_atlas.engine.device import resolve_device
 from latent_atlas.errors import ConfigError, DataError
-from latent_atlas.evaluation.render_views import render_image
+from latent_atlas.evaluation.render_views import FrameMetadata, render_image
 from latent_atlas.methods.base import Model
 from latent_atlas.spaces.image_space import ImageSpace
 from latent_atlas.tasks.registry import load_run_config
 
-Renderer = Callable[[int, Cameras, int], dict[str, Tensor]]
-"""(scene index, cameras, camera index) -> {'color': [H, W, C], 'acc': [H, W, 1], 'depth': [H, W, 1]} in the run's space."""
+Renderer = Callable[..., dict[str, Tensor]]
+"""(scene index, cameras, camera index, metadata=None) -> {'color': [H, W, C], 'acc': [H, W, 1], 'depth': [H, W, 1]} in
+the run's space; metadata: the frame's values, e.g. {'time': [1]} for dynamic scenes."""
 
 
 @dataclass
@@ -91,8 +92,8 @@ def _load_scene_run(run_dir: Path, config, device: torch.device, checkpoint: Pat
     model.eval()
     value = space.background_value(background).to(device)
 
-    def render(scene_index: int, cameras: Cameras, index: int) -> dict[str, Tensor]:
-        return render_image(model, cameras, index, value, scene.box_min, scene.box_max, config.method.eval_chunk)
+    def render(scene_index: int, cameras: Cameras, index: int, metadata: FrameMetadata | None = None) -> dict[str, Tensor]:
+        return render_image(model, cameras, index, value, scene.box_min, scene.box_max, config.method.eval_chunk, metadata)
 
     return TrainedRun(
         run_dir,

@@ -16,10 +16,10 @@ from latent_atlas.engine.config import Device
 from latent_atlas.errors import ConfigError
 from latent_atlas.evaluation.camera_paths import interpolate_path, nerfstudio_camera_path, orbit_path, save_nerfstudio_camera_path, spiral_path
 from latent_atlas.evaluation.loading import TrainedRun, load_trained_run
-from latent_atlas.evaluation.video import VideoFormat, depth_image, latent_image, write_frames
+from latent_atlas.evaluation.video import VideoFormat, depth_image, latent_image, normal_image, write_frames
 from latent_atlas.spaces.dashboard import upscale
 
-RenderOutput = Literal["rgb", "depth", "accumulation", "latent"]
+RenderOutput = Literal["rgb", "depth", "accumulation", "latent", "normals"]
 
 PATHS = {"orbit": orbit_path, "spiral": spiral_path, "interpolate": interpolate_path}
 """Built-in camera paths: name -> (training cameras, n frames) -> Cameras."""
@@ -37,7 +37,8 @@ class RenderConfig:
     """Camera path: orbit, spiral, interpolate (through the training cameras) or a nerfstudio camera_path.json
     (camera_to_world in this scene's coordinates, OpenGL axes)."""
     outputs: tuple[RenderOutput, ...] = ("rgb",)
-    """What to show, side by side: rgb (decoded in a latent space), depth, accumulation, latent (first 3 channels)."""
+    """What to show, side by side: rgb (decoded in a latent space), depth, accumulation, latent (first 3 channels),
+    normals (world-space, (n + 1) / 2 as colour, on white)."""
     format: VideoFormat = "mp4"
     """mp4 (imageio-ffmpeg; a GIF when it is not installed), gif, or png (a folder of frames)."""
     seconds: float = 3.0
@@ -52,6 +53,11 @@ class RenderConfig:
     """Output file (mp4/gif) or folder (png); default RUN/render/<path>.<format>."""
     save_path: Optional[Path] = None
     """Also write the cameras as a nerfstudio camera_path.json (to edit, or to render again)."""
+    over_time: bool = False
+    """Dynamic scenes: keep the path's first camera still while time sweeps from 0 to 1."""
+    time: Optional[float] = None
+    """Dynamic scenes: render every frame at this time in [0, 1] (default: time advances from 0 to 1 along the
+    path, so an orbit turns while the scene moves)."""
     device: Device = "auto"
     """cpu, cuda or auto."""
 
@@ -77,9 +83,21 @@ def path_cameras(cfg: RenderConfig, train_cameras: Cameras, downscale: int) -> t
     return cameras, fps
 
 
-def frame_panels(run: TrainedRun, scene: int, cameras: Cameras, index: int, outputs: tuple[str, ...], near: float, far: float) -> torch.Tensor:
-    """The requested outputs of one camera, side by side: RGB [H, W * len(outputs), 3] in [0, 1]."""
-    out = run.render(scene, cameras, index)
+def frame_times(cfg: RenderConfig, n_frames: int) -> list[float]:
+    """The time of each frame of a dynamic scene's video: fixed (--time) or advancing from 0 to 1."""
+    if cfg.time is not None:
+        if not 0.0 <= cfg.time <= 1.0:
+            raise ConfigError(f"--time {cfg.time}: must lie in [0, 1]")
+        return [cfg.time] * n_frames
+    return [i / max(n_frames - 1, 1) for i in range(n_frames)]
+
+
+def frame_panels(
+    run: TrainedRun, scene: int, cameras: Cameras, index: int, outputs: tuple[str, ...], near: float, far: float, metadata: dict | None = None
+) -> torch.Tensor:
+    """The requested outputs of one camera, side by side: RGB [H, W * len(outputs), 3] in [0, 1]; metadata: the
+    frame's values, e.g. {'time': [1]}."""
+    out = run.render(scene, cameras, index, metadata)
     with torch.no_grad():
         rgb = run.space.decode(out["color"][None])[0].cpu().clamp(0, 1)
     height = rgb.shape[0]
@@ -93,6 +111,10 @@ def frame_panels(run: TrainedRun, scene: int, cameras: Cameras, index: int, outp
             panels.append(upscale(out["acc"].cpu().clamp(0, 1).expand(*out["acc"].shape[:2], 3), height))
         elif name == "latent":
             panels.append(upscale(latent_image(out["color"].cpu()), height))
+        elif name == "normals":
+            if "normals" not in out:
+                raise ConfigError("--outputs normals: this method renders no normals (volsdf, vanilla-nerf, tiny-nerf, nerf-ae and dnerf do)")
+            panels.append(upscale(normal_image(out["normals"].cpu(), out["acc"].cpu()), height))
     return torch.cat(panels, dim=1)
 
 
@@ -103,10 +125,21 @@ def render_video(cfg: RenderConfig) -> Path:
         raise ConfigError("--outputs latent: this run learns in RGB (it has no latent channels)")
     scene = run.scene_index(cfg.scene)
     cameras, fps = path_cameras(cfg, run.scenes[scene].split("train").cameras, run.space.downscale)
+    dynamic = getattr(run.config, "method", None) is not None and run.config.method.model.uses_time
+    if (cfg.over_time or cfg.time is not None) and not dynamic:
+        raise ConfigError("--over-time/--time: this run's method is static (dnerf and kplanes-dynamic learn time)")
+    if cfg.over_time:
+        cameras = cameras[[0] * len(cameras)]
+    if "normals" in cfg.outputs and run.model is not None:
+        run.model.render_normals = True
+    times = frame_times(cfg, len(cameras)) if dynamic else None
     distances = cameras.camera_to_worlds[:, :3, 3].norm(dim=-1)
     near, far = max(float(distances.min()) - 3**0.5, 0.0), float(distances.max()) + 3**0.5  # the scene box [-1, 1]^3
-    frames = [to_uint8(frame_panels(run, scene, cameras, i, cfg.outputs, near, far)) for i in range(len(cameras))]
-    name = Path(cfg.path).stem if cfg.path.endswith(".json") else cfg.path
+    frames = []
+    for i in range(len(cameras)):
+        metadata = None if times is None else {"time": torch.tensor([times[i]])}
+        frames.append(to_uint8(frame_panels(run, scene, cameras, i, cfg.outputs, near, far, metadata)))
+    name = (Path(cfg.path).stem if cfg.path.endswith(".json") else cfg.path) + ("_over_time" if cfg.over_time else "")
     folder = run.run_dir / "render" / (run.names[scene] if len(run.scenes) > 1 else "")
     output = cfg.output or (folder / name if cfg.format == "png" else folder / f"{name}.{cfg.format}")
     if cfg.save_path is not None:

@@ -12,6 +12,13 @@ from latent_atlas.methods.base import Model
 from latent_atlas.spaces.image_space import ImageSpace, ViewScore
 
 
+FrameMetadata = dict[str, Tensor]
+"""One frame's metadata: name -> values [k] (e.g. {'time': tensor([0.25])})."""
+
+IMAGE_OUTPUTS = ("color", "acc", "depth", "normals")
+"""Per-ray outputs of a model gathered into images (those it renders)."""
+
+
 def camera_rays(
     cameras: Cameras,
     camera_indices: Tensor,
@@ -30,31 +37,45 @@ def camera_rays(
 
 
 @torch.no_grad()
-def render_image(model: Model, cameras: Cameras, index: int, background: Tensor, box_min: Tensor, box_max: Tensor, chunk: int = 4096) -> dict[str, Tensor]:
-    """Renders camera `index` over a constant background [C]: {'color': [H, W, C], 'acc': [H, W, 1], 'depth': [H, W, 1]}."""
+def render_image(
+    model: Model, cameras: Cameras, index: int, background: Tensor, box_min: Tensor, box_max: Tensor, chunk: int = 4096, metadata: FrameMetadata | None = None
+) -> dict[str, Tensor]:
+    """Renders camera `index` over a constant background [C]: {'color': [H, W, C], 'acc': [H, W, 1], 'depth': [H, W, 1]}
+    (+ 'normals' [H, W, 3] from models that render them); metadata: the frame's values, e.g. {'time': [1]}."""
     was_training = model.training
     model.eval()
-    out = render_full_view(model, cameras, index, background, box_min, box_max, chunk)
+    out = render_full_view(model, cameras, index, background, box_min, box_max, chunk, metadata=metadata)
     model.train(was_training)
     return out
 
 
 def render_full_view(
-    model: Model, cameras: Cameras, index: int, background: Tensor, box_min: Tensor, box_max: Tensor, chunk: int = 4096, training_cameras: bool = False
+    model: Model,
+    cameras: Cameras,
+    index: int,
+    background: Tensor,
+    box_min: Tensor,
+    box_max: Tensor,
+    chunk: int = 4096,
+    training_cameras: bool = False,
+    metadata: FrameMetadata | None = None,
 ) -> dict[str, Tensor]:
-    """Every pixel of camera `index` in the model's current mode, autograd as the caller has it: [H, W, ...]."""
+    """Every pixel of camera `index` in the model's current mode, autograd as the caller has it: [H, W, ...];
+    metadata: the frame's values ({'time': [1]}) given to every ray."""
     device = next(model.parameters()).device
     cameras = cameras.to(device)
     px, py = cameras.image_pixels(index)
     h, w = int(cameras.height[index]), int(cameras.width[index])
     idx = torch.full_like(px, index)
-    pieces: dict[str, list[Tensor]] = {"color": [], "acc": [], "depth": []}
+    pieces: dict[str, list[Tensor]] = {}
     for start in range(0, px.shape[0], chunk):
         sl = slice(start, start + chunk)
         rays = camera_rays(cameras, idx[sl], px[sl], py[sl], box_min.to(device), box_max.to(device), training_cameras=training_cameras)
+        rays.metadata = {k: v.reshape(1, -1).to(device).expand(len(rays), -1) for k, v in (metadata or {}).items()}
         out = model(rays, background.to(device).expand(len(rays), -1))
-        for key in pieces:
-            pieces[key].append(out[key])
+        for key in IMAGE_OUTPUTS:
+            if key in out:
+                pieces.setdefault(key, []).append(out[key])
     return {k: torch.cat(v).reshape(h, w, -1) for k, v in pieces.items()}
 
 

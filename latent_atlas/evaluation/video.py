@@ -24,6 +24,13 @@ def depth_image(depth: Tensor, acc: Tensor, near: float, far: float) -> Tensor:
     return colour_map(normalised) * acc.clamp(0, 1)
 
 
+def normal_image(normals: Tensor, acc: Tensor) -> Tensor:
+    """Rendered normals [H, W, 3] (weighted sums of unit normals) -> RGB [H, W, 3]: (n + 1) / 2 over white."""
+    unit = normals / normals.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    alpha = acc.clamp(0, 1)
+    return alpha * (unit + 1.0) / 2.0 + (1.0 - alpha)
+
+
 def latent_image(latent: Tensor) -> Tensor:
     """The first three channels of normalised latents [H, W, C] as RGB [H, W, 3] (0 -> grey, +-2 -> the ends)."""
     channels = latent[..., :3]

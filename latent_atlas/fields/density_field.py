@@ -6,7 +6,7 @@ from torch import Tensor, nn
 
 from latent_atlas.fields.activations import trunc_exp
 from latent_atlas.fields.contraction import to_unit_cube
-from latent_atlas.fields.ngp_field import NGPFieldConfig, make_encoding
+from latent_atlas.fields.ngp_field import NGPFieldConfig, encode, make_encoding
 
 
 class DensityField(nn.Module):
@@ -20,6 +20,7 @@ class DensityField(nn.Module):
         self.register_buffer("box_min", box_min.clone().float())
         self.register_buffer("box_max", box_max.clone().float())
 
-    def density(self, points: Tensor) -> Tensor:
+    def density(self, points: Tensor, times: Tensor | None = None) -> Tensor:
+        """Density [m] at points [m, 3] (times [m, 1] for time planes)."""
         unit = to_unit_cube(points, self.box_min, self.box_max, self.cfg.contraction)
-        return trunc_exp(self.mlp(self.encoding(unit))[:, 0] - 1.0)
+        return trunc_exp(self.mlp(encode(self.encoding, unit, times))[:, 0] - 1.0)

@@ -45,6 +45,11 @@ def make_encoding(cfg: NGPFieldConfig) -> nn.Module:
     raise ValueError(f"unknown encoding '{cfg.encoding}' (choose hash or kplanes)")
 
 
+def encode(encoding: nn.Module, unit_points: Tensor, times: Tensor | None) -> Tensor:
+    """Features of points [m, 3] in [0, 1]^3, with times [m, 1] for encodings that have time planes."""
+    return encoding(unit_points) if times is None else encoding(unit_points, times)
+
+
 class NGPField(nn.Module):
     """density(points [m, 3]) -> [m]; color(points, directions [m, 3], camera_indices [m] | None) -> [m, C]."""
 
@@ -63,15 +68,15 @@ class NGPField(nn.Module):
         self.register_buffer("box_min", box_min.clone().float())
         self.register_buffer("box_max", box_max.clone().float())
 
-    def _trunk(self, points: Tensor) -> Tensor:
-        return self.density_mlp(self.encoding(to_unit_cube(points, self.box_min, self.box_max, self.cfg.contraction)))
+    def _trunk(self, points: Tensor, times: Tensor | None = None) -> Tensor:
+        return self.density_mlp(encode(self.encoding, to_unit_cube(points, self.box_min, self.box_max, self.cfg.contraction), times))
 
-    def density(self, points: Tensor) -> Tensor:
-        return trunc_exp(self._trunk(points)[:, 0] - 1.0)
+    def density(self, points: Tensor, times: Tensor | None = None) -> Tensor:
+        return trunc_exp(self._trunk(points, times)[:, 0] - 1.0)
 
-    def density_with_features(self, points: Tensor) -> tuple[Tensor, Tensor]:
-        """density [m] and geometry features [m, G] (input of color_from_features)."""
-        trunk = self._trunk(points)
+    def density_with_features(self, points: Tensor, times: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """density [m] and geometry features [m, G] (input of color_from_features); times [m, 1] for time planes."""
+        trunk = self._trunk(points, times)
         return trunc_exp(trunk[:, 0] - 1.0), trunk[:, 1:]
 
     def color_from_features(self, geometry: Tensor, directions: Tensor, camera_indices: Tensor | None = None) -> Tensor:
@@ -84,7 +89,7 @@ class NGPField(nn.Module):
                 parts.append(self.appearance(camera_indices))
         return torch.sigmoid(self.color_mlp(torch.cat(parts, dim=-1)))
 
-    def density_and_color(self, points: Tensor, directions: Tensor, camera_indices: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def density_and_color(self, points: Tensor, directions: Tensor, camera_indices: Tensor | None = None, times: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Both at once, sharing the grid lookup: density [m], channels [m, C]."""
-        density, geometry = self.density_with_features(points)
+        density, geometry = self.density_with_features(points, times)
         return density, self.color_from_features(geometry, directions, camera_indices)

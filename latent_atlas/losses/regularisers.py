@@ -55,3 +55,9 @@ def distortion_loss(edges: Tensor, weights: Tensor) -> Tensor:
 def eikonal(gradients: Tensor) -> Tensor:
     """Eikonal loss mean((|grad f| - 1)^2) of SDF gradients [..., 3]: zero for a true distance function."""
     return ((gradients.norm(dim=-1) - 1.0) ** 2).mean()
+
+
+def time_smoothness(planes: Tensor) -> Tensor:
+    """k-planes' smoothness along time of space-time planes [..., T, R]: mean squared second difference along T."""
+    second = planes[..., 2:, :] - 2.0 * planes[..., 1:-1, :] + planes[..., :-2, :]
+    return second.pow(2).mean() if second.numel() else planes.new_zeros(())

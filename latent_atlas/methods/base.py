@@ -51,6 +51,9 @@ class Model(nn.Module):
     """A radiance-field model: rays -> rendered channels, and its losses."""
 
     channels: int
+    render_normals: bool = False
+    """Set by renderers that show normals: density-field models then also return 'normals' [n, 3] in eval mode
+    (an extra backward pass per chunk; VolSDF always returns them)."""
 
     def forward(self, rays: RayBundle, background: Tensor) -> dict[str, Tensor]:
         """Renders rays [n]: {'color': [n, C], 'acc': [n, 1], 'depth': [n, 1], ...}; background [n, C]."""

@@ -97,22 +97,28 @@ class ProposalModel(Model):
         anneal = self.anneal if self.training else 1.0
         counts = list(cfg.proposal_samples) + [cfg.nerf_samples]
         edges = self._initial_edges(rays, counts[0], perturb)
+        ray_times = rays.metadata.get("time") if self.config.uses_time else None  # [n, 1]
+
+        def sample_times(n_samples: int) -> Tensor | None:
+            return None if ray_times is None else ray_times.expand(-1, n_samples).reshape(-1, 1)
+
         history = []
         for level, proposal in enumerate(self.proposals):
             positions, _ = sample_points(rays.origins, rays.directions, edges)
-            density = proposal.density(positions.reshape(-1, 3)).reshape(positions.shape[:2])
+            density = proposal.density(positions.reshape(-1, 3), sample_times(positions.shape[1])).reshape(positions.shape[:2])
             weights = render_weights(density, edges[:, 1:] - edges[:, :-1])
             history.append((edges, weights))
             edges = pdf_edges(edges, weights.detach() ** anneal, counts[level + 1], perturb)
 
         n_rays, n_samples = edges.shape[0], edges.shape[1] - 1
         cams = None if (rays.camera_indices is None or not self.training) else rays.camera_indices[:, None].expand(n_rays, n_samples).reshape(-1)
+        times = sample_times(n_samples)
 
         def field_fn(positions: Tensor, directions: Tensor) -> tuple[Tensor, Tensor]:
-            density, color = self.field.density_and_color(positions.reshape(-1, 3), directions.reshape(-1, 3), cams)
+            density, color = self.field.density_and_color(positions.reshape(-1, 3), directions.reshape(-1, 3), cams, times)
             return density.reshape(n_rays, n_samples), color.reshape(n_rays, n_samples, -1)
 
-        out = render_field(field_fn, rays, edges, background)
+        out = render_field(field_fn, rays, edges, background, normals=self.render_normals and not self.training)
         out["edges"] = edges
         out["proposal_history"] = history
         return out

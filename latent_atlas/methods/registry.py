@@ -6,8 +6,9 @@ import copy
 
 from latent_atlas.fields.nerf_field import NeRFFieldConfig
 from latent_atlas.methods.base import MethodConfig, OptimizerConfig
+from latent_atlas.methods.dnerf import DNeRFConfig
 from latent_atlas.methods.instant_ngp import InstantNGPConfig
-from latent_atlas.methods.kplanes import KPlanesModelConfig
+from latent_atlas.methods.kplanes import DynamicKPlanesConfig, KPlanesModelConfig
 from latent_atlas.methods.proposal_model import ProposalModelConfig
 from latent_atlas.methods.tensorf import TensoRFConfig
 from latent_atlas.methods.triplane import TriPlaneConfig
@@ -77,6 +78,18 @@ METHODS: dict[str, MethodConfig] = {
         max_steps=100_000,
         rays_per_batch=1024,
     ),
+    "dnerf": MethodConfig(
+        model=DNeRFConfig(field=NeRFFieldConfig(), n_samples=64, n_importance=128),
+        optimizers={"fields": OptimizerConfig(lr=5e-4, lr_final=5e-5)},
+        max_steps=800_000,
+        rays_per_batch=500,
+    ),
+    "kplanes-dynamic": MethodConfig(
+        model=DynamicKPlanesConfig(),
+        optimizers=_adam_groups(("proposal_networks", "fields"), lr=1e-2, lr_final=1e-4, eps=1e-12),
+        max_steps=30000,
+        rays_per_batch=4096,
+    ),
 }
 
 METHOD_DESCRIPTIONS: dict[str, str] = {
@@ -86,6 +99,8 @@ METHOD_DESCRIPTIONS: dict[str, str] = {
     "kplanes": "Multiscale k-planes (64-256) with plane TV, two k-plane proposal networks.",
     "instant-ngp": "Hash grid (16 levels) + tiny MLPs, SH view encoding, occupancy-grid marching.",
     "tensorf": "TensoRF-VM: 16/48 components, 128^3 -> 300^3 grids, alpha-mask pruning.",
+    "dnerf": "D-NeRF (dynamic): 8x256 deformation MLP (x, t) -> canonical coarse/fine NeRF; frames carry a time.",
+    "kplanes-dynamic": "k-planes with space-time planes (xt, yt, zt), time smoothness; the fast dynamic method.",
     "volsdf": "VolSDF: 8x256 SDF network (sphere init), Laplace-CDF density with learned beta, eikonal loss; mesh export.",
     "triplane": "EG3D Tri-Plane: 3x32x64x64 summed planes, 64-unit softplus decoder, 48 + 48 samples.",
 }

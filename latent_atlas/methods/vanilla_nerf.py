@@ -51,7 +51,10 @@ class VanillaNeRF(Model):
     def forward(self, rays: RayBundle, background: Tensor) -> dict[str, Tensor]:
         cfg = self.config
         footprint = None if cfg.mip == "off" else cfg.mip
-        return render_coarse_to_fine(self.coarse, self.fine, rays, background, cfg.n_samples, cfg.n_importance, self.training and cfg.perturb, footprint)
+        normals = self.render_normals and not self.training
+        return render_coarse_to_fine(
+            self.coarse, self.fine, rays, background, cfg.n_samples, cfg.n_importance, self.training and cfg.perturb, footprint, normals
+        )
 
     def loss_dict(self, outputs: dict[str, Tensor], target: Tensor, pixel_loss: PixelLossFn = default_pixel_loss) -> dict[str, Tensor]:
         losses = pixel_loss(outputs["color"], target)

@@ -10,14 +10,17 @@ from torch import Tensor
 from latent_atlas.cameras import RayBundle
 from latent_atlas.encodings.integrated import Footprint, frustum_gaussians
 from latent_atlas.rendering.samplers import merge_edges, pdf_samples, sample_points, stratified_edges
-from latent_atlas.rendering.volume import render_outputs, render_weights
+from latent_atlas.rendering.volume import composite, render_outputs, render_weights
 
 # positions [n, s, 3], directions [n, s, 3] -> density [n, s], channels [n, s, C]
 FieldFn = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
 
-def render_field(field: FieldFn, rays: RayBundle, edges: Tensor, background: Tensor, footprint: Footprint | None = None) -> dict[str, Tensor]:
-    """Volume-renders `field` over bin edges [n, s + 1]: color [n, C], acc [n, 1], depth [n, 1], weights [n, s].
+def render_field(
+    field: FieldFn, rays: RayBundle, edges: Tensor, background: Tensor, footprint: Footprint | None = None, normals: bool = False
+) -> dict[str, Tensor]:
+    """Volume-renders `field` over bin edges [n, s + 1]: color [n, C], acc [n, 1], depth [n, 1], weights [n, s]
+    (+ normals [n, 3]: the weighted sum of -grad(density) / |grad(density)|, when asked; autograd even under no_grad).
 
     With a footprint (mip-NeRF), the field receives each interval's Gaussian, means and variances [n, s, 6],
     instead of its midpoint [n, s, 3]."""
@@ -26,9 +29,21 @@ def render_field(field: FieldFn, rays: RayBundle, edges: Tensor, background: Ten
     if footprint is not None:
         radii = rays.radii if rays.radii is not None else rays.origins.new_zeros(len(rays), 1)
         positions = torch.cat(frustum_gaussians(rays.origins, rays.directions, edges, radii, footprint), dim=-1)
-    density, color = field(positions, directions)
+    if normals:
+        with torch.enable_grad():
+            positions = positions.detach().requires_grad_(True)
+            density, color = field(positions, directions)
+            (gradient,) = torch.autograd.grad(density.sum(), positions)
+        gradient = gradient[..., :3]
+        sample_normals = -gradient / gradient.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+        density, color = density.detach(), color.detach()
+    else:
+        density, color = field(positions, directions)
     weights = render_weights(density, edges[:, 1:] - edges[:, :-1])
-    return render_outputs(weights, color, t_mid, rays.far, background)
+    out = render_outputs(weights, color, t_mid, rays.far, background)
+    if normals:
+        out["normals"] = composite(weights, sample_normals)
+    return out
 
 
 def render_coarse_to_fine(
@@ -40,16 +55,18 @@ def render_coarse_to_fine(
     n_importance: int,
     perturb: bool,
     footprint: Footprint | None = None,
+    normals: bool = False,
 ) -> dict[str, Tensor]:
     """Stratified samples through `coarse`; with n_importance > 0, coarse + importance samples through `fine`.
 
-    The fine pass's outputs are returned, with the coarse colour as 'color_coarse'.
+    The fine pass's outputs are returned, with the coarse colour as 'color_coarse' (normals: of the last pass).
     """
     edges = stratified_edges(rays.near, rays.far, n_samples, perturb)
-    first = render_field(coarse, rays, edges, background, footprint)
-    if n_importance <= 0 or fine is None:
+    single = n_importance <= 0 or fine is None
+    first = render_field(coarse, rays, edges, background, footprint, normals and single)
+    if single:
         return first
     extra = pdf_samples(edges, first["weights"], n_importance, perturb)
-    second = render_field(fine, rays, merge_edges(edges, extra), background, footprint)
+    second = render_field(fine, rays, merge_edges(edges, extra), background, footprint, normals)
     second["color_coarse"] = first["color"]
     return second

@@ -351,8 +351,9 @@ class MultiSceneTask(Task):
         """(scene index, one camera) -> render of that scene as it is now (the viewer's)."""
         return lambda scene, camera: self.render_cameras(scene, camera, 0)
 
-    def render_cameras(self, scene_index: int, cameras: Cameras, index: int) -> dict[str, Tensor]:
-        """Renders camera `index` of any cameras (an orbit, a path) for one scene: {'color', 'acc', 'depth'}: [H, W, ...]."""
+    def render_cameras(self, scene_index: int, cameras: Cameras, index: int, metadata: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+        """Renders camera `index` of any cameras (an orbit, a path) for one scene: {'color', 'acc', 'depth'}: [H, W, ...]
+        (static scenes: metadata is ignored)."""
         cameras = cameras.to(self.device)
         px, py = cameras.image_pixels(index)
         scene = self.scenes[scene_index]

@@ -160,8 +160,9 @@ class SceneTask(Task):
     def decoded_loss(self) -> Tensor:
         """|D(render) - image|^2 on one random training view rendered in full (latent-nerfstudio's loss_d)."""
         index = int(torch.randint(len(self.train_split), (1,), generator=self.sampler.generator))
+        metadata = {k: v[index] for k, v in self.train_split.metadata.items()}
         render = render_full_view(
-            self.model, self.train_cameras, index, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk, training_cameras=True
+            self.model, self.train_cameras, index, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk, True, metadata
         )["color"]
         decoded = self.space.decode(render[None])[0]
         target = composite_on_background(self.rgb_scene.split("train").rgba(index), self.rgb_background).to(decoded.device)
@@ -271,7 +272,10 @@ class SceneTask(Task):
     def score_view(self, split_name: str, index: int) -> ViewScore:
         """The space's score of held-out view `index` of a split."""
         split = self.scene.split(split_name)
-        render = render_image(self.model, split.cameras, index, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk)["color"]
+        metadata = {k: v[index] for k, v in split.metadata.items()}
+        render = render_image(self.model, split.cameras, index, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk, metadata)[
+            "color"
+        ]
         return score_rendered_view(self.space, render, split, self.rgb_scene.split(split_name), index, self.background_value, self.rgb_background)
 
     def evaluate(self) -> dict[str, float]:

@@ -1,14 +1,41 @@
-"""Scene families: random composites of primitives (`objects`) and toy cars (`cars`)."""
+"""Scene families: random composites of primitives (`objects`), toy cars (`cars`) and composites whose parts move
+over time (`dynamic`, D-NeRF layout)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
 
 import torch
 
 from latent_atlas.data.synth.sdf import Primitive
 
-FAMILIES = ("objects", "cars")
+FAMILIES = ("objects", "cars", "dynamic")
+
+
+@dataclass
+class Motion:
+    """How one primitive moves over time t in [0, 1]: its centre shifts by t * translation and it turns by
+    t * spin radians about z (t = 0 is the rest pose: D-NeRF's canonical frame)."""
+
+    translation: tuple[float, float, float]
+    spin: float
+
+
+def random_motion(g: torch.Generator) -> Motion:
+    """A translation of 0.15-0.35 in a random direction and a spin of up to half a turn."""
+    direction = torch.randn(3, generator=g)
+    direction = direction / direction.norm().clamp_min(1e-6) * _uniform(g, 0.15, 0.35)
+    return Motion(tuple(direction.tolist()), _uniform(g, -math.pi / 2, math.pi / 2))
+
+
+def posed(prims: list[Primitive], motions: list[Motion], t: float) -> list[Primitive]:
+    """The primitives at time t in [0, 1]."""
+    return [
+        dataclasses.replace(p, center=tuple(c + t * d for c, d in zip(p.center, m.translation, strict=True)), rotation_z=p.rotation_z + t * m.spin)
+        for p, m in zip(prims, motions, strict=True)
+    ]
 
 
 def _uniform(g: torch.Generator, low: float, high: float) -> float:
@@ -74,8 +101,8 @@ def random_car(g: torch.Generator) -> list[Primitive]:
 
 
 def make_scene(family: str, g: torch.Generator) -> list[Primitive]:
-    """One random scene of `family`."""
-    if family == "objects":
+    """One random scene of `family` (a dynamic scene's rest pose: draw its motions with random_motion next)."""
+    if family in ("objects", "dynamic"):
         return random_object(g)
     if family == "cars":
         return random_car(g)

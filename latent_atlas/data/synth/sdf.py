@@ -73,9 +73,12 @@ def bounding_radius(prims: list[Primitive], resolution: int = 48) -> float:
     return grid[inside].norm(dim=-1).max().item() + cell
 
 
-def save_primitives(path: Path, prims: list[Primitive], scale: float) -> None:
-    """Writes a scene's primitives and scale as JSON."""
-    Path(path).write_text(json.dumps({"scale": scale, "primitives": [asdict(p) for p in prims]}, indent=2))
+def save_primitives(path: Path, prims: list[Primitive], scale: float, motions: list | None = None) -> None:
+    """Writes a scene's primitives (a dynamic scene's rest pose, with each one's motion) and scale as JSON."""
+    data = {"scale": scale, "primitives": [asdict(p) for p in prims]}
+    if motions is not None:
+        data["motions"] = [asdict(m) for m in motions]
+    Path(path).write_text(json.dumps(data, indent=2))
 
 
 def load_primitives(path: Path) -> tuple[list[Primitive], float]:

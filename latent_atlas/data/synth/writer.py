@@ -1,4 +1,5 @@
-"""`latlas data synth`: renders a family of scenes into Blender and nerfstudio layouts (and, with --dtu, DTU's)."""
+"""`latlas data synth`: renders a family of scenes into Blender and nerfstudio layouts (and, with --dtu, DTU's);
+the dynamic family's frames carry a `time` (the D-NeRF layout)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from pathlib import Path
 from typing import Literal
 
 import torch
+from torch import Tensor
 
 from latent_atlas.cameras import Cameras, look_at
 from latent_atlas.data.formats.dtu import write_dtu
 from latent_atlas.data.images import write_png
-from latent_atlas.data.synth.families import FAMILIES, make_scene
+from latent_atlas.data.synth.families import FAMILIES, Motion, make_scene, posed, random_motion
 from latent_atlas.data.synth.raytrace import render_views
-from latent_atlas.data.synth.sdf import PRIMITIVES_FILE, bounding_radius, save_primitives
+from latent_atlas.data.synth.sdf import PRIMITIVES_FILE, Primitive, bounding_radius, save_primitives
 from latent_atlas.errors import ConfigError
 
 CAMERA_ANGLE_X = 0.6911112070083618
@@ -30,8 +32,9 @@ class SynthConfig:
 
     output: Path = Path("data/synth")
     """Folder to write: <output>/scene_000/... and <output>/dataset_map.json."""
-    family: Literal["objects", "cars"] = "objects"
-    """Scene family: objects (random composites) or cars (toy cars)."""
+    family: Literal["objects", "cars", "dynamic"] = "objects"
+    """Scene family: objects (random composites), cars (toy cars) or dynamic (composites whose parts move and turn
+    over time; each frame is taken at its own time, D-NeRF layout: training times evenly spread over [0, 1])."""
     num_scenes: int = 1
     """How many scenes."""
     resolution: int = 64
@@ -71,24 +74,43 @@ def hemisphere_cameras(n: int, resolution: int, g: torch.Generator) -> Cameras:
     )
 
 
+def frame_times(split: str, count: int, g: torch.Generator) -> list[float]:
+    """Times of a dynamic scene's frames: training frames evenly over [0, 1], held-out frames at random times."""
+    if split == "train":
+        return [i / max(count - 1, 1) for i in range(count)]
+    return torch.rand(count, generator=g).tolist()
+
+
+def render_split(cams: Cameras, prims: list[Primitive], motions: list[Motion] | None, times: list[float] | None, scale: float, supersample: int) -> Tensor:
+    """RGBA images [V, H, W, 4] of a split: all views at once, or (dynamic) each view at its own time."""
+    if motions is None:
+        return render_views(cams, prims, scale, supersample, radius=TRACE_RADIUS)
+    return torch.cat([render_views(cams[i], posed(prims, motions, t), scale, supersample, radius=TRACE_RADIUS) for i, t in enumerate(times)])
+
+
 def write_scene(folder: Path, family: str, scene_seed: int, cfg: SynthConfig) -> None:
-    """Renders one scene and writes transforms_{split}.json, transforms.json and the PNGs."""
+    """Renders one scene and writes transforms_{split}.json, transforms.json, primitives.json and the PNGs."""
     g = torch.Generator().manual_seed(scene_seed)
     prims = make_scene(family, g)
-    scale = OBJECT_RADIUS / bounding_radius(prims)
+    motions = [random_motion(g) for _ in prims] if family == "dynamic" else None
+    poses = [prims] if motions is None else [posed(prims, motions, t) for t in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    scale = OBJECT_RADIUS / max(bounding_radius(p) for p in poses)
     counts = {"train": cfg.num_train, "val": cfg.num_val, "test": cfg.num_test}
     ns_frames, ns_splits, all_images, all_poses = [], {}, [], []
     for split_id, (split, count) in enumerate(counts.items()):
-        cams = hemisphere_cameras(count, cfg.resolution, torch.Generator().manual_seed(scene_seed * 7 + split_id + 1))
+        split_seed = scene_seed * 7 + split_id + 1
+        cams = hemisphere_cameras(count, cfg.resolution, torch.Generator().manual_seed(split_seed))
+        times = frame_times(split, count, torch.Generator().manual_seed(split_seed + 1000)) if motions is not None else None
         frames = []
-        images = render_views(cams, prims, scale, cfg.supersample, radius=TRACE_RADIUS)  # [count, H, W, 4]
+        images = render_split(cams, prims, motions, times, scale, cfg.supersample)  # [count, H, W, 4]
         all_images.append(images)
         all_poses.append(cams.camera_to_worlds)
         for i in range(count):
             write_png(folder / split / f"r_{i}.png", images[i])
             matrix = cams.camera_to_worlds[i].tolist()
-            frames.append({"file_path": f"./{split}/r_{i}", "rotation": 0.0, "transform_matrix": matrix})
-            ns_frames.append({"file_path": f"{split}/r_{i}.png", "transform_matrix": matrix})
+            timed = {} if times is None else {"time": times[i]}
+            frames.append({"file_path": f"./{split}/r_{i}", "rotation": 0.0, "transform_matrix": matrix, **timed})
+            ns_frames.append({"file_path": f"{split}/r_{i}.png", "transform_matrix": matrix, **timed})
         ns_splits[f"{split}_filenames"] = [f["file_path"][2:] + ".png" for f in frames]
         (folder / f"transforms_{split}.json").write_text(json.dumps({"camera_angle_x": CAMERA_ANGLE_X, "frames": frames}, indent=2))
     focal = 0.5 * cfg.resolution / math.tan(0.5 * CAMERA_ANGLE_X)
@@ -109,7 +131,9 @@ def write_scene(folder: Path, family: str, scene_seed: int, cfg: SynthConfig) ->
         **ns_splits,
     }
     (folder / "transforms.json").write_text(json.dumps(nerfstudio, indent=2))
-    save_primitives(folder / PRIMITIVES_FILE, prims, scale)
+    save_primitives(folder / PRIMITIVES_FILE, prims, scale, motions)
+    if cfg.dtu and motions is not None:
+        raise ConfigError("--dtu: DTU scenes are static; the dynamic family has no DTU copy")
     if cfg.dtu:
         write_dtu(folder / "dtu", torch.cat(all_images), torch.cat(all_poses), focal, (half, half), scale=2.5, shift=(0.3, -0.2, 1.0))
 
