@@ -11,7 +11,6 @@ from latent_atlas.encodings.integrated import PIXEL_RADIUS
 from latent_atlas.methods.base import Model
 from latent_atlas.spaces.image_space import ImageSpace, ViewScore
 
-
 FrameMetadata = dict[str, Tensor]
 """One frame's metadata: name -> values [k] (e.g. {'time': tensor([0.25])})."""
 

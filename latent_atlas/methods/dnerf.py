@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field  # configs have an attribute named `field`
 from typing import ClassVar
 
-import torch
 from torch import Tensor
 
 from latent_atlas.cameras import RayBundle

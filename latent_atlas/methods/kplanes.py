@@ -4,8 +4,8 @@ the space-time planes (xt, yt, zt) for dynamic scenes, with k-planes' time-smoot
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 from dataclasses import field as dataclass_field  # configs have an attribute named `field`
+from typing import ClassVar
 
 from torch import Tensor, nn
 
