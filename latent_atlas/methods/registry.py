@@ -9,6 +9,7 @@ from latent_atlas.methods.base import MethodConfig, OptimizerConfig
 from latent_atlas.methods.dnerf import DNeRFConfig
 from latent_atlas.methods.instant_ngp import InstantNGPConfig
 from latent_atlas.methods.kplanes import DynamicKPlanesConfig, KPlanesModelConfig
+from latent_atlas.methods.nerf_ae import NeRFAEConfig
 from latent_atlas.methods.proposal_model import ProposalModelConfig
 from latent_atlas.methods.tensorf import TensoRFConfig
 from latent_atlas.methods.triplane import TriPlaneConfig
@@ -84,6 +85,12 @@ METHODS: dict[str, MethodConfig] = {
         max_steps=800_000,
         rays_per_batch=500,
     ),
+    "nerf-ae": MethodConfig(
+        model=NeRFAEConfig(n_samples=64, n_importance=128),
+        optimizers={"fields": OptimizerConfig(lr=5e-4, lr_final=5e-5)},
+        max_steps=200_000,
+        rays_per_batch=1024,
+    ),
     "kplanes-dynamic": MethodConfig(
         model=DynamicKPlanesConfig(),
         optimizers=_adam_groups(("proposal_networks", "fields"), lr=1e-2, lr_final=1e-4, eps=1e-12),
@@ -101,6 +108,7 @@ METHOD_DESCRIPTIONS: dict[str, str] = {
     "tensorf": "TensoRF-VM: 16/48 components, 128^3 -> 300^3 grids, alpha-mask pruning.",
     "dnerf": "D-NeRF (dynamic): 8x256 deformation MLP (x, t) -> canonical coarse/fine NeRF; frames carry a time.",
     "kplanes-dynamic": "k-planes with space-time planes (xt, yt, zt), time smoothness; the fast dynamic method.",
+    "nerf-ae": "NeRF Atlas's NeRF auto-encoder: NeRF trunk -> 16-value material code -> density and colour decoders.",
     "volsdf": "VolSDF: 8x256 SDF network (sphere init), Laplace-CDF density with learned beta, eikonal loss; mesh export.",
     "triplane": "EG3D Tri-Plane: 3x32x64x64 summed planes, 64-unit softplus decoder, 48 + 48 samples.",
 }

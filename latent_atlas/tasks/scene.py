@@ -23,6 +23,7 @@ from latent_atlas.evaluation.metrics import psnr_from_mse
 from latent_atlas.evaluation.render_views import camera_rays, render_full_view, render_image, score_rendered_view
 from latent_atlas.losses import PixelLoss
 from latent_atlas.losses.pixel import l2
+from latent_atlas.methods.background_model import BACKGROUND_GROUP, BACKGROUND_OPTIMIZER, WithLearnedBackground
 from latent_atlas.methods.base import Model, OptimizerConfig
 from latent_atlas.spaces.building import build_space, holds_colours, rgb_background
 from latent_atlas.spaces.image_space import ImageSpace, ViewScore
@@ -35,7 +36,10 @@ AE_DECODER = "ae_decoder"
 def build_model(config: TrainConfig, scene: SceneData, device: torch.device) -> Model:
     """The method's model for a scene (as many channels as its images), on `device`."""
     train = scene.split("train")
-    return config.method.model.setup(train.channels, scene.box_min, scene.box_max, num_cameras=len(train)).to(device)
+    model = config.method.model.setup(train.channels, scene.box_min, scene.box_max, num_cameras=len(train))
+    if config.background == "learned":
+        model = WithLearnedBackground(model)
+    return model.to(device)
 
 
 def map_into_space(space: ImageSpace, scene: SceneData, background: Tensor) -> SceneData:
@@ -119,17 +123,23 @@ class SceneTask(Task):
         return {"rays": self.rays_seen}
 
     # ---- optimisers -------------------------------------------------------------------------------
+    def optimizer_config(self, group: str) -> OptimizerConfig:
+        """The Adam schedule of a parameter group (a learned background's default unless the method names it)."""
+        if group == BACKGROUND_GROUP and group not in self.config.method.optimizers:
+            return BACKGROUND_OPTIMIZER
+        return self.config.method.optimizers[group]
+
     def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Adam/AdamW per model parameter group (a decoder being fine-tuned keeps its own optimiser)."""
         groups = self.model.param_groups()
-        missing = set(groups) - set(self.config.method.optimizers)
+        missing = set(groups) - set(self.config.method.optimizers) - {BACKGROUND_GROUP}
         if missing:
             raise ConfigError(f"method has parameter groups without an optimiser: {sorted(missing)}")
         optimizers = {}
         for name, params in groups.items():
             if not params:
                 continue
-            opt = self.config.method.optimizers[name]
+            opt = self.optimizer_config(name)
             cls = torch.optim.AdamW if opt.weight_decay > 0 else torch.optim.Adam
             optimizers[name] = cls(params, lr=opt.lr, eps=opt.eps, betas=opt.betas, weight_decay=opt.weight_decay)
         if AE_DECODER in self.optimizers:
@@ -212,7 +222,7 @@ class SceneTask(Task):
         if decoded_phase:
             self._start_decoder_finetuning()
         for name, optimizer in self.optimizers.items():
-            lr = self.decoder_lr(progress) if name == AE_DECODER else method.optimizers[name].lr_at(progress)
+            lr = self.decoder_lr(progress) if name == AE_DECODER else self.optimizer_config(name).lr_at(progress)
             for group in optimizer.param_groups:
                 group["lr"] = lr * self.lr_scale
         batch = self.sampler.sample(self.rays_per_batch)

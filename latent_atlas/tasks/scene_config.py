@@ -14,7 +14,7 @@ from latent_atlas.methods.base import MethodConfig
 from latent_atlas.spaces.building import SpaceName
 from latent_atlas.tasks.latent_schedule import LatentTrainingConfig
 
-Background = Literal["random", "white", "black"]
+Background = Literal["random", "white", "black", "learned"]
 """--background choices."""
 
 
@@ -32,7 +32,9 @@ class TrainConfig(RunConfig):
     """Scene layout (auto: detected from the files)."""
     background: Background = "random"
     """Background that alpha is composited on: random (a colour per ray each step, evaluated on white; stops a
-    model from faking colours with dark, semi-transparent density over a fixed background), white or black."""
+    model from faking colours with dark, semi-transparent density over a fixed background), white, black, or learned
+    (a small MLP on the ray direction trained with the field, for surroundings; alpha images are composited on
+    white for it, and it is evaluated as it renders)."""
     space: SpaceName = "rgb"
     """Where the field learns: rgb, or latent (the normalised latents of --ae; images composited on the
     evaluation background, white for random, before encoding)."""

@@ -13,6 +13,7 @@ from latent_atlas.data.synth.sdf import Primitive
 from latent_atlas.data.synth.writer import SynthConfig, synthesize
 from latent_atlas.encodings.kplanes import KPlanesConfig, KPlanesEncoding
 from latent_atlas.encodings.planes import time_plane_features
+from latent_atlas.errors import DataError
 from latent_atlas.evaluation.render import RenderConfig, render_video
 from latent_atlas.fields.deformation import DeformationField, DeformationFieldConfig
 from latent_atlas.losses.regularisers import time_smoothness
@@ -28,11 +29,13 @@ def dynamic_scene(tmp_path_factory):
     return synthesize(cfg)[0]
 
 
-def test_synth_dynamic_writes_the_dnerf_layout(dynamic_scene):
+def test_synth_dynamic_writes_the_dnerf_layout(dynamic_scene, micro_scene):
     frames = json.loads((dynamic_scene / "transforms_train.json").read_text())["frames"]
     times = [f["time"] for f in frames]
     assert times[0] == 0.0 and times[-1] == 1.0 and times == sorted(times)
-    scene = load_scene(dynamic_scene)
+    scene = load_scene(dynamic_scene, "dnerf")
+    with pytest.raises(DataError, match="need a 'time'"):
+        load_scene(micro_scene, "dnerf")  # a static scene is no D-NeRF scene
     assert scene.split("train").dynamic and scene.split("test").metadata["time"].shape == (3, 1)
     prims = [Primitive("sphere", (0.0, 0.0, 0.0), (0.2,), (1.0, 0.0, 0.0))]
     moved = posed(prims, [Motion((0.3, 0.0, 0.0), 1.0)], 0.5)[0]

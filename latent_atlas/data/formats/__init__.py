@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from latent_atlas.data.formats.blender import is_blender, parse_blender
+from latent_atlas.data.formats.blender import is_blender, parse_blender, parse_dnerf
 from latent_atlas.data.formats.dtu import is_dtu, parse_dtu
 from latent_atlas.data.formats.nerfstudio import parse_nerfstudio
 from latent_atlas.data.formats.srn import is_srn, parse_srn
@@ -39,6 +39,7 @@ FORMATS: dict[str, DataFormat] = {
     "blender": DataFormat(
         is_blender, lambda folder, o: parse_blender(folder), "NeRF-Synthetic transforms_{train,val,test}.json (per-frame `time` makes it a dynamic scene)"
     ),
+    "dnerf": DataFormat(is_blender, lambda folder, o: parse_dnerf(folder), "D-NeRF: the Blender layout with a `time` in [0, 1] on every frame"),
     "nerfstudio": DataFormat(
         lambda folder: (folder / "transforms.json").is_file(),
         lambda folder, o: parse_nerfstudio(folder, "transforms.json", auto_scale_poses=o.auto_scale_poses),
@@ -54,5 +55,5 @@ FORMATS: dict[str, DataFormat] = {
 }
 """Formats in detection order."""
 
-FormatName = Literal["auto", "blender", "nerfstudio", "opencv", "srn", "dtu"]
+FormatName = Literal["auto", "blender", "dnerf", "nerfstudio", "opencv", "srn", "dtu"]
 """--data-format choices (auto: the first format whose detect() accepts the folder)."""

@@ -43,3 +43,12 @@ def parse_blender(folder: Path) -> SceneData:
             fy = 0.5 * height / math.tan(0.5 * field_of_view(meta["camera_angle_y"], path, "camera_angle_y"))
         splits[split] = build_split(image_paths, poses, [(fx, fy, None, None)] * len(frames), source=path, metadata=frame_metadata(frames, path))
     return SceneData(splits=splits, source=folder, data_format="blender")
+
+
+def parse_dnerf(folder: Path) -> SceneData:
+    """The D-NeRF layout: a Blender scene whose every frame has a `time` (an error names the first split without)."""
+    scene = parse_blender(folder)
+    for name, split in scene.splits.items():
+        if not split.dynamic:
+            raise DataError(folder / f"transforms_{name}.json", "D-NeRF frames need a 'time' in [0, 1] (--data-format dnerf)")
+    return scene

@@ -60,8 +60,18 @@ def shade(points: Tensor, prims: list[Primitive], scale: float) -> Tensor:
     return (albedo * light[:, None]).clamp(0.0, 1.0)
 
 
-def render_views(cameras: Cameras, prims: list[Primitive], scale: float, supersample: int = 2, radius: float | None = None) -> Tensor:
-    """RGBA images [V, H, W, 4] in [0, 1] (straight alpha) of all V cameras (one size), supersampled s x s per pixel.
+def sky_colour(directions: Tensor) -> Tensor:
+    """Surroundings [n, 3] seen in unit directions [n, 3] (+z up): a warm horizon to a blue zenith, brown below."""
+    up = directions[:, 2:3]
+    horizon, zenith, ground = torch.tensor([0.92, 0.8, 0.62]), torch.tensor([0.25, 0.45, 0.85]), torch.tensor([0.4, 0.32, 0.24])
+    above = horizon + (zenith - horizon) * up.clamp(0, 1).sqrt()
+    below = horizon + (ground - horizon) * (-up).clamp(0, 1).sqrt()
+    return torch.where(up >= 0, above, below)
+
+
+def render_views(cameras: Cameras, prims: list[Primitive], scale: float, supersample: int = 2, radius: float | None = None, sky: bool = False) -> Tensor:
+    """RGBA images [V, H, W, 4] in [0, 1] (straight alpha) of all V cameras (one size), supersampled s x s per pixel;
+    with `sky`, opaque images whose misses show sky_colour of their direction.
 
     All views are traced in one batch (the per-step cost is Python overhead, not arithmetic, at these sizes).
     """
@@ -78,6 +88,9 @@ def render_views(cameras: Cameras, prims: list[Primitive], scale: float, supersa
     color = torch.zeros(origins.shape[0], 3)
     if hit.any():
         color[hit] = shade(origins[hit] + dirs[hit] * t[hit, None], prims, scale)
+    if sky:
+        color[~hit] = sky_colour(dirs[~hit])
+        hit = torch.ones_like(hit)
     color = color.reshape(views, h, s, w, s, 3).sum(dim=(2, 4))
     coverage = hit.float().reshape(views, h, s, w, s).sum(dim=(2, 4))
     rgb = color / coverage.clamp_min(1.0)[..., None]

@@ -49,6 +49,9 @@ class SynthConfig:
     """Seed of the whole family (scene i uses seed * 100003 + i)."""
     supersample: int = 2
     """Rays per pixel side (anti-aliasing)."""
+    sky: bool = False
+    """Opaque images: what misses the object shows a sky/ground gradient by view direction (surroundings, as real
+    captures have; for --background learned)."""
     dtu: bool = False
     """Also write every view as a DTU-layout copy (image/, mask/, cameras.npz, a scaled and shifted world undone by
     scale_mat) in <scene>/dtu/."""
@@ -81,11 +84,11 @@ def frame_times(split: str, count: int, g: torch.Generator) -> list[float]:
     return torch.rand(count, generator=g).tolist()
 
 
-def render_split(cams: Cameras, prims: list[Primitive], motions: list[Motion] | None, times: list[float] | None, scale: float, supersample: int) -> Tensor:
+def render_split(cams: Cameras, prims: list[Primitive], motions: list[Motion] | None, times: list[float] | None, scale: float, cfg: SynthConfig) -> Tensor:
     """RGBA images [V, H, W, 4] of a split: all views at once, or (dynamic) each view at its own time."""
     if motions is None:
-        return render_views(cams, prims, scale, supersample, radius=TRACE_RADIUS)
-    return torch.cat([render_views(cams[i], posed(prims, motions, t), scale, supersample, radius=TRACE_RADIUS) for i, t in enumerate(times)])
+        return render_views(cams, prims, scale, cfg.supersample, radius=TRACE_RADIUS, sky=cfg.sky)
+    return torch.cat([render_views(cams[i], posed(prims, motions, t), scale, cfg.supersample, radius=TRACE_RADIUS, sky=cfg.sky) for i, t in enumerate(times)])
 
 
 def write_scene(folder: Path, family: str, scene_seed: int, cfg: SynthConfig) -> None:
@@ -102,7 +105,7 @@ def write_scene(folder: Path, family: str, scene_seed: int, cfg: SynthConfig) ->
         cams = hemisphere_cameras(count, cfg.resolution, torch.Generator().manual_seed(split_seed))
         times = frame_times(split, count, torch.Generator().manual_seed(split_seed + 1000)) if motions is not None else None
         frames = []
-        images = render_split(cams, prims, motions, times, scale, cfg.supersample)  # [count, H, W, 4]
+        images = render_split(cams, prims, motions, times, scale, cfg)  # [count, H, W, 4]
         all_images.append(images)
         all_poses.append(cams.camera_to_worlds)
         for i in range(count):
