@@ -9,6 +9,7 @@ from latent_atlas.cameras import Cameras, RayBundle, near_far_in_box
 from latent_atlas.data.scene import SceneSplit, composite_on_background
 from latent_atlas.encodings.integrated import PIXEL_RADIUS
 from latent_atlas.methods.base import Model
+from latent_atlas.methods.upsampling_model import block_centres
 from latent_atlas.spaces.image_space import ImageSpace, ViewScore
 
 FrameMetadata = dict[str, Tensor]
@@ -63,18 +64,32 @@ def render_full_view(
     metadata: the frame's values ({'time': [1]}) given to every ray."""
     device = next(model.parameters()).device
     cameras = cameras.to(device)
-    px, py = cameras.image_pixels(index)
     h, w = int(cameras.height[index]), int(cameras.width[index])
-    idx = torch.full_like(px, index)
+    k = getattr(model, "upsample_factor", 1)  # neural upsampling: a ray per k x k block, then the CNN
+    renderer = model.inner if k > 1 else model
+    if k > 1:
+        zero = torch.zeros(1, device=device)
+        px, py = block_centres(zero, zero, w, h, k)
+        background = model.feature_background(background.to(device))
+    else:
+        px, py = cameras.image_pixels(index)
+    idx = torch.full_like(px, index, dtype=torch.long)
     pieces: dict[str, list[Tensor]] = {}
     for start in range(0, px.shape[0], chunk):
         sl = slice(start, start + chunk)
         rays = camera_rays(cameras, idx[sl], px[sl], py[sl], box_min.to(device), box_max.to(device), training_cameras=training_cameras)
-        rays.metadata = {k: v.reshape(1, -1).to(device).expand(len(rays), -1) for k, v in (metadata or {}).items()}
-        out = model(rays, background.to(device).expand(len(rays), -1))
+        if k > 1:
+            rays.radii = rays.radii * k
+        rays.metadata = {name: v.reshape(1, -1).to(device).expand(len(rays), -1) for name, v in (metadata or {}).items()}
+        out = renderer(rays, background.to(device).expand(len(rays), -1))
         for key in IMAGE_OUTPUTS:
             if key in out:
                 pieces.setdefault(key, []).append(out[key])
+    if k > 1:
+        low = {name: torch.cat(v).reshape(1, h // k, w // k, -1) for name, v in pieces.items()}
+        full = {name: v.repeat_interleave(k, dim=1).repeat_interleave(k, dim=2)[0] for name, v in low.items()}
+        full["color"] = model.upsample(low["color"])[0]
+        return full
     return {k: torch.cat(v).reshape(h, w, -1) for k, v in pieces.items()}
 
 

@@ -12,7 +12,7 @@ from latent_atlas.rendering.backgrounds import LearnedBackground
 BACKGROUND_GROUP = "background"
 """The parameter group of the learned background."""
 BACKGROUND_OPTIMIZER = OptimizerConfig(lr=1e-2, lr_final=1e-3)
-"""Its Adam schedule, unless the method's optimizers name the group."""
+"""Its Adam schedule."""
 
 
 class WithLearnedBackground(Model):
@@ -40,6 +40,9 @@ class WithLearnedBackground(Model):
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         return {**self.inner.param_groups(), BACKGROUND_GROUP: list(self.background.parameters())}
+
+    def default_optimizers(self) -> dict[str, OptimizerConfig]:
+        return {**self.inner.default_optimizers(), BACKGROUND_GROUP: BACKGROUND_OPTIMIZER}
 
     def configure_for_space(self, black: Tensor, colour_values: bool) -> None:
         self.inner.configure_for_space(black, colour_values)

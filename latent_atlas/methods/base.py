@@ -68,6 +68,11 @@ class Model(nn.Module):
         """Parameters by optimiser group name (keys of MethodConfig.optimizers)."""
         return {"fields": list(self.parameters())}
 
+    def default_optimizers(self) -> dict[str, OptimizerConfig]:
+        """Adam schedules of parameter groups the method's config need not name (parts added around a method:
+        a learned background, an upsampling CNN)."""
+        return {}
+
     def configure_for_space(self, black: Tensor, colour_values: bool) -> None:
         """What the image space tells the model it renders into: the value [C] of RGB black there (a latent space:
         the encoding of black), and whether its values are colours (so priors tuned on RGB images apply).

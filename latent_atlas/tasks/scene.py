@@ -12,7 +12,7 @@ from torch import Tensor
 from latent_atlas.backends import set_backend
 from latent_atlas.cameras import Cameras
 from latent_atlas.data.loading import load_scene
-from latent_atlas.data.pixel_sampler import PixelSampler
+from latent_atlas.data.pixel_sampler import PixelBatch, PixelSampler
 from latent_atlas.data.scene import SceneData, composite_on_background
 from latent_atlas.engine.checkpoints import flatten_optimizer, restore_optimizer, tensors_under
 from latent_atlas.engine.device import resolve_device
@@ -23,8 +23,9 @@ from latent_atlas.evaluation.metrics import psnr_from_mse
 from latent_atlas.evaluation.render_views import camera_rays, render_full_view, render_image, score_rendered_view
 from latent_atlas.losses import PixelLoss
 from latent_atlas.losses.pixel import l2
-from latent_atlas.methods.background_model import BACKGROUND_GROUP, BACKGROUND_OPTIMIZER, WithLearnedBackground
+from latent_atlas.methods.background_model import WithLearnedBackground
 from latent_atlas.methods.base import Model, OptimizerConfig
+from latent_atlas.methods.upsampling_model import WithNeuralUpsampling, block_centres
 from latent_atlas.spaces.building import build_space, holds_colours, rgb_background
 from latent_atlas.spaces.image_space import ImageSpace, ViewScore
 from latent_atlas.tasks.scene_config import TrainConfig
@@ -36,10 +37,31 @@ AE_DECODER = "ae_decoder"
 def build_model(config: TrainConfig, scene: SceneData, device: torch.device) -> Model:
     """The method's model for a scene (as many channels as its images), on `device`."""
     train = scene.split("train")
-    model = config.method.model.setup(train.channels, scene.box_min, scene.box_max, num_cameras=len(train))
+    upsampling = config.upsampling
+    rendered = upsampling.features if upsampling.factor > 1 else train.channels  # channels the field renders
+    model = config.method.model.setup(rendered, scene.box_min, scene.box_max, num_cameras=len(train))
     if config.background == "learned":
         model = WithLearnedBackground(model)
+    if upsampling.factor > 1:
+        model = WithNeuralUpsampling(model, train.channels, upsampling)
     return model.to(device)
+
+
+def check_upsampling(config: TrainConfig, height: int, width: int) -> None:
+    """ConfigError unless neural upsampling's factor, patches, background and image size fit together."""
+    k = config.upsampling.factor
+    if k == 1:
+        return
+    if k < 1 or k & (k - 1):
+        raise ConfigError(f"--upsampling.factor {k}: must be a power of two")
+    if config.background == "random":
+        raise ConfigError("--upsampling.factor: the CNN cannot see a random background per pixel; use --background white, black or learned")
+    if config.method.sampler == "rays":
+        raise ConfigError("--upsampling.factor: the CNN upsamples patches; add --sampler patches (or images)")
+    if config.method.sampler == "patches" and config.method.patch_size % k:
+        raise ConfigError(f"--patch-size {config.method.patch_size}: must be a multiple of --upsampling.factor {k}")
+    if height % k or width % k:
+        raise ConfigError(f"--upsampling.factor {k}: the images ({width}x{height}) must be multiples of it")
 
 
 def map_into_space(space: ImageSpace, scene: SceneData, background: Tensor) -> SceneData:
@@ -93,6 +115,7 @@ class SceneTask(Task):
         self.eval_split = self.scene.split("val")
         if self.train_split.dynamic and not config.method.model.uses_time:
             print(f"latlas: warning: {config.data} is a dynamic scene (frames carry a time); {config.method_name} is static and ignores it", file=sys.stderr)
+        check_upsampling(config, self.train_split.height, self.train_split.width)
         torch.manual_seed(config.seed)
         self.model = build_model(config, self.scene, self.device)
         self.model.configure_for_space(self.space.background_value(torch.zeros(3)).to(self.device), self.space.colour_values)
@@ -124,15 +147,15 @@ class SceneTask(Task):
 
     # ---- optimisers -------------------------------------------------------------------------------
     def optimizer_config(self, group: str) -> OptimizerConfig:
-        """The Adam schedule of a parameter group (a learned background's default unless the method names it)."""
-        if group == BACKGROUND_GROUP and group not in self.config.method.optimizers:
-            return BACKGROUND_OPTIMIZER
-        return self.config.method.optimizers[group]
+        """The Adam schedule of a parameter group: the method's, else the model's default for parts added around it."""
+        if group in self.config.method.optimizers:
+            return self.config.method.optimizers[group]
+        return self.model.default_optimizers()[group]
 
     def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Adam/AdamW per model parameter group (a decoder being fine-tuned keeps its own optimiser)."""
         groups = self.model.param_groups()
-        missing = set(groups) - set(self.config.method.optimizers) - {BACKGROUND_GROUP}
+        missing = set(groups) - set(self.config.method.optimizers) - set(self.model.default_optimizers())
         if missing:
             raise ConfigError(f"method has parameter groups without an optimiser: {sorted(missing)}")
         optimizers = {}
@@ -230,14 +253,12 @@ class SceneTask(Task):
         bg = self.space.ray_backgrounds(self.config.background, n_rays, self.background_value, self.sampler.generator)
         target = composite_on_background(batch.rgba, bg).to(self.device)
         bg = bg.to(self.device)
-        rays = camera_rays(self.train_cameras, *(t.to(self.device) for t in (batch.camera_indices, batch.pixel_x, batch.pixel_y)), self.box_min, self.box_max)
-        rays.metadata = {k: v.to(self.device) for k, v in batch.metadata.items()}
 
         def pixel_loss(prediction: Tensor, goal: Tensor, prefix: str = "color") -> dict[str, Tensor]:
             return self.pixel_loss(prediction, goal, prefix, batch.patch)
 
         with autocast(self.device, self.precision):
-            outputs = self.model(rays, bg)
+            outputs = self._render_batch(batch, bg)
             losses = self.model.loss_dict(outputs, target, pixel_loss)
         losses = {k: v.float() for k, v in losses.items()}
         outputs["color"] = outputs["color"].float()
@@ -268,6 +289,26 @@ class SceneTask(Task):
             "rays_per_batch": float(self.rays_per_batch),
             "lr": self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"],
         }
+
+    def _render_batch(self, batch: PixelBatch, background: Tensor) -> dict[str, Tensor]:
+        """The model's outputs for a training batch: a ray per pixel, or (neural upsampling) a ray per k x k block
+        of each patch, upsampled by the CNN."""
+        k = self.config.upsampling.factor
+        if k == 1:
+            rays = camera_rays(
+                self.train_cameras, *(t.to(self.device) for t in (batch.camera_indices, batch.pixel_x, batch.pixel_y)), self.box_min, self.box_max
+            )
+            rays.metadata = {name: v.to(self.device) for name, v in batch.metadata.items()}
+            return self.model(rays, background)
+        ph, pw = batch.patch
+        first = slice(None, None, ph * pw)  # each patch's top-left pixel
+        cams = batch.camera_indices[first]
+        x, y = block_centres(batch.pixel_x[first], batch.pixel_y[first], pw, ph, k)
+        block_cams = cams.repeat_interleave((ph // k) * (pw // k))
+        rays = camera_rays(self.train_cameras, block_cams.to(self.device), x.to(self.device), y.to(self.device), self.box_min, self.box_max)
+        rays.radii = rays.radii * k
+        rays.metadata = {name: v.to(self.device) for name, v in self.train_split.frame_metadata(block_cams).items()}
+        return self.model.render_blocks(rays, self.background_value, (len(cams), ph // k, pw // k))
 
     # ---- the viewer ----------------------------------------------------------------------------------
     def view_scenes(self) -> list[tuple[str, Cameras]]:

@@ -11,6 +11,7 @@ import tyro
 from latent_atlas.data.formats import FormatName
 from latent_atlas.engine.config import RunConfig
 from latent_atlas.methods.base import MethodConfig
+from latent_atlas.methods.upsampling_model import NeuralUpsamplingConfig
 from latent_atlas.spaces.building import SpaceName
 from latent_atlas.tasks.latent_schedule import LatentTrainingConfig
 
@@ -35,6 +36,8 @@ class TrainConfig(RunConfig):
     model from faking colours with dark, semi-transparent density over a fixed background), white, black, or learned
     (a small MLP on the ray direction trained with the field, for surroundings; alpha images are composited on
     white for it, and it is evaluated as it renders)."""
+    upsampling: NeuralUpsamplingConfig = field(default_factory=NeuralUpsamplingConfig)
+    """Neural upsampling (any method): render features at 1/--upsampling.factor size, upsample with a CNN."""
     space: SpaceName = "rgb"
     """Where the field learns: rgb, or latent (the normalised latents of --ae; images composited on the
     evaluation background, white for random, before encoding)."""

@@ -73,10 +73,9 @@ def test_latent_resume_restores_the_fine_tuned_decoder(tiny_scene, tmp_path, tin
     assert resumed.step == 8
 
 
-@pytest.mark.parametrize("method", ["tiny-nerf", "tensorf"])
-def test_latent_nerf_learns_the_latent_images(tiny_scene, tmp_path, method):
-    """A NeRF in the latent space of a briefly trained f2 autoencoder beats a constant (mean latent)
-    prediction by a wide margin on held-out views (the margin does not depend on the latents' scale)."""
+@pytest.fixture(scope="module")
+def f2_ae(tiny_scene, tmp_path_factory):
+    """A briefly trained f2 autoencoder (16 x 16 latents of the 32-pixel scene)."""
     from latent_atlas.spaces.autoencoder_kl import AutoencoderKLConfig
     from latent_atlas.spaces.presets import AE_PRESETS
     from latent_atlas.tasks.autoencoder import AETrainConfig, AETrainer
@@ -85,14 +84,56 @@ def test_latent_nerf_learns_the_latent_images(tiny_scene, tmp_path, method):
         block_out_channels=(16, 32), layers_per_block=1, latent_channels=4, norm_num_groups=8, mid_block_add_attention=False
     )
     try:
-        ae_run = AETrainer(AETrainConfig(data=(tiny_scene,), preset="_test_f2", max_steps=100, batch_size=8, output_dir=tmp_path, progress=False)).train()
+        config = AETrainConfig(data=(tiny_scene,), preset="_test_f2", max_steps=100, batch_size=8, output_dir=tmp_path_factory.mktemp("f2"), progress=False)
+        return AETrainer(config).train()
     finally:
         del AE_PRESETS["_test_f2"]
-    cfg = _latent_config(tiny_scene, tmp_path, ae_run, method, steps=300 if method == "tiny-nerf" else 150)
+
+
+def _small_sdf(cfg):
+    field = cfg.method.model.field
+    field.width, field.depth, field.skips, field.feature_size, field.color_width, field.color_depth = 64, 3, (), 16, 64, 2
+    cfg.method.model.n_samples, cfg.method.model.n_importance, cfg.method.model.eikonal_points = 24, 24, 128
+    cfg.method.optimizers["fields"].lr = 3e-3
+
+
+def _small_nerf(cfg):
+    field = cfg.method.model.field
+    field.width, field.depth, field.skips, field.view_dependent, field.position_frequencies = 64, 3, (), False, 6
+    cfg.method.model.n_samples, cfg.method.model.n_importance = 32, 0
+    cfg.method.optimizers["fields"].lr = 3e-3
+
+
+def _upsampled(cfg):
+    from latent_atlas.methods.upsampling_model import NeuralUpsamplingConfig
+
+    cfg.upsampling = NeuralUpsamplingConfig(factor=2, features=8)
+    cfg.method.sampler, cfg.method.patch_size, cfg.method.rays_per_batch, cfg.background = "patches", 8, 1024, "white"
+
+
+def _learned_background(cfg):
+    cfg.background = "learned"
+
+
+LATENT_CASES = {  # name: (method, steps, how the config changes)
+    "tiny-nerf": ("tiny-nerf", 300, lambda cfg: None),
+    "tensorf": ("tensorf", 150, lambda cfg: setattr(cfg.method.model, "final_resolution", 48) or setattr(cfg.method.model, "initial_resolution", 16)),
+    "volsdf": ("volsdf", 250, _small_sdf),
+    "nerf-ae": ("nerf-ae", 200, _small_nerf),
+    "neural-upsampling": ("tiny-nerf", 200, _upsampled),
+    "learned-background": ("tiny-nerf", 300, _learned_background),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LATENT_CASES))
+def test_latent_nerf_learns_the_latent_images(tiny_scene, tmp_path, f2_ae, case):
+    """A NeRF (and each NeRF Atlas model and option) in the latent space of a briefly trained f2 autoencoder beats
+    a constant (mean latent) prediction by a wide margin on held-out views (a margin independent of the latents' scale)."""
+    method, steps, change = LATENT_CASES[case]
+    cfg = _latent_config(tiny_scene, tmp_path, f2_ae, method, steps=steps)
     cfg.latent.decoder_start = 1.0  # latent loss only
     cfg.method.rays_per_batch = 256
-    if method == "tensorf":  # a grid for a 16 x 16-pixel latent scene
-        cfg.method.model.initial_resolution, cfg.method.model.final_resolution = 16, 48
+    change(cfg)
     run_dir = SceneTask(cfg).train()
     result = evaluate_run(EvalConfig(run=run_dir, save_images=False))
     trainer = SceneTask(dataclasses.replace(cfg, resume=run_dir))
