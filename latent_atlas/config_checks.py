@@ -33,6 +33,9 @@ ZERO_ALLOWED = frozenset(
         "view_frequencies",
         "feature_frequencies",
         "geometry_features",
+        "crop_steps",
+        "time_resolution",
+        "time_frequencies",
     }
 )
 """Integer fields where 0 is a documented choice (off, none, only at the end); other integers are counts >= 1."""
@@ -54,11 +57,14 @@ POSITIVE_FLOATS = frozenset(
         "loss_gamma",
         "fourier_scale",
         "siren_omega",
+        "crop_fraction",
+        "beta_init",
+        "softplus_beta",
     }
 )
 """Float fields that must be > 0 (other floats are weights and thresholds, where 0 is allowed)."""
 
-FRACTIONS = frozenset({"betas", "alpha_mask_at", "upsample_at", "decoder_start", "viewer_share", "share"})
+FRACTIONS = frozenset({"betas", "alpha_mask_at", "upsample_at", "decoder_start", "viewer_share", "share", "crop_fraction", "time"})
 """Float fields (or their items) that are fractions in [0, 1]."""
 
 

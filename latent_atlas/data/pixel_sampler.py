@@ -41,19 +41,23 @@ class PixelSampler:
         self.flat = split.images.reshape(-1, split.images.shape[-1])
         self.generator = torch.Generator().manual_seed(seed)
 
-    def sample(self, n: int) -> PixelBatch:
-        """n random pixels (rays), n // p^2 patches of p x p pixels (at least one), or one whole image."""
+    def sample(self, n: int, crop: float = 1.0) -> PixelBatch:
+        """n random pixels (rays), n // p^2 patches of p x p pixels (at least one), or one whole image; with
+        crop < 1, rays and patches come from the central crop of that fraction of each side (NeRF's precrop)."""
         num, h, w = self.split.images.shape[:3]
+        ch, cw = max(int(h * crop), 1), max(int(w * crop), 1)  # the central crop
+        y0, x0 = (h - ch) // 2, (w - cw) // 2
         if self.mode == "rays":
-            flat_index = torch.randint(0, num * h * w, (n,), generator=self.generator)
-            cam, pixel = flat_index // (h * w), flat_index % (h * w)
-            x, y, patch = pixel % w, pixel // w, None
+            cam = torch.randint(0, num, (n,), generator=self.generator)
+            pixel = torch.randint(0, ch * cw, (n,), generator=self.generator)
+            x, y, patch = x0 + pixel % cw, y0 + pixel // cw, None
+            flat_index = (cam * h + y) * w + x
         else:
-            ph, pw = (h, w) if self.mode == "images" else (self.patch_size, self.patch_size)
+            ph, pw = (h, w) if self.mode == "images" else (min(self.patch_size, ch), min(self.patch_size, cw))
             count = 1 if self.mode == "images" else max(n // (ph * pw), 1)
             cam = torch.randint(0, num, (count,), generator=self.generator)
-            top = torch.randint(0, h - ph + 1, (count,), generator=self.generator)
-            left = torch.randint(0, w - pw + 1, (count,), generator=self.generator)
+            top = (y0 if self.mode == "patches" else 0) + torch.randint(0, (ch if self.mode == "patches" else h) - ph + 1, (count,), generator=self.generator)
+            left = (x0 if self.mode == "patches" else 0) + torch.randint(0, (cw if self.mode == "patches" else w) - pw + 1, (count,), generator=self.generator)
             dy, dx = torch.meshgrid(torch.arange(ph), torch.arange(pw), indexing="ij")
             y = (top[:, None] + dy.reshape(1, -1)).reshape(-1)
             x = (left[:, None] + dx.reshape(1, -1)).reshape(-1)

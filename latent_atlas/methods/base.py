@@ -144,6 +144,11 @@ class MethodConfig:
     """How training pixels are drawn: rays (uniform), patches (square, for ssim/fft), images (one whole view)."""
     patch_size: int = 16
     """Side of the square patches of --sampler patches."""
+    crop_fraction: float = 1.0
+    """For the first --crop-steps steps, draw rays and patches from the central crop of this fraction of each image
+    side (NeRF's precrop: 0.5 keeps an object-centred scene from starting empty). 1: no crop."""
+    crop_steps: int = 0
+    """Steps of crop training (0: none)."""
     eval_chunk: int = 4096
     """Rays rendered at once when rendering full images."""
     bf16_on_cuda: bool = True

@@ -248,7 +248,7 @@ class SceneTask(Task):
             lr = self.decoder_lr(progress) if name == AE_DECODER else self.optimizer_config(name).lr_at(progress)
             for group in optimizer.param_groups:
                 group["lr"] = lr * self.lr_scale
-        batch = self.sampler.sample(self.rays_per_batch)
+        batch = self.sampler.sample(self.rays_per_batch, method.crop_fraction if self.step < method.crop_steps else 1.0)
         n_rays = len(batch.camera_indices)
         bg = self.space.ray_backgrounds(self.config.background, n_rays, self.background_value, self.sampler.generator)
         target = composite_on_background(batch.rgba, bg).to(self.device)
