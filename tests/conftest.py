@@ -31,6 +31,13 @@ def micro_scene(tmp_path_factory) -> Path:
     return synthesize(cfg)[0]
 
 
+@pytest.fixture(scope="session")
+def dynamic_scene(tmp_path_factory) -> Path:
+    """A 24x24 dynamic scene (D-NeRF layout): 40 training frames at times spread over [0, 1], 3 val and 3 test."""
+    cfg = SynthConfig(output=tmp_path_factory.mktemp("dyn"), family="dynamic", resolution=24, num_train=40, num_val=3, num_test=3, seed=4)
+    return synthesize(cfg)[0]
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked `gpu` are skipped cleanly where CUDA is not available."""
     if torch.cuda.is_available():

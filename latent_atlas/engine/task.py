@@ -81,8 +81,12 @@ class Task:
         raise ConfigError(f"--viewer: a {self.name} run has no scene to show")
 
     def view_renderer(self):
-        """(scene index, one camera) -> {'color', 'acc', 'depth'} of the model as it is now (scene tasks)."""
+        """(scene index, one camera, metadata=None) -> {'color', 'acc', 'depth'} of the model as it is now (scene tasks)."""
         raise ConfigError(f"--viewer: a {self.name} run has no scene to show")
+
+    def view_dynamic(self) -> bool:
+        """Whether the viewer shows a time slider (the model reads time)."""
+        return False
 
     def after_save(self) -> None:
         """Called after each checkpoint this process wrote (e.g. to export an autoencoder)."""

@@ -348,8 +348,8 @@ class MultiSceneTask(Task):
         return [(name, scene.split("train").cameras) for name, scene in zip(self.rgb_set.names, self.scenes)]
 
     def view_renderer(self):
-        """(scene index, one camera) -> render of that scene as it is now (the viewer's)."""
-        return lambda scene, camera: self.render_cameras(scene, camera, 0)
+        """(scene index, one camera, metadata) -> render of that scene as it is now (the viewer's)."""
+        return lambda scene, camera, metadata=None: self.render_cameras(scene, camera, 0, metadata)
 
     def render_cameras(self, scene_index: int, cameras: Cameras, index: int, metadata: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
         """Renders camera `index` of any cameras (an orbit, a path) for one scene: {'color', 'acc', 'depth'}: [H, W, ...]

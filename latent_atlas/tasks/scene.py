@@ -316,8 +316,14 @@ class SceneTask(Task):
         return [(Path(self.config.data).name, self.scene.split("train").cameras)]
 
     def view_renderer(self):
-        """(scene index, one camera) -> render of the model as it is now (the viewer's)."""
-        return lambda scene, camera: render_image(self.model, camera, 0, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk)
+        """(scene index, one camera, metadata) -> render of the model as it is now (the viewer's)."""
+        return lambda scene, camera, metadata=None: render_image(
+            self.model, camera, 0, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk, metadata
+        )
+
+    def view_dynamic(self) -> bool:
+        """Whether the viewer shows a time slider (the model reads time)."""
+        return self.config.method.model.uses_time
 
     # ---- evaluation -------------------------------------------------------------------------------
     def score_view(self, split_name: str, index: int) -> ViewScore:

@@ -20,10 +20,11 @@ class ViewerCallback(Callback):
         self.options.still_height = int(scenes[0][1].height[0]) * task.space.downscale
         self.options.moving_height = min(self.options.moving_height, self.options.still_height)
         renderer = task.view_renderer()
+        self.options.dynamic = task.view_dynamic()
 
-        def render(scene: int, camera):
+        def render(scene: int, camera, metadata=None):
             with torch.no_grad():
-                return renderer(scene, camera)
+                return renderer(scene, camera, metadata)
 
         self.viewer = Viewer(render, task.space, scenes, self.options, title=f"latent-atlas: training {task.run_dir.name}")
         print(f"viewer: {self.viewer.url}", flush=True)

@@ -24,8 +24,9 @@ from latent_atlas.evaluation.video import depth_image, latent_image
 from latent_atlas.spaces.image_space import ImageSpace
 from latent_atlas.viewer.camera import frustum_pose, vertical_fov, viewer_camera
 
-SceneRenderer = Callable[[int, Cameras], dict[str, Tensor]]
-"""(scene index, one camera) -> {'color': [h, w, C] in the space, 'acc': [h, w, 1], 'depth': [h, w, 1]}."""
+SceneRenderer = Callable[[int, Cameras, dict | None], dict[str, Tensor]]
+"""(scene index, one camera, frame metadata or None) -> {'color': [h, w, C] in the space, 'acc': [h, w, 1], 'depth':
+[h, w, 1]}; metadata {'time': [1]} for dynamic scenes."""
 
 STILL_AFTER = 0.25
 """Seconds without camera motion after which the full-resolution frame is rendered."""
@@ -45,13 +46,15 @@ class ViewerOptions:
     """Largest fraction of wall time spent rendering (the rest is left to training)."""
     record: Path | None = None
     """Write each full-resolution frame (PNG) and its camera (camera_path.json) here."""
+    dynamic: bool = False
+    """The model reads time: a 'time' slider in [0, 1] is shown and given to every render."""
 
 
 @dataclass
 class _ClientState:
     moved_at: float = 0.0
     rendered: tuple = ()
-    """(camera key, height, output, scene) of the frame on screen."""
+    """(camera key, height, output, scene, time) of the frame on screen."""
     recorded: tuple = ()
     """The same of the last frame written by --record."""
     last: tuple = ()
@@ -81,6 +84,7 @@ class Viewer:
         self.output = self.server.gui.add_dropdown("output", tuple(outputs), initial_value="rgb")
         names = [name for name, _ in scenes]
         self.scene = self.server.gui.add_dropdown("scene", tuple(names), initial_value=names[0], visible=len(names) > 1)
+        self.time = self.server.gui.add_slider("time", min=0.0, max=1.0, step=0.01, initial_value=0.0, visible=options.dynamic)
         self.stats = self.server.gui.add_markdown("")
         self.scene.on_update(lambda _: self._show_frustums())
         self._show_frustums()
@@ -124,7 +128,8 @@ class Viewer:
 
     def _frame(self, scene: int, camera: Cameras, output: str) -> np.ndarray:
         """One frame of `output` for `camera` (at the space's resolution): RGB uint8 [H, W, 3]."""
-        out = self.render_fn(scene, camera)
+        metadata = {"time": torch.tensor([float(self.time.value)])} if self.options.dynamic else None
+        out = self.render_fn(scene, camera, metadata)
         if output == "rgb":
             with torch.no_grad():
                 image = self.space.decode(out["color"][None])[0]
@@ -146,7 +151,7 @@ class Viewer:
         height = self.options.moving_height if moving else self.options.still_height
         cam = client.camera
         key = (tuple(np.round(np.asarray(cam.wxyz), 6)), tuple(np.round(np.asarray(cam.position), 6)), round(float(cam.fov), 6), round(float(cam.aspect), 4))
-        wanted = (key, height, self.output.value, self.scene.value)
+        wanted = (key, height, self.output.value, self.scene.value, float(self.time.value))
         if wanted == state.rendered:
             if not moving and self.options.record is not None and state.recorded != wanted and height == self.options.still_height:
                 self._record(*state.last, state)  # the frame rendered while moving was already full-size

@@ -48,11 +48,14 @@ def view_run(cfg: ViewConfig) -> None:
     run = load_trained_run(cfg.run, cfg.device)
     scenes = [(name, scene.split("train").cameras) for name, scene in zip(run.names, run.scenes)]
     full_height = int(run.rgb_scenes[0].split("train").cameras.height[0])
-    options = ViewerOptions(cfg.host, cfg.port, min(cfg.moving_height, cfg.still_height or full_height), cfg.still_height or full_height, cfg.share, cfg.record)
+    dynamic = run.model is not None and run.config.method.model.uses_time
+    options = ViewerOptions(
+        cfg.host, cfg.port, min(cfg.moving_height, cfg.still_height or full_height), cfg.still_height or full_height, cfg.share, cfg.record, dynamic
+    )
 
-    def render(scene: int, camera):
+    def render(scene: int, camera, metadata=None):
         with torch.no_grad():
-            return run.render(scene, camera, 0)
+            return run.render(scene, camera, 0, metadata)
 
     viewer = Viewer(render, run.space, scenes, options, title=f"latent-atlas: {run.run_dir.name}")
     method = getattr(run.config, "method_name", run.task)

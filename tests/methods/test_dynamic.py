@@ -10,7 +10,6 @@ from PIL import Image
 from latent_atlas.data.loading import load_scene
 from latent_atlas.data.synth.families import Motion, posed
 from latent_atlas.data.synth.sdf import Primitive
-from latent_atlas.data.synth.writer import SynthConfig, synthesize
 from latent_atlas.encodings.kplanes import KPlanesConfig, KPlanesEncoding
 from latent_atlas.encodings.planes import time_plane_features
 from latent_atlas.errors import DataError
@@ -20,13 +19,6 @@ from latent_atlas.losses.regularisers import time_smoothness
 from latent_atlas.methods.registry import method_config
 from latent_atlas.tasks.scene import SceneTask
 from tests.tasks.helpers import tiny_config
-
-
-@pytest.fixture(scope="module")
-def dynamic_scene(tmp_path_factory):
-    """A 24x24 dynamic scene: 40 training frames at times spread over [0, 1], 3 val and 3 test frames."""
-    cfg = SynthConfig(output=tmp_path_factory.mktemp("dyn"), family="dynamic", resolution=24, num_train=40, num_val=3, num_test=3, seed=4)
-    return synthesize(cfg)[0]
 
 
 def test_synth_dynamic_writes_the_dnerf_layout(dynamic_scene, micro_scene):

@@ -115,22 +115,35 @@ def _learned_background(cfg):
     cfg.background = "learned"
 
 
-LATENT_CASES = {  # name: (method, steps, how the config changes)
-    "tiny-nerf": ("tiny-nerf", 300, lambda cfg: None),
-    "tensorf": ("tensorf", 150, lambda cfg: setattr(cfg.method.model, "final_resolution", 48) or setattr(cfg.method.model, "initial_resolution", 16)),
-    "volsdf": ("volsdf", 250, _small_sdf),
-    "nerf-ae": ("nerf-ae", 200, _small_nerf),
-    "neural-upsampling": ("tiny-nerf", 200, _upsampled),
-    "learned-background": ("tiny-nerf", 300, _learned_background),
+def _small_dnerf(cfg):
+    _small_nerf(cfg)
+    cfg.method.model.deformation.width, cfg.method.model.deformation.depth, cfg.method.model.deformation.skips = 64, 3, ()
+
+
+def _small_dynamic_kplanes(cfg):
+    model = cfg.method.model
+    model.field.kplanes.base_resolution, model.field.kplanes.multiscale, model.field.kplanes.features = 16, (1,), 16
+    model.proposal_resolutions, model.proposal_samples, model.nerf_samples = (16, 16), (32, 16), 16
+
+
+LATENT_CASES = {  # name: (method, steps, how the config changes, dynamic scene)
+    "tiny-nerf": ("tiny-nerf", 300, lambda cfg: None, False),
+    "tensorf": ("tensorf", 150, lambda cfg: setattr(cfg.method.model, "final_resolution", 48) or setattr(cfg.method.model, "initial_resolution", 16), False),
+    "volsdf": ("volsdf", 250, _small_sdf, False),
+    "nerf-ae": ("nerf-ae", 200, _small_nerf, False),
+    "neural-upsampling": ("tiny-nerf", 200, _upsampled, False),
+    "learned-background": ("tiny-nerf", 300, _learned_background, False),
+    "dnerf": ("dnerf", 200, _small_dnerf, True),
+    "kplanes-dynamic": ("kplanes-dynamic", 250, _small_dynamic_kplanes, True),
 }
 
 
 @pytest.mark.parametrize("case", sorted(LATENT_CASES))
-def test_latent_nerf_learns_the_latent_images(tiny_scene, tmp_path, f2_ae, case):
+def test_latent_nerf_learns_the_latent_images(tiny_scene, dynamic_scene, tmp_path, f2_ae, case):
     """A NeRF (and each NeRF Atlas model and option) in the latent space of a briefly trained f2 autoencoder beats
     a constant (mean latent) prediction by a wide margin on held-out views (a margin independent of the latents' scale)."""
-    method, steps, change = LATENT_CASES[case]
-    cfg = _latent_config(tiny_scene, tmp_path, f2_ae, method, steps=steps)
+    method, steps, change, dynamic = LATENT_CASES[case]
+    cfg = _latent_config(dynamic_scene if dynamic else tiny_scene, tmp_path, f2_ae, method, steps=steps)
     cfg.latent.decoder_start = 1.0  # latent loss only
     cfg.method.rays_per_batch = 256
     change(cfg)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from latent_atlas.data.loading import load_scene
 from latent_atlas.evaluation.camera_paths import orbit_path
 from latent_atlas.evaluation.loading import load_trained_run
 from latent_atlas.tasks.scene import SceneTask
@@ -48,7 +49,7 @@ def test_viewer_frame_is_the_render(micro_scene, tmp_path):
     run_dir = SceneTask(tiny_config(micro_scene, tmp_path, steps=5, rays_per_batch=64)).train()
     run = load_trained_run(run_dir, "cpu")
     cameras = run.scene.split("train").cameras
-    viewer = Viewer(lambda s, c: run.render(s, c, 0), run.space, [("scene", cameras)], ViewerOptions(port=0))
+    viewer = Viewer(lambda s, c, m=None: run.render(s, c, 0, m), run.space, [("scene", cameras)], ViewerOptions(port=0))
     try:
         frame = viewer._frame(0, cameras[0:1], "rgb")
         direct = (run.render(0, cameras[0:1], 0)["color"].clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
@@ -69,10 +70,32 @@ def test_many_scene_run_has_a_scene_picker(tmp_path):
     assert main(args) == 0
     run = load_trained_run(next(tmp_path.glob("cars/*/*/config.json")).parent, "cpu")
     scenes = [(name, scene.split("train").cameras) for name, scene in zip(run.names, run.scenes)]
-    viewer = Viewer(lambda s, c: run.render(s, c, 0), run.space, scenes, ViewerOptions(port=0))
+    viewer = Viewer(lambda s, c, m=None: run.render(s, c, 0, m), run.space, scenes, ViewerOptions(port=0))
     try:
         assert viewer.scene.options == ("scene_000", "scene_001") and viewer.scene.visible
         camera = scenes[0][1][0:1]
         assert np.abs(viewer._frame(0, camera, "rgb").astype(int) - viewer._frame(1, camera, "rgb").astype(int)).mean() > 1.0
+    finally:
+        viewer.close()
+
+
+def test_dynamic_runs_get_a_time_slider_that_reaches_the_render(micro_scene):
+    from latent_atlas.spaces.image_space import RGBSpace
+    from latent_atlas.viewer.server import Viewer, ViewerOptions
+
+    cameras = load_scene(micro_scene).split("train").cameras
+    seen = []
+
+    def render(scene, camera, metadata=None):
+        seen.append(metadata)
+        h, w = int(camera.height[0]), int(camera.width[0])
+        return {"color": torch.ones(h, w, 3), "acc": torch.ones(h, w, 1), "depth": torch.ones(h, w, 1)}
+
+    viewer = Viewer(render, RGBSpace(), [("scene", cameras)], ViewerOptions(port=0, dynamic=True))
+    try:
+        assert viewer.time.visible
+        viewer.time.value = 0.7
+        viewer._frame(0, cameras[0:1], "rgb")
+        assert seen[-1]["time"].item() == pytest.approx(0.7)
     finally:
         viewer.close()
