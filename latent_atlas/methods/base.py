@@ -104,6 +104,46 @@ class Model(nn.Module):
                     module.register_buffer(attr, torch.empty_like(value, device=current.device))
 
 
+class ModelWrapper(Model):
+    """A model around another (`inner`) that adds a part to any method (a learned background, an upsampling CNN):
+    everything it does not override is the inner model's."""
+
+    def __init__(self, inner: Model):
+        super().__init__()
+        self.inner = inner
+        self.channels = inner.channels
+
+    @property
+    def render_normals(self) -> bool:
+        return self.inner.render_normals
+
+    @render_normals.setter
+    def render_normals(self, value: bool) -> None:
+        self.inner.render_normals = value
+
+    def loss_dict(self, outputs: dict[str, Tensor], target: Tensor, pixel_loss: PixelLossFn = default_pixel_loss) -> dict[str, Tensor]:
+        return self.inner.loss_dict(outputs, target, pixel_loss)
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        return self.inner.param_groups()
+
+    def default_optimizers(self) -> dict[str, OptimizerConfig]:
+        return self.inner.default_optimizers()
+
+    def configure_for_space(self, black: Tensor, colour_values: bool) -> None:
+        self.inner.configure_for_space(black, colour_values)
+
+    def before_step(self, step: int, progress: float = 0.0) -> bool:
+        return self.inner.before_step(step, progress)
+
+    def geometry(self, points: Tensor) -> tuple[Tensor, GeometryKind]:
+        return self.inner.geometry(points)
+
+    def resize_to_state_dict(self, state_dict: dict[str, Tensor]) -> None:
+        prefix = "inner."
+        self.inner.resize_to_state_dict({k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)})
+
+
 @dataclass
 class ModelConfig:
     """Base of model configs: `setup` builds the model."""

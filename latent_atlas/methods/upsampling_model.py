@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from latent_atlas.cameras import RayBundle
 from latent_atlas.errors import ConfigError
-from latent_atlas.methods.base import GeometryKind, Model, OptimizerConfig, PixelLossFn, default_pixel_loss
+from latent_atlas.methods.base import Model, ModelWrapper, OptimizerConfig, PixelLossFn, default_pixel_loss
 
 UPSAMPLER_GROUP = "upsampler"
 """The parameter group of the CNN."""
@@ -61,26 +61,17 @@ class PatchUpsampler(nn.Module):
         return image if self.training else image.clamp(0.0, 1.0)
 
 
-class WithNeuralUpsampling(Model):
-    """Wraps a model that renders `features` channels: render_blocks gives full-size patches; all else is the model's."""
+class WithNeuralUpsampling(ModelWrapper):
+    """Wraps a model that renders `features` channels: render_blocks gives full-size patches."""
 
     def __init__(self, inner: Model, channels: int, config: NeuralUpsamplingConfig):
-        super().__init__()
         if config.features < channels:
             raise ConfigError(f"--upsampling.features {config.features}: at least the image's {channels} channels")
-        self.inner = inner
+        super().__init__(inner)
         self.channels = channels
         self.config = config
         self.upsample_factor = config.factor
         self.upsampler = PatchUpsampler(inner.channels, channels, config.factor, config.width)
-
-    @property
-    def render_normals(self) -> bool:
-        return self.inner.render_normals
-
-    @render_normals.setter
-    def render_normals(self, value: bool) -> None:
-        self.inner.render_normals = value
 
     def forward(self, rays: RayBundle, background: Tensor) -> dict[str, Tensor]:
         raise ConfigError("neural upsampling renders whole patches (render_blocks), not scattered rays: use --sampler patches")
@@ -133,16 +124,6 @@ class WithNeuralUpsampling(Model):
 
     def configure_for_space(self, black: Tensor, colour_values: bool) -> None:
         self.inner.configure_for_space(torch.zeros(self.inner.channels, device=black.device), False)  # it renders features
-
-    def before_step(self, step: int, progress: float = 0.0) -> bool:
-        return self.inner.before_step(step, progress)
-
-    def geometry(self, points: Tensor) -> tuple[Tensor, GeometryKind]:
-        return self.inner.geometry(points)
-
-    def resize_to_state_dict(self, state_dict: dict[str, Tensor]) -> None:
-        prefix = "inner."
-        self.inner.resize_to_state_dict({k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)})
 
 
 def block_centres(left: Tensor, top: Tensor, width: int, height: int, factor: int) -> tuple[Tensor, Tensor]:
