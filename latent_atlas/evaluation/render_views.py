@@ -69,7 +69,8 @@ def render_full_view(
     renderer = model.inner if k > 1 else model
     if k > 1:
         zero = torch.zeros(1, device=device)
-        px, py = block_centres(zero, zero, w, h, k)
+        hb, wb = -(-h // k), -(-w // k)  # blocks covering the image (a size that is no multiple of k is cropped)
+        px, py = block_centres(zero, zero, wb * k, hb * k, k)
         background = model.feature_background(background.to(device))
     else:
         px, py = cameras.image_pixels(index)
@@ -86,11 +87,11 @@ def render_full_view(
             if key in out:
                 pieces.setdefault(key, []).append(out[key])
     if k > 1:
-        low = {name: torch.cat(v).reshape(1, h // k, w // k, -1) for name, v in pieces.items()}
+        low = {name: torch.cat(v).reshape(1, hb, wb, -1) for name, v in pieces.items()}
         full = {name: v.repeat_interleave(k, dim=1).repeat_interleave(k, dim=2)[0] for name, v in low.items()}
         full["color"] = model.upsample(low["color"])[0]
-        return full
-    return {k: torch.cat(v).reshape(h, w, -1) for k, v in pieces.items()}
+        return {name: v[:h, :w] for name, v in full.items()}
+    return {name: torch.cat(v).reshape(h, w, -1) for name, v in pieces.items()}
 
 
 def score_rendered_view(

@@ -24,6 +24,9 @@ def test_pixel_losses_by_hand():
     patches = torch.rand(2, 8, 8, 3)
     assert ssim_loss(patches, patches).item() == pytest.approx(0.0, abs=1e-5)
     assert ssim_loss(patches, 1 - patches).item() > 0.5
+    noise = torch.randn_like(patches)
+    ssim_losses = [ssim_loss(patches + scale * noise, patches).item() for scale in (0.5, 0.2, 0.05, 0.0)]
+    assert ssim_losses == sorted(ssim_losses, reverse=True) and ssim_losses[0] > ssim_losses[-1] + 0.3  # lower as images match
     # orthonormal FFT of a constant offset c on an h x w patch: only the DC term, sqrt(h w) c, out of h (w/2 + 1) terms
     offset = fft_loss(torch.zeros(1, 4, 4, 1), torch.full((1, 4, 4, 1), 0.5)).item()
     assert offset == pytest.approx(4 * 0.5 / (4 * 3))

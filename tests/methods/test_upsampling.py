@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from latent_atlas.errors import ConfigError
 from latent_atlas.evaluation.evaluate import EvalConfig, evaluate_run
+from latent_atlas.evaluation.render_views import render_image
 from latent_atlas.methods.upsampling_model import NeuralUpsamplingConfig, PatchUpsampler, block_centres
 from latent_atlas.tasks.scene import SceneTask
 from tests.tasks.helpers import tiny_config
@@ -59,3 +60,12 @@ def test_upsampled_tiny_nerf_learns_and_evaluates(tiny_scene, tmp_path):
 def test_upsampling_errors(tiny_scene, tmp_path, overrides, message):
     with pytest.raises(ConfigError, match=message):
         SceneTask(_config(tiny_scene, tmp_path, steps=1, **overrides))
+
+
+def test_upsampled_render_of_a_size_that_is_no_multiple_of_the_factor(tiny_scene, tmp_path):
+    task = SceneTask(_config(tiny_scene, tmp_path, steps=1))
+    cameras = task.train_split.cameras.rescale(30 / 32)  # 30 x 30 pixels, factor 2 -> 15 x 15 blocks; 31 x 31 -> cropped
+    for camera in (cameras, task.train_split.cameras.rescale(31 / 32)):
+        out = render_image(task.model, camera, 0, task.background_value, task.box_min, task.box_max)
+        size = int(camera.height[0])
+        assert out["color"].shape == (size, size, 3) and out["depth"].shape == (size, size, 1)
