@@ -22,7 +22,7 @@ commands:
   triplanes --data FAMILY          many independent Tri-Plane scenes (RGB or latent)
                                    (igae/scale/triplanes: --resume RUN continues a run; --run-dir DIR starts
                                    or continues one in DIR, for torchrun --max-restarts)
-  data synth --family F --output D procedural scene families (objects, cars)
+  data synth --family F --output D procedural scene families (objects cars dynamic textured thin mixed)
   methods                          list the registered methods
 """
 

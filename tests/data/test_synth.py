@@ -1,5 +1,7 @@
 import json
+import math
 
+import pytest
 import torch
 
 from latent_atlas.data.loading import load_scene
@@ -51,3 +53,33 @@ def test_batched_views_with_bounding_sphere_match_single_views():
     # the same image up to grazing rays (a few pixels at silhouettes may converge differently)
     differs = (batched - single).abs().amax(dim=-1) > 2e-3
     assert differs.float().mean() < 0.01
+
+
+def test_patterns_and_highlight_by_hand():
+    from latent_atlas.data.synth.appearance import albedo, highlight, mosaic_texture
+
+    prim = Primitive("sphere", (0.0, 0.0, 0.0), (0.5,), (1.0, 0.0, 0.0), pattern="checker", color2=(0.0, 0.0, 1.0), pattern_scale=2.0)
+    points = torch.tensor([[0.1, 0.1, 0.1], [0.6, 0.1, 0.1], [0.6, 0.6, 0.1]])  # cells (0,0,0), (1,0,0), (1,1,0)
+    assert albedo(points, prim, 1.0).tolist() == [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    texture = mosaic_texture(3)
+    assert texture.shape == (32, 32, 3) and torch.equal(texture, mosaic_texture(3)) and texture.std() > 0.1
+    normal, light = torch.tensor([[0.0, 0.0, 1.0]]), torch.tensor([0.0, 0.0, 1.0])
+    # looking straight down at a surface lit from above: the halfway vector is the normal, full strength
+    assert highlight(normal, torch.tensor([[0.0, 0.0, -1.0]]), light, torch.tensor([0.5])).item() == 0.5
+    grazing = highlight(normal, torch.tensor([[1.0, 0.0, 0.0]]), light, torch.tensor([0.5])).item()
+    assert grazing == pytest.approx(0.5 * math.cos(math.pi / 4) ** 32)
+
+
+@pytest.mark.parametrize("family", ["textured", "thin", "mixed"])
+def test_new_families_fit_the_frame_and_are_deterministic(tmp_path, family):
+    cfg = SynthConfig(output=tmp_path / "a", family=family, num_scenes=3, resolution=24, num_train=4, num_val=1, num_test=1, seed=2, supersample=1)
+    folders = synthesize(cfg)
+    again = synthesize(SynthConfig(**{**cfg.__dict__, "output": tmp_path / "b", "num_scenes": 1}))
+    assert torch.equal(load_scene(folders[0]).split("train").images, load_scene(again[0]).split("train").images)
+    for folder in folders:
+        images = load_scene(folder).split("train").images
+        alpha = images[..., 3]
+        if alpha.min() == 255:  # a mixed scene with surroundings: opaque
+            continue
+        assert alpha.float().mean() > 2  # something visible
+        assert alpha[:, 0, :].max() == 0 and alpha[:, :, 0].max() == 0  # thin parts are not clipped at the border

@@ -1,5 +1,7 @@
-"""Scene families: random composites of primitives (`objects`), toy cars (`cars`) and composites whose parts move
-over time (`dynamic`, D-NeRF layout)."""
+"""Scene families: random composites of primitives (`objects`), toy cars (`cars`), composites whose parts move
+over time (`dynamic`, D-NeRF layout), patterned and image-textured composites (`textured`), thin and wide
+structures (`thin`: aircraft with poles, tables with large flat tops) and a `mixed` family of all of them with
+specular highlights, varied sizes and, for some scenes, surroundings (a sky)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,17 @@ import torch
 
 from latent_atlas.data.synth.sdf import Primitive
 
-FAMILIES = ("objects", "cars", "dynamic")
+FAMILIES = ("objects", "cars", "dynamic", "textured", "thin", "mixed")
+
+
+@dataclass
+class SceneStyle:
+    """What a scene of a family has beyond its solids."""
+
+    radius: float = 0.9
+    """Radius of the sphere the solid is scaled into (the scene's size in the box)."""
+    sky: bool = False
+    """Opaque images over surroundings (a sky)."""
 
 
 @dataclass
@@ -100,10 +112,85 @@ def random_car(g: torch.Generator) -> list[Primitive]:
     return prims
 
 
+def _choice(g: torch.Generator, options: tuple):
+    return options[int(torch.randint(0, len(options), (), generator=g))]
+
+
+def patterned(prims: list[Primitive], g: torch.Generator) -> list[Primitive]:
+    """The primitives with random surface patterns or mosaic textures (4-16 cells per unit)."""
+    return [
+        dataclasses.replace(
+            p,
+            pattern=_choice(g, ("checker", "stripes", "dots", "mosaic")),
+            color2=_color(g),
+            pattern_scale=_uniform(g, 4.0, 16.0),
+            texture_seed=int(torch.randint(0, 2**31 - 1, (), generator=g)),
+        )
+        for p in prims
+    ]
+
+
+def turned(prims: list[Primitive], angle: float) -> list[Primitive]:
+    """The whole solid turned by `angle` about the world z axis."""
+    c, s = math.cos(angle), math.sin(angle)
+    return [
+        dataclasses.replace(p, center=(c * p.center[0] - s * p.center[1], s * p.center[0] + c * p.center[1], p.center[2]), rotation_z=p.rotation_z + angle)
+        for p in prims
+    ]
+
+
+def random_aircraft(g: torch.Generator) -> list[Primitive]:
+    """A thin, wide structure: fuselage, a wide wing 2-4 hundredths thick, tailplane and fin, and 1-3 thin poles."""
+    length, radius = _uniform(g, 0.5, 0.7), _uniform(g, 0.05, 0.09)
+    body, wing_colour = _color(g), _color(g)
+    prims = [
+        Primitive("cylinder", (0.0, 0.0, 0.0), (radius, length), body, axis=0),
+        Primitive("box", (_uniform(g, -0.1, 0.1), 0.0, 0.0), (_uniform(g, 0.1, 0.18), _uniform(g, 0.6, 0.9), _uniform(g, 0.01, 0.02)), wing_colour),
+        Primitive("box", (-length + 0.06, 0.0, 0.02), (0.06, _uniform(g, 0.18, 0.3), 0.01), wing_colour),
+        Primitive("box", (-length + 0.06, 0.0, 0.12), (0.07, 0.01, _uniform(g, 0.08, 0.14)), body),
+    ]
+    for _ in range(int(torch.randint(1, 4, (), generator=g))):
+        x, y = _uniform(g, -0.4, 0.4), _uniform(g, -0.5, 0.5)
+        prims.append(Primitive("cylinder", (x, y, _uniform(g, -0.2, 0.2)), (_uniform(g, 0.008, 0.02), _uniform(g, 0.25, 0.5)), _color(g)))
+    return turned(prims, _uniform(g, 0.0, 2 * math.pi))
+
+
+def random_table(g: torch.Generator) -> list[Primitive]:
+    """A large flat top filling most of the box on four thin legs, with one or two objects on it."""
+    half_x, half_y, height = _uniform(g, 0.6, 0.85), _uniform(g, 0.4, 0.7), _uniform(g, 0.1, 0.3)
+    top = _color(g)
+    prims = [Primitive("box", (0.0, 0.0, height), (half_x, half_y, _uniform(g, 0.015, 0.03)), top, rounding=0.01)]
+    leg = _uniform(g, 0.015, 0.03)
+    for sx in (-1.0, 1.0):
+        for sy in (-1.0, 1.0):
+            prims.append(Primitive("cylinder", (sx * (half_x - 0.05), sy * (half_y - 0.05), (height - 0.6) / 2), (leg, (height + 0.6) / 2), top))
+    for _ in range(int(torch.randint(1, 3, (), generator=g))):
+        r = _uniform(g, 0.08, 0.16)
+        prims.append(Primitive("sphere", (_uniform(g, -0.4, 0.4), _uniform(g, -0.25, 0.25), height + r), (r,), _color(g)))
+    return turned(prims, _uniform(g, 0.0, 2 * math.pi))
+
+
+def scene_style(family: str, g: torch.Generator) -> SceneStyle:
+    """The scene's size and surroundings: mixed scenes vary (radius 0.55-0.95, a sky in 3 of 10); others are 0.9, none."""
+    if family != "mixed":
+        return SceneStyle()
+    return SceneStyle(radius=_uniform(g, 0.55, 0.95), sky=bool(torch.rand((), generator=g) < 0.3))
+
+
 def make_scene(family: str, g: torch.Generator) -> list[Primitive]:
     """One random scene of `family` (a dynamic scene's rest pose: draw its motions with random_motion next)."""
     if family in ("objects", "dynamic"):
         return random_object(g)
     if family == "cars":
         return random_car(g)
+    if family == "textured":
+        return patterned(random_object(g), g)
+    if family == "thin":
+        return random_aircraft(g) if torch.rand((), generator=g) < 0.5 else random_table(g)
+    if family == "mixed":
+        prims = make_scene(_choice(g, ("objects", "cars", "textured", "thin")), g)
+        if torch.rand((), generator=g) < 0.5:
+            shine = _uniform(g, 0.2, 0.8)
+            prims = [dataclasses.replace(p, specular=shine) for p in prims]
+        return prims
     raise ValueError(f"unknown family '{family}' (choose from {', '.join(FAMILIES)})")

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from latent_atlas.cameras import Cameras
+from latent_atlas.data.synth.appearance import albedo, highlight
 from latent_atlas.data.synth.sdf import Primitive, scene_sdf
 
 SUN_DIRECTION = torch.tensor([0.4, 0.3, 0.85])
@@ -47,17 +48,25 @@ def trace(
     return hit, t
 
 
-def shade(points: Tensor, prims: list[Primitive], scale: float) -> Tensor:
-    """Lambert colour [n, 3] at surface points [n, 3]."""
+def shade(points: Tensor, prims: list[Primitive], scale: float, view_directions: Tensor | None = None) -> Tensor:
+    """Colour [n, 3] at surface points [n, 3]: the primitive's albedo (pattern, texture) under Lambert shading
+    (one sun + ambient), plus its specular highlight seen along view_directions [n, 3] (when given)."""
     eps = 1e-3
     offsets = torch.eye(3) * eps
     grad = torch.stack([scene_sdf(points + o, prims, scale)[0] - scene_sdf(points - o, prims, scale)[0] for o in offsets], dim=-1)
     normals = grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-8)
     _, index = scene_sdf(points, prims, scale)
-    albedo = torch.tensor([p.color for p in prims])[index]
+    colour = torch.zeros(points.shape[0], 3)
+    for i, prim in enumerate(prims):
+        on = index == i
+        if on.any():
+            colour[on] = albedo(points[on], prim, scale)
     sun = SUN_DIRECTION / SUN_DIRECTION.norm()
-    light = AMBIENT + (1.0 - AMBIENT) * (normals @ sun).clamp_min(0.0)
-    return (albedo * light[:, None]).clamp(0.0, 1.0)
+    colour = colour * (AMBIENT + (1.0 - AMBIENT) * (normals @ sun).clamp_min(0.0))[:, None]
+    strength = torch.tensor([p.specular for p in prims])[index]
+    if view_directions is not None and bool((strength > 0).any()):
+        colour = colour + highlight(normals, view_directions, sun, strength)[:, None]
+    return colour.clamp(0.0, 1.0)
 
 
 def sky_colour(directions: Tensor) -> Tensor:
@@ -87,7 +96,7 @@ def render_views(cameras: Cameras, prims: list[Primitive], scale: float, supersa
     hit, t = trace(origins, dirs, prims, scale, radius=radius)
     color = torch.zeros(origins.shape[0], 3)
     if hit.any():
-        color[hit] = shade(origins[hit] + dirs[hit] * t[hit, None], prims, scale)
+        color[hit] = shade(origins[hit] + dirs[hit] * t[hit, None], prims, scale, dirs[hit])
     if sky:
         color[~hit] = sky_colour(dirs[~hit])
         hit = torch.ones_like(hit)

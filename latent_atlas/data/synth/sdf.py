@@ -14,9 +14,14 @@ PRIMITIVES_FILE = "primitives.json"
 """Written beside each synthesized scene: its solids and scale, so that meshes can be scored against the true surface."""
 
 
+PATTERNS = ("plain", "checker", "stripes", "dots", "mosaic")
+
+
 @dataclass
 class Primitive:
-    """One solid: kind, centre [3], size parameters, colour [3] in [0, 1], axis (0/1/2) and rotation about z."""
+    """One solid: kind, centre [3], size parameters, colour [3] in [0, 1], axis (0/1/2) and rotation about z, and
+    its surface: a pattern mixing `color` with `color2` (`pattern_scale` cells per unit; mosaic: a random colour
+    image drawn from `texture_seed`, wrapped around it) and a specular highlight of strength `specular`."""
 
     kind: str
     center: tuple[float, float, float]
@@ -25,6 +30,16 @@ class Primitive:
     axis: int = 2
     rotation_z: float = 0.0
     rounding: float = 0.0
+    pattern: str = "plain"
+    color2: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    pattern_scale: float = 8.0
+    texture_seed: int = 0
+    specular: float = 0.0
+
+
+def local_points(points: Tensor, prim: Primitive) -> Tensor:
+    """Points [n, 3] in the primitive's own frame (centred, unrotated, its axis along z)."""
+    return _local(points, prim)
 
 
 def _local(points: Tensor, prim: Primitive) -> Tensor:
@@ -62,11 +77,12 @@ def scene_sdf(points: Tensor, prims: list[Primitive], scale: float = 1.0) -> tup
     return value, index
 
 
-def bounding_radius(prims: list[Primitive], resolution: int = 48) -> float:
-    """Radius of the origin-centred sphere holding the solid, from a grid over [-2, 2]^3."""
+def bounding_radius(prims: list[Primitive], resolution: int = 48, margin: float = 0.0) -> float:
+    """Radius of the origin-centred sphere holding the solid, from a grid over [-2, 2]^3: grid points closer than
+    `margin` to it count (thin parts can fall between grid points; the first families use 0)."""
     axis = torch.linspace(-2.0, 2.0, resolution)
     grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1).reshape(-1, 3)
-    inside = scene_sdf(grid, prims)[0] < 0
+    inside = scene_sdf(grid, prims)[0] < margin
     if not inside.any():
         return 1.0
     cell = 4.0 / (resolution - 1)

@@ -3,6 +3,7 @@ the dynamic family's frames carry a `time` (the D-NeRF layout)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -15,14 +16,16 @@ from torch import Tensor
 from latent_atlas.cameras import Cameras, look_at
 from latent_atlas.data.formats.dtu import write_dtu
 from latent_atlas.data.images import write_png
-from latent_atlas.data.synth.families import FAMILIES, Motion, make_scene, posed, random_motion
+from latent_atlas.data.synth.families import FAMILIES, Motion, SceneStyle, make_scene, posed, random_motion, scene_style
 from latent_atlas.data.synth.raytrace import render_views
 from latent_atlas.data.synth.sdf import PRIMITIVES_FILE, Primitive, bounding_radius, save_primitives
 from latent_atlas.errors import ConfigError
 
 CAMERA_ANGLE_X = 0.6911112070083618
 CAMERA_DISTANCE = 3.0
-OBJECT_RADIUS = 0.9
+OBJECT_RADIUS = SceneStyle().radius
+THIN_MARGIN = 0.05
+"""Grid points this close to a thin/mixed solid count for its radius (its thin parts fall between grid points)."""
 TRACE_RADIUS = 1.1 * OBJECT_RADIUS  # rays start at this sphere (a margin over the grid estimate of the solid's radius)
 
 
@@ -32,9 +35,11 @@ class SynthConfig:
 
     output: Path = Path("data/synth")
     """Folder to write: <output>/scene_000/... and <output>/dataset_map.json."""
-    family: Literal["objects", "cars", "dynamic"] = "objects"
-    """Scene family: objects (random composites), cars (toy cars) or dynamic (composites whose parts move and turn
-    over time; each frame is taken at its own time, D-NeRF layout: training times evenly spread over [0, 1])."""
+    family: Literal["objects", "cars", "dynamic", "textured", "thin", "mixed"] = "objects"
+    """Scene family: objects (random composites), cars (toy cars), dynamic (composites whose parts move and turn
+    over time; each frame at its own time, D-NeRF layout: training times evenly spread over [0, 1]), textured
+    (patterns and mosaic image textures), thin (aircraft with thin wings and poles, tables with large flat tops)
+    or mixed (any of objects/cars/textured/thin, half with specular highlights, sizes 0.55-0.95, 3 in 10 with a sky)."""
     num_scenes: int = 1
     """How many scenes."""
     resolution: int = 64
@@ -96,8 +101,11 @@ def write_scene(folder: Path, family: str, scene_seed: int, cfg: SynthConfig) ->
     g = torch.Generator().manual_seed(scene_seed)
     prims = make_scene(family, g)
     motions = [random_motion(g) for _ in prims] if family == "dynamic" else None
+    style = scene_style(family, g)
+    cfg = dataclasses.replace(cfg, sky=cfg.sky or style.sky)
     poses = [prims] if motions is None else [posed(prims, motions, t) for t in (0.0, 0.25, 0.5, 0.75, 1.0)]
-    scale = OBJECT_RADIUS / max(bounding_radius(p) for p in poses)
+    margin = THIN_MARGIN if family in ("thin", "mixed") else 0.0
+    scale = style.radius / max(bounding_radius(p, margin=margin) for p in poses)
     counts = {"train": cfg.num_train, "val": cfg.num_val, "test": cfg.num_test}
     ns_frames, ns_splits, all_images, all_poses = [], {}, [], []
     for split_id, (split, count) in enumerate(counts.items()):
