@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="run only these case names")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/atlas"))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--previous", type=Path, help="this script's earlier output: rows found there (JSON lines) are kept, not rerun")
     args = parser.parse_args()
     out = args.output_dir
     static_synth = synth(out / "synth-static", "--resolution", "128", "--num-train", "100", "--num-val", "5", "--num-test", "10", "--seed", "11")
@@ -121,13 +122,28 @@ def main() -> None:
         ae = Path(stdout.strip().splitlines()[-1].split("run folder: ")[1])
 
     spaces = {"rgb": [], "latent": ["--space", "latent", "--ae", str(ae)]}
+    done = {}
+    if args.previous is not None:
+        for line in args.previous.read_text().splitlines():
+            if line.startswith("{"):
+                row = json.loads(line)
+                done[(row["scene"], row["case"], row["space"])] = row
     rows = []
     for scene_name, scene, cases in (("bunny", args.data, STATIC_CASES), ("synth static", static_synth, MESH_CASES), ("synth dynamic", dynamic, DYNAMIC_CASES)):
         for case, (method, flags) in cases.items():
             if args.only and case not in args.only:
                 continue
             for space in args.spaces:
-                row = run_method(method, scene, [args.budget], out / space, args.eval_images, flags + spaces[space])[-1]
+                if (scene_name, case, space) in done:
+                    rows.append(done[(scene_name, case, space)])
+                    continue
+                try:
+                    row = run_method(method, scene, [args.budget], out / space, args.eval_images, flags + spaces[space])[-1]
+                except SystemExit as failure:  # e.g. the collapse guard stopped it: a row that says so
+                    reason = str(failure).strip().splitlines()[-1].removeprefix("latlas: error: ")
+                    rows.append({"case": case, "scene": scene_name, "space": space, "test_psnr": f"failed: {reason[:90]}"})
+                    print(json.dumps(rows[-1]), flush=True)
+                    continue
                 row.update({"case": case, "scene": scene_name, "space": space})
                 if scene_name == "synth static":
                     distance = chamfer(Path(row["run_dir"]), scene, 128)
