@@ -2,6 +2,11 @@
 
     python benchmarks/methods.py                      # 10-minute budget, 50 test views
     python benchmarks/methods.py --budgets 120 300 600 --methods tensorf
+    python benchmarks/methods.py --suite --budgets 120 --eval-images 10   # + synthesized textured/thin/mixed objects
+
+--suite adds scenes that the shared objects lack, made by `latlas data synth` at 128 px (no download):
+image textures and fine patterns, thin wide structures (wings, poles), large flat surfaces filling the box,
+specular highlights; and prints, per scene, the best method and how far the worst one is below it.
 
 Prints test PSNR/SSIM at each budget, steps/s, rays/s and peak memory.
 Each method runs with the CPU settings in METHOD_FLAGS (flags after `--` apply to all).
@@ -24,10 +29,36 @@ METHOD_FLAGS = {name: list(flags) for name, flags in CPU_FLAGS.items()}
 """The CPU settings per method: since the CPU defaults of `latlas train` (latent_atlas/methods/defaults.py), passed
 explicitly so that a run on a CUDA machine measures the same settings."""
 
+SUITE = {  # name: (family, seed, scene index): chosen for what each shows
+    "textured": ("textured", 1, 0),
+    "aircraft": ("thin", 1, 1),
+    "table": ("thin", 1, 0),
+    "mixed-specular": ("mixed", 3, 0),
+}
+
+
+def suite_scenes(root: Path) -> list[Path]:
+    """The suite's scenes at 128 px (100 train, 5 val, 50 test views), synthesized once into root."""
+    from train_budget import latlas
+
+    folders = []
+    for name, (family, seed, index) in SUITE.items():
+        out = root / name
+        if not (out / f"scene_{index:03d}" / "transforms_test.json").is_file():
+            flags = ["--family", family, "--seed", str(seed), "--num-scenes", str(index + 1), "--resolution", "128"]
+            latlas("data", "synth", "--output", str(out), *flags, "--num-train", "100", "--num-val", "5", "--num-test", "50")
+        folders.append(out / f"scene_{index:03d}")
+    return folders
+
+
 if __name__ == "__main__":
+    data = [SHARED / "suzanne", SHARED / "bunny"]
+    if "--suite" in sys.argv:
+        sys.argv.remove("--suite")
+        data += suite_scenes(Path("outputs/benchmarks/suite"))
     main(
         defaults={
-            "data": [SHARED / "suzanne", SHARED / "bunny"],
+            "data": data,
             "methods": ["tensorf", "instant-ngp", "nerfacto", "kplanes", "triplane"],
             "budgets": [600.0],
             "eval_images": 50,

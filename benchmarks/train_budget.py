@@ -130,6 +130,24 @@ def main(defaults: dict | None = None, description: str = __doc__) -> None:
     print(machine_line())
     header = ["scene", "method", "train_s", "steps", "steps_per_s", "test_psnr", "test_ssim", "rays_per_s", "peak_mem_mb"]
     print_table(rows, header)
+    if len(args.methods) > 1:
+        print()
+        print_table(best_and_gap(rows), ["scene", "best method", "best PSNR", "worst method", "worst gap dB"])
+
+
+def best_and_gap(rows: list[dict]) -> list[dict]:
+    """Per scene at the last budget: the best method's PSNR and how far below it the worst method is."""
+    table = []
+    for scene in dict.fromkeys(r["scene"] for r in rows):
+        last = {}
+        for r in rows:
+            if r["scene"] == scene:
+                last[r["method"]] = r  # rows come in budget order: the last one is the largest budget
+        best = max(last.values(), key=lambda r: r["test_psnr"])
+        worst = min(last.values(), key=lambda r: r["test_psnr"])
+        gap = round(best["test_psnr"] - worst["test_psnr"], 2)
+        table.append({"scene": scene, "best method": best["method"], "best PSNR": best["test_psnr"], "worst method": worst["method"], "worst gap dB": gap})
+    return table
 
 
 if __name__ == "__main__":
