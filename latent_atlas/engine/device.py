@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import resource
+from pathlib import Path
 
 import torch
 
@@ -28,5 +29,13 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 def resident_peak_mb() -> float:
-    """The process's peak resident memory (MiB)."""
+    """The process's peak resident memory (MiB): VmHWM of /proc/self/status where there is one (Linux), else
+    ru_maxrss. ru_maxrss is not used on Linux: it keeps the parent's peak across fork + exec, so a run started by
+    a large process (a benchmark script) would report that process's memory."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

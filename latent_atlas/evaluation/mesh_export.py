@@ -80,7 +80,7 @@ def sample_surface(vertices: Tensor, faces: Tensor, n: int, generator: torch.Gen
     return t[:, 0] + u[:, None] * (t[:, 1] - t[:, 0]) + v[:, None] * (t[:, 2] - t[:, 0])
 
 
-def nearest_distances(points: Tensor, targets: Tensor, chunk: int = 4096) -> Tensor:
+def nearest_distances(points: Tensor, targets: Tensor, chunk: int = 512) -> Tensor:
     """Distance [n] from each of points [n, 3] to the nearest of targets [m, 3]."""
     return torch.cat([torch.cdist(points[i : i + chunk], targets).min(dim=1).values for i in range(0, len(points), chunk)])
 
