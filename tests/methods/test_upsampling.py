@@ -31,7 +31,7 @@ def test_upsampler_starts_as_a_bilinear_upsampling_of_the_first_channels():
 
 
 def _config(scene, out, **overrides):
-    settings = {"steps": 150, "rays_per_batch": 4096, "background": "white", "sampler": "patches", "patch_size": 16, "eval_images": 3}
+    settings = {"steps": 100, "rays_per_batch": 4096, "background": "white", "sampler": "patches", "patch_size": 16, "eval_images": 3}
     settings.update(overrides)
     steps = settings.pop("steps")
     return tiny_config(scene, out, steps=steps, upsampling=NeuralUpsamplingConfig(factor=2, features=16), **settings)
@@ -43,7 +43,7 @@ def test_upsampled_tiny_nerf_learns_and_evaluates(tiny_scene, tmp_path):
     task.model.inner.forward = lambda rays, background: (rendered.append(len(rays)), forward(rays, background))[1]
     run = task.train()
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["eval_psnr"] > 17.0, summary  # a constant white image: ~11 dB; 20.5 dB at 250 steps
+    assert summary["eval_psnr"] > 16.0, summary  # a constant white image: ~11 dB; 20.5 dB at 250 steps
     assert rendered[0] == 4096 // 4  # a ray per 2x2 block of the 4096 pixels
     result = evaluate_run(EvalConfig(run=run, max_images=3, split="val"))
     assert result["results"]["psnr"] == pytest.approx(summary["eval_psnr"], abs=0.05)  # the CNN is reloaded

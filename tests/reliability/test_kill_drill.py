@@ -33,7 +33,7 @@ def test_kill_and_resume_is_exact(kit, tmp_path, kind, sig):
     else:
         start = ["triplanes", "--data", str(_family(kit, tmp_path)), "--phases.0.epochs", "40", "--rays-per-view", "64", "--scenes-per-batch", "1", *every_step]
     reference = reference_run(start, tmp_path / "reference")
-    report = kill_drill(start, tmp_path / "killed", reference, kills=3, seed=1, sig=sig)
+    report = kill_drill(start, tmp_path / "killed", reference, kills=2, seed=1, sig=sig)
     assert report.kills >= 2, "the run finished before the drill could kill it"
     assert report.resumes_ok == report.kills
     assert report.max_lost <= 1, report.lost_steps  # checkpoints every step: at most the step in flight is lost

@@ -133,7 +133,7 @@ LATENT_CASES = {  # name: (method, steps, how the config changes, dynamic scene)
     "nerf-ae": ("nerf-ae", 200, _small_nerf, False),
     "neural-upsampling": ("tiny-nerf", 200, _upsampled, False),
     "learned-background": ("tiny-nerf", 300, _learned_background, False),
-    "mip-cone": ("tiny-nerf", 300, lambda cfg: setattr(cfg.method.model, "mip", "cone"), False),
+    "mip-cone": ("tiny-nerf", 200, lambda cfg: setattr(cfg.method.model, "mip", "cone"), False),
     "dnerf": ("dnerf", 200, _small_dnerf, True),
     "kplanes-dynamic": ("kplanes-dynamic", 250, _small_dynamic_kplanes, True),
 }
