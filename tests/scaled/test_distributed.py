@@ -49,11 +49,18 @@ def test_two_gloo_processes_match_one(tmp_path, scene_optimizer):
     single = MultiSceneTrainer(_config(data, tmp_path / "one", scene_optimizer))
     single.train()
     result = tmp_path / "two.pt"
-    mp.spawn(_worker, args=(2, _free_port(), data, tmp_path / "two", result, scene_optimizer), nprocs=2, join=True)
+    for attempt in range(2):
+        try:
+            out = tmp_path / f"two-{attempt}"
+            mp.spawn(_worker, args=(2, _free_port(), data, out, result, scene_optimizer), nprocs=2, join=True)
+            break
+        except mp.ProcessExitedException as exc:  # gloo's worker threads abort now and then on a loaded 2-core machine
+            if attempt == 1 or "SIGABRT" not in str(exc):  # (C++ "terminate called without an active exception"): once more
+                raise
     two = torch.load(result)
     for key, value in single.field.state_dict().items():
         torch.testing.assert_close(two[key], value, atol=1e-4, rtol=1e-3, msg=key)
-    runs = list((tmp_path / "two" / "dist" / "triplanes").iterdir())
+    runs = list((out / "dist" / "triplanes").iterdir())
     assert len(runs) == 1 and (runs[0] / "summary.json").is_file()  # one run folder, written by rank 0
 
 
