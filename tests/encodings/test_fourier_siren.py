@@ -42,7 +42,8 @@ def test_siren_initialisation_bounds():
 
 @pytest.mark.parametrize("encoding", ["fourier", "siren", "hash"])
 def test_tiny_nerf_learns_with_the_encoding(tiny_scene, tmp_path, encoding):
-    cfg = tiny_config(tiny_scene, tmp_path, steps=200, rays_per_batch=512, background="white")
+    rays = 512 if encoding == "fourier" else 256  # fourier needs the larger batch to pass the bound in 200 steps
+    cfg = tiny_config(tiny_scene, tmp_path, steps=200, rays_per_batch=rays, background="white")
     cfg.method.model.field.position_encoding = encoding
     task = SceneTask(cfg)
     task.train()

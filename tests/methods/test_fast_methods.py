@@ -29,7 +29,7 @@ def small_config(method: str):
     steps, rays = 200, 512
     if method == "tensorf":
         model = _small_tensorf_overrides()
-        rays = 1024
+        steps = 150
     elif method == "instant-ngp":
         model.steps_per_diagonal, model.occupancy_resolution, model.occupancy_warmup = 128, 32, 64
         _small_hash(model.field.hash_grid)
@@ -38,8 +38,8 @@ def small_config(method: str):
         model.proposal_net.hash_grid.log2_hashmap_size, model.proposal_net.hash_grid.n_levels = 12, 4
         model.proposal_resolutions, model.proposal_samples, model.nerf_samples = (32, 64), (48, 24), 16
     elif method == "kplanes":
-        model.field.kplanes.base_resolution, model.field.kplanes.multiscale, model.field.kplanes.features = 32, (1, 2), 16
-        model.proposal_resolutions, model.proposal_samples, model.nerf_samples = (32, 32), (48, 24), 16
+        model.field.kplanes.base_resolution, model.field.kplanes.multiscale, model.field.kplanes.features = 32, (1, 2), 8
+        model.proposal_resolutions, model.proposal_samples, model.nerf_samples = (32, 32), (32, 16), 8
         steps = 600
     return model, steps, rays
 

@@ -29,9 +29,9 @@ def _family(kit, tmp_path):
 def test_kill_and_resume_is_exact(kit, tmp_path, kind, sig):
     every_step = ["--checkpoint-every", "1", "--log-every", "1", "--no-progress", "--eval-every", "0"]
     if kind == "scene":
-        start = ["train", "tiny-nerf", "--data", str(kit.scene), "--max-steps", "60", "--rays-per-batch", "128", "--eval-images", "1", *every_step]
+        start = ["train", "tiny-nerf", "--data", str(kit.scene), "--max-steps", "35", "--rays-per-batch", "128", "--eval-images", "1", *every_step]
     else:
-        start = ["triplanes", "--data", str(_family(kit, tmp_path)), "--phases.0.epochs", "40", "--rays-per-view", "64", "--scenes-per-batch", "1", *every_step]
+        start = ["triplanes", "--data", str(_family(kit, tmp_path)), "--phases.0.epochs", "15", "--rays-per-view", "64", "--scenes-per-batch", "1", *every_step]
     reference = reference_run(start, tmp_path / "reference")
     report = kill_drill(start, tmp_path / "killed", reference, kills=2, seed=1, sig=sig)
     assert report.kills >= 2, "the run finished before the drill could kill it"
