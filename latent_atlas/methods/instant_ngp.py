@@ -32,6 +32,8 @@ class InstantNGPConfig(ModelConfig):
     """Until this step, updates evaluate every cell."""
     occupancy_threshold: float = 0.01
     """Opacity (density * step) below which a cell is empty."""
+    occupancy_decay: float = 0.95
+    """Each update multiplies a cell's remembered opacity by this before taking the max with the new value."""
     weight_threshold: float = 1e-4
     """Samples with lower render weight skip the colour MLP."""
     early_stop_eps: float = 1e-4
@@ -49,7 +51,7 @@ class InstantNGP(Model):
         self.config = config
         self.channels = channels
         self.field = NGPField(config.field, channels, box_min, box_max)
-        self.grid = OccupancyGrid(box_min, box_max, config.occupancy_resolution, threshold=config.occupancy_threshold)
+        self.grid = OccupancyGrid(box_min, box_max, config.occupancy_resolution, decay=config.occupancy_decay, threshold=config.occupancy_threshold)
         self.step = float((box_max - box_min).norm()) / config.steps_per_diagonal
 
     def before_step(self, step: int, progress: float = 0.0) -> bool:

@@ -34,10 +34,8 @@ class NeRFAEConfig(VanillaNeRFConfig):
 class NeRFAE(VanillaNeRF):
     """VanillaNeRF with NeRFAEField fields; the codes of the last forward pass are kept for the loss."""
 
-    def __init__(self, config: NeRFAEConfig, channels: int):
-        super().__init__(config, channels)
-        self.coarse = NeRFAEField(config.field, channels)
-        self.fine = NeRFAEField(config.field, channels) if config.n_importance > 0 else None
+    def make_field(self, config: NeRFAEConfig, channels: int) -> NeRFAEField:
+        return NeRFAEField(config.field, channels)
 
     def forward(self, rays: RayBundle, background: Tensor) -> dict[str, Tensor]:
         cfg = self.config

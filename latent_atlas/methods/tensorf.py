@@ -47,6 +47,12 @@ class TensoRFConfig(ModelConfig):
     """Shade every sample until the first alpha mask. At initialisation every render weight is under the
     threshold; unshaded samples take the space's black (configure_for_space), so density learns from them in
     every space as in RGB. Shading all of them instead cost a latent bunny 7 s per step and 4 GiB."""
+    alpha_mask_min_steps: int = 40
+    """Alpha-mask update k (1, 2, ...) waits for at least k times this many steps, whatever the fraction of the
+    run: before ~40 steps the density is still noise, a mask made from it culls almost nothing, and every later
+    step stays slow (a 2-minute run on a slower CPU made its first mask at step ~35 and ran 1.2 steps/s
+    throughout, where a 5-minute run, masked at step ~40, reached 7.9 steps/s). On a GPU run's schedule (steps
+    2000 and 4000) it changes nothing."""
     alpha_mask_min_peak: float = 0.1
     """Outside RGB (latent spaces), an alpha-mask update waits (retried every 5% of the run) until some voxel
     is at least this opaque: a mask made before anything solid is learned keeps only noise and stops
@@ -117,7 +123,11 @@ class TensoRF(Model):
             if target != self.field.resolution:
                 self.field.upsample(target)
                 changed = True
-        while self.schedule_done[1] < len(cfg.alpha_mask_at) and progress >= max(cfg.alpha_mask_at[self.schedule_done[1]], self._next_mask_try):
+        while (
+            self.schedule_done[1] < len(cfg.alpha_mask_at)
+            and progress >= max(cfg.alpha_mask_at[self.schedule_done[1]], self._next_mask_try)
+            and step >= cfg.alpha_mask_min_steps * (int(self.schedule_done[1]) + 1)
+        ):
             if not self.update_alpha_mask():
                 self._next_mask_try = progress + 0.05  # nothing solid yet: try again later
                 break

@@ -7,7 +7,7 @@ from dataclasses import field as dataclass_field  # configs have an attribute na
 from typing import Literal
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from latent_atlas.cameras import RayBundle
 from latent_atlas.fields.nerf_field import NeRFField, NeRFFieldConfig
@@ -44,9 +44,12 @@ class VanillaNeRF(Model):
         super().__init__()
         self.config = config
         self.channels = channels
-        integrated = config.mip != "off"
-        self.coarse = NeRFField(config.field, channels, integrated)
-        self.fine = NeRFField(config.field, channels, integrated) if config.n_importance > 0 else None
+        self.coarse = self.make_field(config, channels)
+        self.fine = self.make_field(config, channels) if config.n_importance > 0 else None
+
+    def make_field(self, config: VanillaNeRFConfig, channels: int) -> nn.Module:
+        """One of the coarse and fine fields (subclasses with other fields override this)."""
+        return NeRFField(config.field, channels, config.mip != "off")
 
     def forward(self, rays: RayBundle, background: Tensor) -> dict[str, Tensor]:
         cfg = self.config
