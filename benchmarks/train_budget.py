@@ -43,6 +43,11 @@ def print_table(rows: list[dict], header: list[str]) -> None:
         print("| " + " | ".join(str(row.get(h, "-")) for h in header) + " |")
 
 
+def scene_label(data: Path) -> str:
+    """A scene's name in tables: the folder, or family/scene_NNN for a synthesized family's scene."""
+    return f"{data.parent.name}/{data.name}" if data.name.startswith("scene_") else data.name
+
+
 def run_method(method: str, data: Path, budgets: list[float], out: Path, eval_images: int, extra: list[str], eval_extra: tuple[str, ...] = ()) -> list[dict]:
     """Trains `method` for max(budgets) seconds; returns one row per budget."""
     args = [
@@ -87,7 +92,7 @@ def run_method(method: str, data: Path, budgets: list[float], out: Path, eval_im
         rows.append(
             {
                 **latent,
-                "scene": data.name,
+                "scene": scene_label(data),
                 "method": method,
                 "train_s": round(state["train_seconds"], 1),
                 "steps": state["step"],
