@@ -8,7 +8,7 @@ TORCH_PIP_ARGS ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.latent-atlas-installed
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench clean ae
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m latent_atlas.demo --workdir outputs/demo
+
+# Remakes the built-in autoencoder (latent_atlas/spaces/weights/latlas-f8c16*) from synthesized data: about an hour on 2 cores.
+ae: $(STAMP)
+	$(PY) benchmarks/builtin_ae.py --install
 
 test: $(STAMP) lint
 	$(PY) -m pytest -q -x --durations=10

@@ -1,13 +1,14 @@
 """RGB vs latent NeRFs of the same scene: decoded PSNR over training time, the autoencoder's ceiling, memory.
 
-    python benchmarks/latent.py --ae outputs/benchmarks/latent-bench/ae-tiny/<timestamp>
-    python benchmarks/latent.py --train-ae-seconds 600          # first trains a tiny AE on ../shared/datasets
+    python benchmarks/latent.py                                  # the built-in autoencoder (latlas-f8c16)
+    python benchmarks/latent.py --ae latlas-f8c16 latlas-f8c16-plain  # IG-AE'd vs before IG-AE, side by side
 
 Each method trains once per space with --max-time = the largest budget (checkpoints kept
 at the others) and every checkpoint is scored by `latlas eval` on the first --eval-images
 test views: for latent runs `psnr` is the decoded render's (metrics_d). Then, per method:
-how long the RGB run needed to reach the latent run's final decoded PSNR (linear
-interpolation between checkpoints), beside the autoencoder's own ceiling (metrics_ae).
+the time each run needs to reach --target dB (linear interpolation between checkpoints) and its ratio to
+the RGB run's, how long RGB needs to reach the latent run's final decoded PSNR, and the autoencoder's own
+ceiling (metrics_ae).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import machine_line  # noqa: E402
 from methods import METHOD_FLAGS  # noqa: E402
-from train_budget import latlas, print_table, run_method  # noqa: E402
+from train_budget import print_table, run_method  # noqa: E402
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
@@ -39,67 +40,56 @@ def time_to_reach(rows: list[dict], target: float) -> float | None:
     return None
 
 
+def _reach_text(rows: list[dict], target: float) -> str:
+    """When the runs `rows` reach `target` dB, as table text (a bound when already there at the first checkpoint)."""
+    reach = time_to_reach(rows, target)
+    if reach is None:
+        return f"> {rows[-1]['train_s']:.0f} (best {max(r['test_psnr'] for r in rows):.2f} dB)"
+    if rows[0]["test_psnr"] >= target:
+        return f"<= {reach:.0f} ({rows[0]['test_psnr']:.2f} dB at its first checkpoint)"
+    return f"{reach:.0f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATASETS / "objects128" / "bunny")
     parser.add_argument("--methods", nargs="+", default=["tensorf", "instant-ngp", "triplane"])
     parser.add_argument("--budgets", nargs="+", type=float, default=[60.0, 150.0, 300.0])
     parser.add_argument("--eval-images", type=int, default=20)
-    parser.add_argument("--ae", type=Path, help="a `latlas ae train` run folder (default: train one)")
-    parser.add_argument("--train-ae-seconds", type=float, default=600.0)
+    parser.add_argument("--ae", nargs="+", default=["latlas-f8c16"], help="autoencoders (any --ae value; default: the built-in one)")
+    parser.add_argument("--target", type=float, default=28.0, help="decoded PSNR (dB) whose time-to-reach is compared")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/latent"))
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     budgets = sorted(args.budgets)
 
-    ae = args.ae
-    if ae is None:
-        out = latlas(
-            "ae",
-            "train",
-            "--data",
-            str(DATASETS),
-            "--preset",
-            "tiny",
-            "--max-time",
-            str(args.train_ae_seconds),
-            "--max-steps",
-            "1000000",
-            "--output-dir",
-            str(args.output_dir),
-            "--no-progress",
-        )
-        ae = Path(out.strip().splitlines()[-1].split("run folder: ")[1])
-    ae_summary = json.loads((ae / "summary.json").read_text())
-
     rows = []
     for method in args.methods:
         flags = METHOD_FLAGS.get(method, [])
-        for space, extra in (("rgb", []), ("latent", ["--space", "latent", "--ae", str(ae)])):
+        spaces = [("rgb", "-", [])] + [("latent", ae, ["--space", "latent", "--ae", ae]) for ae in args.ae]
+        for space, ae, extra in spaces:
             for row in run_method(method, args.data, budgets, args.output_dir, args.eval_images, flags + extra):
-                rows.append({"space": space, **row})
+                rows.append({"space": space, "ae": Path(ae).name, **row})
 
     print(machine_line())
-    print(
-        f"# autoencoder: {ae} ({ae_summary['preset']}, {ae_summary['steps']} steps, {ae_summary['train_seconds']:.0f} s, val PSNR {ae_summary['val_psnr']:.2f} dB)"
-    )
-    header = ["method", "space", "train_s", "steps", "test_psnr", "test_ssim", "metrics_e_psnr", "metrics_ae_psnr", "rays_per_s", "peak_mem_mb"]
+    print(f"# data: {args.data}, {args.eval_images} test views; latent psnr = decoded (metrics_d), its ceiling = the autoencoder's own (metrics_ae)")
+    header = ["method", "space", "ae", "train_s", "steps", "test_psnr", "test_ssim", "metrics_e_psnr", "metrics_ae_psnr", "rays_per_s", "peak_mem_mb"]
     print_table(rows, header)
     print()
-    print("| method | latent: final decoded PSNR | latent: train s | RGB: train s to reach it | latent peak MiB | RGB peak MiB |")
-    print("|---|---|---|---|---|---|")
+    print(f"| method | space | ae | final PSNR | ceiling - final | s to reach {args.target:g} dB | ratio to RGB | RGB s to reach latent's final | peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for method in args.methods:
         rgb = [r for r in rows if r["method"] == method and r["space"] == "rgb"]
-        lat = [r for r in rows if r["method"] == method and r["space"] == "latent"]
-        target = lat[-1]["test_psnr"]
-        reach = time_to_reach(rgb, target)
-        if reach is None:
-            reach_text = f"> {rgb[-1]['train_s']:.0f} (best {max(r['test_psnr'] for r in rgb):.2f} dB)"
-        elif rgb[0]["test_psnr"] >= target:  # already there at the first checkpoint: only a bound
-            reach_text = f"<= {reach:.0f} ({rgb[0]['test_psnr']:.2f} dB at its first checkpoint)"
-        else:
-            reach_text = f"{reach:.0f}"
-        print(f"| {method} | {target:.2f} | {lat[-1]['train_s']:.0f} | {reach_text} | {lat[-1]['peak_mem_mb']} | {rgb[-1]['peak_mem_mb']} |")
+        rgb_reach = time_to_reach(rgb, args.target)
+        for space, ae, _ in spaces:
+            runs = [r for r in rows if r["method"] == method and r["space"] == space and r["ae"] == Path(ae).name]
+            final = runs[-1]
+            reach = time_to_reach(runs, args.target)
+            gap = f"{final['metrics_ae_psnr'] - final['test_psnr']:.2f}" if isinstance(final.get("metrics_ae_psnr"), float) else "-"
+            reach_text = f"{reach:.0f}" if reach is not None else f"> {final['train_s']:.0f}"
+            ratio = f"{reach / rgb_reach:.2f}" if reach is not None and rgb_reach else "-"
+            catch_up = _reach_text(rgb, final["test_psnr"]) if space == "latent" else "-"
+            print(f"| {method} | {space} | {Path(ae).name} | {final['test_psnr']:.2f} | {gap} | {reach_text} | {ratio} | {catch_up} | {final['peak_mem_mb']} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

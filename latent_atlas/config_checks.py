@@ -9,13 +9,14 @@ from typing import Any
 
 from latent_atlas.errors import ConfigError
 
-MAY_BE_NEGATIVE = frozenset({"density_shift", "seed"})
-"""Fields whose value may be below zero (a softplus shift, a random seed)."""
+MAY_BE_NEGATIVE = frozenset({"density_shift", "seed", "logvar_init"})
+"""Fields whose value may be below zero (a softplus shift, a random seed, a log-variance)."""
 
 ZERO_ALLOWED = frozenset(
     {
         "appearance_dim",
         "checkpoint_every",
+        "crop",
         "eval_every",
         "eval_images",
         "eval_views",
@@ -126,6 +127,7 @@ RESUME_MAY_CHANGE = frozenset(
         "eval_views",
         "eval_chunk",
         "checkpoint_every",
+        "crop",
         "checkpoint_every_seconds",
         "keep_checkpoints",
         "checkpoint_at_times",

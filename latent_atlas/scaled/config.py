@@ -55,7 +55,8 @@ class MultiSceneConfig(RunConfig):
     space: SpaceName = "latent"
     """rgb, or latent (the autoencoder of --ae, or a fresh --ae-preset one)."""
     ae: Optional[str] = None
-    """Autoencoder (any --ae value: run folder, diffusers folder, weights file, preset with weights, hub id)."""
+    """Autoencoder (any --ae value: run folder, diffusers folder, weights file, built-in name, preset with weights,
+    hub id; default: the built-in latlas-f8c16)."""
     ae_preset: Optional[str] = None
     """Start from a randomly initialised autoencoder of this preset instead of --ae (tests, ablations)."""
     planes: Literal["independent", "micro-macro"] = "independent"

@@ -6,6 +6,7 @@
 - a run folder of `latlas ae train` / `latlas igae` (its `autoencoder/` subfolder);
 - a single .safetensors / .ckpt / .pt / .bin file in diffusers or original (ldm) key layout,
   optionally inside a full Stable Diffusion checkpoint (`first_stage_model.` prefix);
+- a built-in autoencoder's name (latlas-f8c16: weights shipped in the package, spaces/weights/);
 - a published preset name (stable-diffusion, ostris) or a hub id, downloaded with huggingface_hub
   when it is installed and the machine is online.
 """
@@ -23,7 +24,7 @@ from torch import Tensor
 
 from latent_atlas.errors import ConfigError, DataError
 from latent_atlas.spaces.autoencoder_kl import ENCODER_PREFIXES, AutoencoderKL, AutoencoderKLConfig
-from latent_atlas.spaces.presets import AE_PRESETS, HUB_IDS, preset_config
+from latent_atlas.spaces.presets import AE_PRESETS, HUB_IDS, builtin_weights, preset_config
 
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
 CONFIG_NAME = "config.json"
@@ -102,25 +103,37 @@ def _rename_old_attention(key: str) -> str:
 
 
 def infer_config(state: dict[str, Tensor], base: AutoencoderKLConfig | None = None) -> AutoencoderKLConfig:
-    """The architecture a diffusers-keyed state dict was made for (norm groups and scaling from `base`)."""
-    base = base or AutoencoderKLConfig()
+    """The architecture a diffusers-keyed state dict was made for. Norm groups and latent scaling are not in the
+    weights: they come from `base`, else from the preset of the same shapes, else diffusers' 32 groups when they
+    divide every level's channels; ValueError when the shapes fit no preset (a weights file needs its config.json)."""
     levels = sorted({int(m.group(1)) for k in state if (m := re.match(r"encoder\.down_blocks\.(\d+)\.", k))})
     if not levels or "encoder.conv_in.weight" not in state:
         raise ValueError("no encoder.down_blocks / encoder.conv_in weights: not a KL autoencoder checkpoint")
     channels = tuple(int(state[f"encoder.down_blocks.{i}.resnets.0.conv2.weight"].shape[0]) for i in levels)
     layers = len({m.group(1) for k in state if (m := re.match(r"encoder\.down_blocks\.0\.resnets\.(\d+)\.", k))})
-    return AutoencoderKLConfig(
+    found = AutoencoderKLConfig(
         in_channels=int(state["encoder.conv_in.weight"].shape[1]),
         out_channels=int(state["decoder.conv_out.weight"].shape[0]),
         block_out_channels=channels,
         layers_per_block=layers,
         latent_channels=int(state["decoder.conv_in.weight"].shape[1]),
-        norm_num_groups=base.norm_num_groups,
         use_quant_conv="quant_conv.weight" in state,
         use_post_quant_conv="post_quant_conv.weight" in state,
         mid_block_add_attention=any(".mid_block.attentions." in k for k in state),
-        scaling_factor=base.scaling_factor,
+        patch_skip="encoder.patch_skip.weight" in state,
     )
+    if base is None:
+        shapes = (channels, layers, found.latent_channels, found.patch_skip)
+        same = [p for p in AE_PRESETS.values() if (p.block_out_channels, p.layers_per_block, p.latent_channels, p.patch_skip) == shapes]
+        base = same[0] if same else None
+    if base is None and any(c % 32 for c in channels):
+        raise ValueError(
+            f"its shapes (channels {channels}, {layers} layers per block, {found.latent_channels} latent channels) fit no preset, "
+            "so its GroupNorm groups are unknown: pass --ae-preset, or a folder with the weights and their config.json"
+        )
+    base = base or AutoencoderKLConfig()
+    found.norm_num_groups, found.scaling_factor = base.norm_num_groups, base.scaling_factor
+    return found
 
 
 # ---- loading ----------------------------------------------------------------------------------------
@@ -141,7 +154,10 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
 
 def build_from_state(state: dict[str, Tensor], config: AutoencoderKLConfig, source: Path) -> AutoencoderKL:
     """An autoencoder of `config` holding `state`; DataError naming `source` on any mismatch."""
-    model = AutoencoderKL(config)
+    try:
+        model = AutoencoderKL(config)
+    except ValueError as exc:  # e.g. GroupNorm groups that do not divide a level's channels
+        raise DataError(source, f"its architecture cannot be built ({exc})") from None
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -207,6 +223,8 @@ def load_autoencoder(spec: str | Path, preset: str | None = None) -> Autoencoder
                 return load_diffusers_folder(candidate)
         raise DataError(path, f"no autoencoder here (expected {CONFIG_NAME} + {WEIGHTS_NAME}, or an autoencoder/ or vae/ subfolder)")
     name = str(spec)
+    if (shipped := builtin_weights(name)) is not None:
+        return load_diffusers_folder(shipped)
     if name in AE_PRESETS and name not in HUB_IDS:
         raise ConfigError(
             f"--ae {name}: this preset has no published weights; train it first with `latlas ae train --preset {name} --data ...` and pass the run folder"

@@ -11,7 +11,6 @@ with f = 2^(number of blocks - 1).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -43,6 +42,11 @@ class AutoencoderKLConfig:
     """Single-head self-attention in the mid blocks."""
     scaling_factor: float = 0.18215
     """Diffusion scaling of the latents (stored for diffusers; latent NeRFs use raw z)."""
+    patch_skip: bool = False
+    """Linear patch paths around the networks (not in diffusers): the encoder adds a 1x1 conv of each f x f pixel
+    patch (pixel unshuffle) to its moments, the decoder a 1x1 conv of each latent pixel, pixel-shuffled, to its
+    image. A linear codec from the first step, so colours and the mean of each patch are learned at once; the
+    convolutional paths (whose GroupNorms remove per-image means) learn the rest. Weights with it load here only."""
 
     @property
     def downscale_factor(self) -> int:
@@ -67,7 +71,7 @@ class AutoencoderKLConfig:
             "use_quant_conv": self.use_quant_conv,
             "use_post_quant_conv": self.use_post_quant_conv,
             "mid_block_add_attention": self.mid_block_add_attention,
-        }
+        } | ({"patch_skip": True} if self.patch_skip else {})
 
     @classmethod
     def from_diffusers_config(cls, config: dict) -> AutoencoderKLConfig:
@@ -202,12 +206,15 @@ class Encoder(nn.Module):
         self.mid_block = MidBlock(chans[-1], groups, cfg.mid_block_add_attention)
         self.conv_norm_out = _norm(chans[-1], groups)
         self.conv_out = nn.Conv2d(chans[-1], 2 * cfg.latent_channels, 3, padding=1)
+        self.factor = cfg.downscale_factor
+        self.patch_skip = nn.Conv2d(cfg.in_channels * self.factor**2, 2 * cfg.latent_channels, 1) if cfg.patch_skip else None
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.conv_in(x)
+    def forward(self, images: Tensor) -> Tensor:
+        x = self.conv_in(images)
         for block in self.down_blocks:
             x = block(x)
-        return self.conv_out(F.silu(self.conv_norm_out(self.mid_block(x))))
+        moments = self.conv_out(F.silu(self.conv_norm_out(self.mid_block(x))))
+        return moments if self.patch_skip is None else moments + self.patch_skip(F.pixel_unshuffle(images, self.factor))
 
 
 class Decoder(nn.Module):
@@ -223,12 +230,15 @@ class Decoder(nn.Module):
         )
         self.conv_norm_out = _norm(chans[-1], groups)
         self.conv_out = nn.Conv2d(chans[-1], cfg.out_channels, 3, padding=1)
+        self.factor = cfg.downscale_factor
+        self.patch_skip = nn.Conv2d(cfg.latent_channels, cfg.out_channels * self.factor**2, 1) if cfg.patch_skip else None
 
     def forward(self, z: Tensor) -> Tensor:
         x = self.mid_block(self.conv_in(z))
         for block in self.up_blocks:
             x = block(x)
-        return self.conv_out(F.silu(self.conv_norm_out(x)))
+        image = self.conv_out(F.silu(self.conv_norm_out(x)))
+        return image if self.patch_skip is None else image + F.pixel_shuffle(self.patch_skip(z), self.factor)
 
 
 class AutoencoderKL(nn.Module):
@@ -281,19 +291,59 @@ class AutoencoderKL(nn.Module):
 
 
 @torch.no_grad()
-def rescale_latents(model: AutoencoderKL, factor: float) -> None:
-    """Reparametrises `model` in place so that its latents are `factor` times larger, decoding unchanged.
-
-    The mean rows of quant_conv are scaled by factor (log-variance shifted by 2 ln factor) and
-    post_quant_conv's input columns by 1 / factor: decode(encode(x)) is the same function.
-    """
+def standardize_latents(model: AutoencoderKL, shift: Tensor, scale: Tensor) -> None:
+    """Reparametrises `model` in place so that its latents become (z - shift) * scale per channel ([C] each, or
+    scalars), decoding unchanged: quant_conv's mean rows are shifted and scaled (the log-variance moves by
+    2 ln scale), post_quant_conv undoes it on its input. decode(encode(x)) is the same function."""
     if model.quant_conv is None or model.post_quant_conv is None:
-        raise ValueError("rescaling needs quant_conv and post_quant_conv")
+        raise ValueError("standardising latents needs quant_conv and post_quant_conv")
     c = model.latent_channels
-    model.quant_conv.weight[:c] *= factor
-    model.quant_conv.bias[:c] *= factor
-    model.quant_conv.bias[c:] += 2.0 * math.log(factor)
-    model.post_quant_conv.weight /= factor
+    shift = torch.as_tensor(shift, dtype=torch.float32).expand(c).to(model.quant_conv.weight.device)
+    scale = torch.as_tensor(scale, dtype=torch.float32).expand(c).to(model.quant_conv.weight.device)
+    model.quant_conv.weight[:c] *= scale[:, None, None, None]
+    model.quant_conv.bias[:c] = (model.quant_conv.bias[:c] - shift) * scale
+    model.quant_conv.bias[c:] += 2.0 * torch.log(scale)
+    post = model.post_quant_conv
+    post.bias += post.weight[:, :, 0, 0] @ shift  # z = z' / scale + shift
+    post.weight /= scale[None, :, None, None]
+
+
+@torch.no_grad()
+def latent_statistics(model: AutoencoderKL, images: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-channel mean and standard deviation [C] of the posterior means of `images` [B, 3, H, W] in [-1, 1]."""
+    mean = model.encode(images)[0]
+    return mean.mean(dim=(0, 2, 3)), mean.std(dim=(0, 2, 3)).clamp_min(1e-8)
+
+
+@torch.no_grad()
+def init_patch_paths_with_pca(model: AutoencoderKL, images: Tensor, logvar: float = -10.0) -> None:
+    """Starts a patch_skip autoencoder as the best linear codec of `images` [B, 3, H, W] in [-1, 1]: its patch paths
+    project each f x f patch on the top-C principal components (and back, adding the mean patch), quant_conv and
+    post_quant_conv are identities (log-variance: constant `logvar`), and both conv_out layers start at zero, so
+    the convolutional paths begin as no-ops and learn what a linear codec cannot."""
+    enc, dec = model.encoder.patch_skip, model.decoder.patch_skip
+    if enc is None or dec is None or model.quant_conv is None or model.post_quant_conv is None:
+        raise ValueError("PCA initialisation needs patch_skip, quant_conv and post_quant_conv")
+    c, f = model.latent_channels, model.downscale_factor
+    patches = F.pixel_unshuffle(images, f).permute(0, 2, 3, 1).reshape(-1, images.shape[1] * f * f)
+    mean = patches.mean(0)
+    _, _, v = torch.linalg.svd(patches - mean, full_matrices=False)
+    components = v[:c]  # [C, 3 f^2], orthonormal rows
+    enc.weight.zero_()
+    enc.weight[:c, :, 0, 0] = components
+    enc.bias.zero_()
+    enc.bias[:c] = -(components @ mean)
+    dec.weight[:, :, 0, 0] = components.T
+    dec.bias.copy_(mean)
+    for conv in (model.quant_conv, model.post_quant_conv):
+        conv.weight.zero_()
+        conv.weight[:, :, 0, 0] = torch.eye(conv.weight.shape[0])
+        conv.bias.zero_()
+    model.quant_conv.weight[c:] = 0.0
+    model.quant_conv.bias[c:] = logvar
+    for conv in (model.encoder.conv_out, model.decoder.conv_out):
+        conv.weight.zero_()
+        conv.bias.zero_()
 
 
 def kl_divergence(mean: Tensor, logvar: Tensor) -> Tensor:

@@ -15,7 +15,7 @@ from latent_atlas.spaces.ae_loading import load_autoencoder
 from latent_atlas.spaces.autoencoder_kl import AutoencoderKL, AutoencoderKLConfig
 from latent_atlas.spaces.image_space import ImageSpace, LatentSpace, RGBSpace
 from latent_atlas.spaces.latent_cache import LatentCache
-from latent_atlas.spaces.presets import AE_PRESETS, preset_config
+from latent_atlas.spaces.presets import AE_PRESETS, BUILTIN_AE, builtin_weights, preset_config
 
 SpaceName = Literal["rgb", "latent"]
 """--space choices."""
@@ -31,7 +31,8 @@ def build_space(
     encode_batch: int = 8,
 ) -> ImageSpace:
     """RGB, or the latent space of an autoencoder (frozen, on `device`): --ae weights, else a fresh --ae-preset one,
-    else the architecture of --init's RUN/autoencoder (its weights come with the run's checkpoint)."""
+    else the architecture of --init's RUN/autoencoder (its weights come with the run's checkpoint), else the
+    built-in autoencoder (latlas-f8c16, shipped with the package)."""
     if space == "rgb":
         return RGBSpace()
     if space != "latent":
@@ -47,8 +48,10 @@ def build_space(
         if not (folder / "config.json").is_file():
             raise DataError(init_run, "has no autoencoder/ to start from; pass --ae")
         autoencoder = AutoencoderKL(AutoencoderKLConfig.from_diffusers_config(json.loads((folder / "config.json").read_text())))
-    else:
-        raise ConfigError("--space latent needs --ae (a `latlas ae train` run folder, an autoencoder folder or file, a preset or a hub id)")
+    elif builtin_weights(BUILTIN_AE) is not None:
+        autoencoder = load_autoencoder(BUILTIN_AE)
+    else:  # a source checkout whose weights were removed
+        raise ConfigError(f"--space latent: no --ae given and the built-in {BUILTIN_AE} weights are missing (run `make ae`, or pass --ae)")
     return LatentSpace(autoencoder.to(device).requires_grad_(False), LatentCache(cache_dir), encode_batch)
 
 

@@ -1,6 +1,9 @@
-"""Named autoencoder architectures: the published ones and small ones that train on a CPU."""
+"""Named autoencoder architectures: the published ones, the built-in one shipped with its weights, and small
+ones that train on a CPU."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from latent_atlas.spaces.autoencoder_kl import AutoencoderKLConfig
 
@@ -11,6 +14,12 @@ AE_PRESETS: dict[str, AutoencoderKLConfig] = {
     ),
     # ostris/vae-kl-f8-d16: the same f8 architecture with 16 latent channels.
     "ostris": AutoencoderKLConfig(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=16, norm_num_groups=32, scaling_factor=0.125),
+    # The built-in f8 autoencoder (16 latent channels as IG-AE's ostris VAE, 3.75 M parameters, no attention, linear patch paths): its weights ship in
+    # spaces/weights/latlas-f8c16, trained and made 3D-consistent (IG-AE) on synthesized scenes by
+    # benchmarks/builtin_ae.py (see its MODEL_CARD.md).
+    "latlas-f8c16": AutoencoderKLConfig(
+        block_out_channels=(32, 64, 128, 128), layers_per_block=1, latent_channels=16, norm_num_groups=8, mid_block_add_attention=False, patch_skip=True
+    ),
     # CPU-sized f8 autoencoders (about 0.3 M parameters) for the demo, tests and users without weights.
     "tiny": AutoencoderKLConfig(block_out_channels=(16, 32, 32, 32), layers_per_block=1, latent_channels=4, norm_num_groups=8, mid_block_add_attention=False),
     "tiny16": AutoencoderKLConfig(
@@ -24,6 +33,19 @@ HUB_IDS: dict[str, str] = {
     "ostris": "ostris/vae-kl-f8-d16",
 }
 """Where the published presets' weights live on the Hugging Face hub (downloaded only when online)."""
+
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+"""Folder of the built-in autoencoders' weights (one diffusers-layout folder per name, with a MODEL_CARD.md)."""
+
+BUILTIN_AE = "latlas-f8c16"
+"""The autoencoder that `--space latent` uses when no --ae is given."""
+
+
+def builtin_weights(name: str) -> Path | None:
+    """The folder holding the shipped weights of preset `name`, or None when it has none."""
+    folder = WEIGHTS_DIR / name
+    return folder if (folder / "config.json").is_file() else None
 
 
 def preset_config(name: str) -> AutoencoderKLConfig:

@@ -20,7 +20,7 @@ from latent_atlas.evaluation.metrics import psnr
 from latent_atlas.methods.base import OptimizerConfig
 from latent_atlas.rendering.backgrounds import background_colors
 from latent_atlas.spaces.ae_loading import load_autoencoder, save_pretrained
-from latent_atlas.spaces.autoencoder_kl import AutoencoderKL, kl_divergence, rescale_latents
+from latent_atlas.spaces.autoencoder_kl import AutoencoderKL, init_patch_paths_with_pca, kl_divergence, latent_statistics, standardize_latents
 from latent_atlas.spaces.presets import AE_PRESETS, preset_config
 
 
@@ -30,8 +30,8 @@ class AETrainConfig(RunConfig):
 
     data: tuple[Path, ...] = ()
     """Scene folders, families or trees of them (train images are used, val images are held out)."""
-    preset: Literal["tiny", "tiny16", "stable-diffusion", "ostris"] = "tiny"
-    """Architecture: tiny, tiny16, stable-diffusion or ostris."""
+    preset: Literal["tiny", "tiny16", "latlas-f8c16", "stable-diffusion", "ostris"] = "tiny"
+    """Architecture: tiny, tiny16, latlas-f8c16 (the built-in one's), stable-diffusion or ostris."""
     init: Optional[str] = None
     """Start from these weights (any --ae value: folder, file, hub id) instead of random ones."""
     max_steps: int = 2000
@@ -43,11 +43,20 @@ class AETrainConfig(RunConfig):
     kl_weight: float = 1e-6
     """Weight of the KL term (per latent element sum) against the mean squared error."""
     latent_std: float = 5.5
-    """The exported autoencoder is rescaled (exactly, decoding unchanged) so that its latents have this standard
-    deviation on the training images, as Stable Diffusion's raw latents (~1 / 0.18215): latent NeRFs squash z with
-    tanh(0.02 z), which needs latents of that scale (0: export as trained)."""
-    background: Literal["white", "black", "random"] = "white"
-    """What transparent pixels are composited on: white, black or random (per image)."""
+    """The exported autoencoder is reparametrised (exactly, decoding unchanged) so that each latent channel has mean
+    0 and this standard deviation on the training images, as Stable Diffusion's raw latents (~1 / 0.18215): latent
+    NeRFs squash z with tanh(0.02 z), which needs latents of that scale centred on 0; per channel, so that an
+    offset of one channel cannot hide the spatial contrast of all (0: export as trained)."""
+    background: Literal["white", "black", "random", "varied"] = "white"
+    """What transparent pixels are composited on: white, black, random (a colour per image) or varied (white
+    for half the images, a random colour for the rest)."""
+    logvar_init: float = -10.0
+    """Starting log-variance of a fresh autoencoder's posterior (the bias of quant_conv's log-variance rows). At a
+    random init it is about 0: unit-variance sampling noise drowns the untrained latents, the decoder learns the
+    mean image, and Adam needs thousands of steps to shrink it (measured: grey reconstructions after 2000 steps)."""
+    crop: int = 0
+    """Train on random square crops of this many pixels (a multiple of the factor; 0: whole images). The
+    network is convolutional: crops make steps cheaper without changing what it learns to code."""
     experiment_name: Optional[str] = "autoencoders"
     """Experiment folder name."""
     checkpoint_every: int = 250
@@ -71,6 +80,25 @@ def gather_images(folders: tuple[Path, ...], split: str) -> dict[tuple[int, int]
     return {size: torch.cat(parts) for size, parts in buckets.items()}
 
 
+def random_crops(images: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+    """One random size x size crop of each image [B, H, W, C] -> [B, size, size, C] (size 0: the images)."""
+    if size <= 0:
+        return images
+    b, h, w, _ = images.shape
+    top = torch.randint(h - size + 1, (b,), generator=generator)
+    left = torch.randint(w - size + 1, (b,), generator=generator)
+    return torch.stack([image[y : y + size, x : x + size] for image, y, x in zip(images, top.tolist(), left.tolist())])
+
+
+def training_backgrounds(mode: str, count: int, generator: torch.Generator) -> torch.Tensor:
+    """Background colour per training image [count, 3]: varied is white for half the images, random for the rest."""
+    if mode != "varied":
+        return background_colors(mode, count, 3, generator)
+    colours = torch.rand(count, 3, generator=generator)
+    white = torch.rand(count, generator=generator) < 0.5
+    return torch.where(white[:, None], torch.ones_like(colours), colours)
+
+
 class AETrainer(Task):
     """Trains one autoencoder; `train()` returns the run folder (its `autoencoder/` is what --ae takes)."""
 
@@ -92,11 +120,22 @@ class AETrainer(Task):
         for h, w in self.train_images:
             if h % factor or w % factor:
                 raise DataError(config.data[0], f"images of {w}x{h} are not divisible by the autoencoder's factor {factor}")
-        self.model: AutoencoderKL = (
-            (load_autoencoder(config.init, config.preset) if config.init else AutoencoderKL(preset_config(config.preset))).to(self.device).train()
-        )
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optimizer.lr, eps=config.optimizer.eps, betas=config.optimizer.betas)
+            if config.crop > min(h, w):
+                raise ConfigError(f"--crop {config.crop} is larger than the {w}x{h} training images")
+        if config.crop < 0 or config.crop % factor:
+            raise ConfigError(f"--crop {config.crop}: use 0 or a multiple of the autoencoder's factor {factor}")
         self.generator = torch.Generator().manual_seed(config.seed)
+        if config.init:
+            self.model: AutoencoderKL = load_autoencoder(config.init, config.preset).to(self.device).train()
+        else:
+            self.model = AutoencoderKL(preset_config(config.preset)).to(self.device).train()
+            if self.model.config.patch_skip:  # start as the best linear codec of the training images
+                sample = torch.cat([self._batch(images, 64, self.generator) for images in self.train_images.values()])
+                init_patch_paths_with_pca(self.model, sample, config.logvar_init)
+            elif self.model.quant_conv is not None:
+                with torch.no_grad():
+                    self.model.quant_conv.bias[self.model.latent_channels :] = config.logvar_init
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optimizer.lr, eps=config.optimizer.eps, betas=config.optimizer.betas)
         self.open_run()
 
     @property
@@ -125,22 +164,26 @@ class AETrainer(Task):
 
     @torch.no_grad()
     def exported(self) -> AutoencoderKL:
-        """A copy of the model with latents rescaled to config.latent_std (see AETrainConfig.latent_std)."""
+        """A copy of the model with standardised latents (see AETrainConfig.latent_std)."""
         export = copy.deepcopy(self.model).eval()
         if self.config.latent_std > 0:
-            sizes = sorted(self.train_images)
-            x = self._batch(self.train_images[sizes[0]], 32, None)
-            std = export.encode(x)[0].std().item()
-            rescale_latents(export, self.config.latent_std / max(std, 1e-8))
+            images = self.train_images[sorted(self.train_images)[0]]
+            spread = images[torch.linspace(0, images.shape[0] - 1, min(64, images.shape[0])).long()]  # across all scenes
+            mean, std = latent_statistics(export, self._batch(spread, spread.shape[0], None))
+            standardize_latents(export, mean, self.config.latent_std / std)
             export.config.scaling_factor = 1.0 / self.config.latent_std
         return export
 
     def _batch(self, images: torch.Tensor, count: int, generator: torch.Generator | None) -> torch.Tensor:
-        """count images [B, 3, H, W] in [-1, 1], composited on the configured background."""
-        index = torch.randint(images.shape[0], (count,), generator=generator) if generator is not None else torch.arange(min(count, images.shape[0]))
-        rgba = images[index].float() / 255.0
-        bg = background_colors(self.config.background, rgba.shape[0], 3, generator)[:, None, None, :]
-        return (composite_on_background(rgba, bg) * 2.0 - 1.0).permute(0, 3, 1, 2).to(self.device)
+        """count images [B, 3, H, W] in [-1, 1] composited on the configured background; with a generator (training)
+        random images, random crops (--crop) and random backgrounds, without one the first images on white."""
+        if generator is None:
+            rgba = images[: min(count, images.shape[0])].float() / 255.0
+            bg = background_colors("black" if self.config.background == "black" else "white", rgba.shape[0], 3)
+        else:
+            rgba = random_crops(images[torch.randint(images.shape[0], (count,), generator=generator)], self.config.crop, generator).float() / 255.0
+            bg = training_backgrounds(self.config.background, count, generator)
+        return (composite_on_background(rgba, bg[:, None, None, :]) * 2.0 - 1.0).permute(0, 3, 1, 2).to(self.device)
 
     def train_step(self) -> dict[str, float]:
         sizes = list(self.train_images)

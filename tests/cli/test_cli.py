@@ -6,8 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from safetensors.torch import save_file
 
 from latent_atlas.cli.main import main
+from latent_atlas.spaces.autoencoder_kl import AutoencoderKL, AutoencoderKLConfig
 
 
 def _run(*args):
@@ -143,5 +145,9 @@ def test_bad_autoencoder_is_one_line_exit_2(tiny_scene, tmp_path, capsys):
     code = main(["train", "triplane", "--data", str(tiny_scene), "--space", "latent", "--ae", str(tmp_path / "no_such_ae"), "--output-dir", str(tmp_path)])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "no_such_ae: not found" in err
-    code = main(["train", "triplane", "--data", str(tiny_scene), "--space", "latent", "--output-dir", str(tmp_path)])
-    assert code == 2 and "--space latent needs --ae" in capsys.readouterr().err
+    # a weights file whose shapes fit no preset: its GroupNorm groups are unknown (was a GroupNorm ValueError traceback)
+    odd = tmp_path / "odd.safetensors"
+    save_file(AutoencoderKL(AutoencoderKLConfig(block_out_channels=(12, 24), layers_per_block=1, norm_num_groups=4)).state_dict(), str(odd))
+    code = main(["train", "triplane", "--data", str(tiny_scene), "--space", "latent", "--ae", str(odd), "--output-dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "odd.safetensors" in err and "fit no preset" in err, err

@@ -135,6 +135,20 @@ def test_errors_name_the_problem(tmp_path):
         load_autoencoder(tmp_path / "empty")
 
 
+def test_weights_file_finds_its_preset_or_says_it_cannot(tmp_path):
+    """A bare weights file of a preset's shapes loads with that preset's norm groups; other shapes get a DataError."""
+    tiny = _model(preset_config("tiny"))
+    path = tmp_path / "tiny.safetensors"
+    save_file(tiny.state_dict(), str(path))
+    loaded = load_autoencoder(path)  # no preset named: tiny's shapes, so tiny's 8 groups
+    assert loaded.config.norm_num_groups == 8
+    _same_outputs(tiny, loaded)
+    odd = tmp_path / "odd.safetensors"
+    save_file(_model(AutoencoderKLConfig(block_out_channels=(12, 24), layers_per_block=1, norm_num_groups=4)).state_dict(), str(odd))
+    with pytest.raises(DataError, match=r"odd.safetensors.*\(12, 24\).*fit no preset"):
+        load_autoencoder(odd)
+
+
 def test_fingerprint_follows_the_weights():
     a, b = _model(seed=0), _model(seed=0)
     assert fingerprint(a) == fingerprint(b)
@@ -163,16 +177,66 @@ def test_matches_diffusers_when_installed(tmp_path):
         torch.testing.assert_close(ours.decode(mean), theirs.decode(dist.mean).sample, atol=1e-5, rtol=1e-5)
 
 
-def test_rescaling_latents_keeps_decoding():
-    from latent_atlas.spaces.autoencoder_kl import rescale_latents
+@pytest.mark.parametrize("patch_skip", [False, True])
+def test_standardising_latents_keeps_decoding(patch_skip):
+    from dataclasses import replace
 
-    model = _model()
-    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    from latent_atlas.spaces.autoencoder_kl import latent_statistics, standardize_latents
+
+    model = _model(replace(TINY, patch_skip=patch_skip))
+    x = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(2)) * 2 - 1
     with torch.no_grad():
         mean, logvar = model.encode(x)
         out = model.decode(mean)
-        rescale_latents(model, 7.0)
-        mean7, logvar7 = model.encode(x)
-        torch.testing.assert_close(mean7, 7.0 * mean, rtol=1e-5, atol=1e-5)
-        torch.testing.assert_close(logvar7, logvar + 2 * torch.log(torch.tensor(7.0)), rtol=1e-5, atol=1e-5)
-        torch.testing.assert_close(model.decode(mean7), out, rtol=1e-4, atol=1e-5)
+        shift, std = latent_statistics(model, x)
+        scale = 5.5 / std
+        standardize_latents(model, shift, scale)
+        mean2, logvar2 = model.encode(x)
+        torch.testing.assert_close(mean2, (mean - shift[:, None, None]) * scale[:, None, None], rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(logvar2, logvar + 2 * torch.log(scale)[:, None, None], rtol=1e-5, atol=1e-4)
+        torch.testing.assert_close(model.decode(mean2), out, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(mean2.mean(dim=(0, 2, 3)), torch.zeros(4), atol=1e-4, rtol=0)
+        torch.testing.assert_close(mean2.std(dim=(0, 2, 3)), torch.full((4,), 5.5), atol=1e-3, rtol=1e-4)
+
+
+PATCHY = AutoencoderKLConfig(block_out_channels=(8, 16), layers_per_block=1, latent_channels=3, norm_num_groups=4, patch_skip=True)
+
+
+def test_patch_skip_round_trips_through_folders_and_files(tmp_path):
+    model = _model(PATCHY)
+    assert model.encoder.patch_skip.weight.shape == (6, 12, 1, 1) and model.decoder.patch_skip.weight.shape == (12, 3, 1, 1)
+    folder = save_pretrained(model, tmp_path / "ae")
+    assert json.loads((folder / "config.json").read_text())["patch_skip"] is True
+    assert "patch_skip" not in AutoencoderKLConfig().to_diffusers_config()  # standard configs stay diffusers' own
+    _same_outputs(model, load_autoencoder(folder))
+    path = tmp_path / "patchy.safetensors"
+    save_file(model.state_dict(), str(path))
+    AE_PRESETS["_patchy"] = PATCHY
+    try:  # a bare file: patch_skip read from its keys, the groups from the preset of the same shapes
+        loaded = load_autoencoder(path)
+    finally:
+        del AE_PRESETS["_patchy"]
+    assert loaded.config.patch_skip and loaded.config.norm_num_groups == 4
+    _same_outputs(model, loaded)
+
+
+def test_pca_initialisation_is_the_best_linear_codec():
+    """Right after init_patch_paths_with_pca the autoencoder reconstructs exactly as a rank-C PCA of 2x2 patches."""
+    from latent_atlas.spaces.autoencoder_kl import init_patch_paths_with_pca
+
+    model = _model(PATCHY)
+    g = torch.Generator().manual_seed(0)
+    smooth = torch.nn.functional.interpolate(torch.rand(6, 3, 4, 4, generator=g), size=16, mode="bilinear")
+    images = (smooth + 0.05 * torch.rand(6, 3, 16, 16, generator=g)) * 2 - 1
+    init_patch_paths_with_pca(model, images, logvar=-7.0)
+    patches = images.reshape(6, 3, 8, 2, 8, 2).permute(0, 2, 4, 1, 3, 5).reshape(-1, 12)  # pixel_unshuffle by hand
+    centred = patches - patches.mean(0)
+    _, _, v = torch.linalg.svd(centred, full_matrices=False)
+    expected_patches = centred @ v[:3].T @ v[:3] + patches.mean(0)
+    expected = expected_patches.reshape(6, 8, 8, 3, 2, 2).permute(0, 3, 1, 4, 2, 5).reshape(6, 3, 16, 16)
+    with torch.no_grad():
+        mean, logvar = model.encode(images)
+        torch.testing.assert_close(model.decode(mean), expected, atol=1e-4, rtol=1e-4)
+    assert torch.all(logvar == -7.0)
+    error = (model.decode(mean) - images).pow(2).mean()
+    assert error < 0.5 * (images - images.mean()).pow(2).mean()  # a codec, not a constant

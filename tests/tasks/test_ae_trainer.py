@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 import torch
 
 from latent_atlas.cli.main import main
+from latent_atlas.errors import ConfigError
 from latent_atlas.spaces.ae_loading import load_autoencoder
-from latent_atlas.tasks.autoencoder import AETrainConfig, AETrainer
+from latent_atlas.tasks.autoencoder import AETrainConfig, AETrainer, random_crops, training_backgrounds
 
 
 def test_ae_train_learns_and_resumes(tiny_scene, tmp_path, capsys):
@@ -62,3 +64,23 @@ def test_resume_continues_exactly(tiny_scene, tmp_path):
     resumed.train()
     for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         torch.testing.assert_close(a, b, msg=k)
+
+
+def test_random_crops_and_varied_backgrounds():
+    g = torch.Generator().manual_seed(0)
+    images = torch.arange(2 * 16 * 16 * 4, dtype=torch.float).reshape(2, 16, 16, 4)
+    crops = random_crops(images, 8, g)
+    assert crops.shape == (2, 8, 8, 4)
+    for image, crop in zip(images, crops):  # each crop is a contiguous window of its own image
+        top, left = int(crop[0, 0, 0] - image[0, 0, 0]) // (16 * 4), int(crop[0, 0, 0] - image[0, 0, 0]) % (16 * 4) // 4
+        torch.testing.assert_close(crop, image[top : top + 8, left : left + 8])
+    assert random_crops(images, 0, g) is images
+    colours = training_backgrounds("varied", 4000, g)
+    white = (colours == 1).all(dim=1).float().mean().item()
+    assert 0.45 < white < 0.55 and colours.min() >= 0 and colours.max() <= 1
+
+
+def test_crop_must_fit_the_images_and_the_factor(tiny_scene, tmp_path):
+    for crop, message in ((12, "multiple of the autoencoder's factor 8"), (64, "larger than the 32x32")):
+        with pytest.raises(ConfigError, match=message):
+            AETrainer(AETrainConfig(data=(tiny_scene,), crop=crop, output_dir=tmp_path, progress=False))

@@ -1,0 +1,70 @@
+"""The built-in autoencoder: shipped small with its model card, loads offline, reconstructs synthesized objects it
+never saw, and is what `--space latent` uses without --ae."""
+
+from __future__ import annotations
+
+import torch
+
+from latent_atlas.data.loading import load_scene
+from latent_atlas.data.scene import composite_on_background
+from latent_atlas.data.synth.writer import SynthConfig, synthesize
+from latent_atlas.evaluation.metrics import psnr
+from latent_atlas.spaces.ae_loading import fingerprint, load_autoencoder
+from latent_atlas.spaces.building import build_space
+from latent_atlas.spaces.presets import BUILTIN_AE, WEIGHTS_DIR, builtin_weights, preset_config
+
+
+def test_builtin_weights_are_shipped_small_and_documented():
+    folder = builtin_weights(BUILTIN_AE)
+    assert folder is not None, f"{WEIGHTS_DIR / BUILTIN_AE} is missing: run `make ae`"
+    total = sum(path.stat().st_size for path in WEIGHTS_DIR.rglob("*.safetensors"))
+    assert total <= 20 * 2**20, f"shipped weights take {total / 2**20:.1f} MiB (at most 20)"
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert "benchmarks/builtin_ae.py" in card and "objects128" in card
+    model = load_autoencoder(BUILTIN_AE)
+    assert model.config.block_out_channels == preset_config(BUILTIN_AE).block_out_channels and model.latent_channels == 16
+
+
+def test_builtin_reconstructs_unseen_synthesized_objects(tmp_path):
+    """Scenes of seeds it was not trained on (training used seeds 1000 and 2000): white-background views at 128 px."""
+    scene_dir = synthesize(SynthConfig(output=tmp_path, family="mixed", num_scenes=1, resolution=128, num_train=1, num_val=1, num_test=4, seed=77))[0]
+    rgb = composite_on_background(load_scene(scene_dir).splits["test"].images.float() / 255.0, torch.ones(3))
+    model = load_autoencoder(BUILTIN_AE)
+    with torch.no_grad():
+        x = rgb.permute(0, 3, 1, 2) * 2 - 1
+        recon = ((model.decode(model.encode(x)[0]) + 1) / 2).clamp(0, 1).permute(0, 2, 3, 1)
+    scores = [psnr(r, t) for r, t in zip(recon, rgb)]
+    assert min(scores) > BOUND_DB, scores
+
+
+BOUND_DB = 28.0
+"""Reconstruction PSNR every unseen view must pass (measured: see MODEL_CARD.md; a random autoencoder scores ~10)."""
+
+
+def test_space_latent_defaults_to_the_builtin_autoencoder():
+    space = build_space("latent", torch.device("cpu"))
+    assert fingerprint(space.autoencoder) == fingerprint(load_autoencoder(BUILTIN_AE))
+
+
+def test_a_latent_nerf_in_the_builtin_space_decodes_near_its_ceiling(tmp_path):
+    """tensorf learns a held-out 128-px object in latlas-f8c16's 16x16 latents (latent loss only): its decoded test
+    views must come close to what the autoencoder itself reconstructs (metrics_ae), the whole point of the latent space."""
+    from latent_atlas.evaluation.evaluate import EvalConfig, evaluate_run
+    from latent_atlas.tasks.latent_schedule import LatentTrainingConfig
+    from latent_atlas.tasks.scene import SceneTask
+    from tests.tasks.helpers import tiny_config
+
+    scene = synthesize(SynthConfig(output=tmp_path / "data", family="objects", num_scenes=1, resolution=128, num_train=40, num_val=1, num_test=3, seed=5))[0]
+    latent = LatentTrainingConfig(decoder_start=1.0, cache_dir=tmp_path / "cache")
+    cfg = tiny_config(scene, tmp_path, LATENT_STEPS, "tensorf", rays_per_batch=1024, space="latent", latent=latent, background="white")
+    cfg.method.model.initial_resolution, cfg.method.model.final_resolution = 32, 64
+    run_dir = SceneTask(cfg).train()
+    results = evaluate_run(EvalConfig(run=run_dir, save_images=False))["results"]
+    decoded, ceiling = results["metrics_d"]["psnr"], results["metrics_ae"]["psnr"]
+    assert decoded > ceiling - LATENT_GAP_DB and decoded > LATENT_BOUND_DB, results
+
+
+LATENT_STEPS = 300
+LATENT_GAP_DB = 3.0
+LATENT_BOUND_DB = 25.0
+"""Measured on 2026-11-30 (see BENCHMARKS.md, "The built-in autoencoder"): bounds with a margin below it."""
