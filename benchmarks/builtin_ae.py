@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from machine import cpu_model  # noqa: E402
 from train_budget import latlas  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -158,7 +159,7 @@ def model_card(name: str, kind: str, results: dict, args: argparse.Namespace) ->
         "",
         "## How it was made",
         f"`python benchmarks/builtin_ae.py --install` (`make ae`), {time.strftime('%Y-%m-%d')}, "
-        f"on {platform.processor() or platform.machine()} ({_cpu_model()}), torch {torch.__version__}, {torch.get_num_threads()} threads.",
+        f"on {platform.processor() or platform.machine()} ({cpu_model()}), torch {torch.__version__}, {torch.get_num_threads()} threads.",
         "- data (synthesized by the package, nothing downloaded): " + "; ".join(f"{k}: `latlas data synth {' '.join(v)}`" for k, v in DATA.items()),
         f"- reconstruction: `latlas ae train --preset latlas-f8c16 --crop 64 --batch-size 8 --background varied --max-steps {args.recon_steps}` "
         "(MSE + 1e-6 KL, Adam 1e-3 decaying to 5e-5; started as the best linear codec of the training patches, a rank-16 "
@@ -175,14 +176,6 @@ def model_card(name: str, kind: str, results: dict, args: argparse.Namespace) ->
         "Trained on synthesized objects at 64-128 px only: expect lower fidelity on photographs, text and fine natural textures.",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _cpu_model() -> str:
-    """The CPU's model name as lscpu reports it."""
-    import subprocess
-
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "unknown CPU")
 
 
 def main() -> None:
@@ -209,7 +202,7 @@ def main() -> None:
     (args.workdir / "results.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     if args.install:
-        for name, run, kind in (("latlas-f8c16", igae, "igae"), ("latlas-f8c16-plain", plain, "plain")):
+        for name, run, kind in (("latlas-f8c16", plain, "plain"), ("latlas-f8c16-igae", igae, "igae")):
             print(f"installed {install(name, run, model_card(name, kind, results, args), data['recon'])}")
 
 

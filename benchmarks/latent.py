@@ -1,7 +1,7 @@
 """RGB vs latent NeRFs of the same scene: decoded PSNR over training time, the autoencoder's ceiling, memory.
 
     python benchmarks/latent.py                                  # the built-in autoencoder (latlas-f8c16)
-    python benchmarks/latent.py --ae latlas-f8c16 latlas-f8c16-plain  # IG-AE'd vs before IG-AE, side by side
+    python benchmarks/latent.py --ae latlas-f8c16 latlas-f8c16-igae   # before vs after IG-AE, side by side
 
 Each method trains once per space with --max-time = the largest budget (checkpoints kept
 at the others) and every checkpoint is scored by `latlas eval` on the first --eval-images

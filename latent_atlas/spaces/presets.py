@@ -14,9 +14,9 @@ AE_PRESETS: dict[str, AutoencoderKLConfig] = {
     ),
     # ostris/vae-kl-f8-d16: the same f8 architecture with 16 latent channels.
     "ostris": AutoencoderKLConfig(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=16, norm_num_groups=32, scaling_factor=0.125),
-    # The built-in f8 autoencoder (16 latent channels as IG-AE's ostris VAE, 3.75 M parameters, no attention, linear patch paths): its weights ship in
-    # spaces/weights/latlas-f8c16, trained and made 3D-consistent (IG-AE) on synthesized scenes by
-    # benchmarks/builtin_ae.py (see its MODEL_CARD.md).
+    # The built-in f8 autoencoder (16 latent channels as IG-AE's ostris VAE, 3.8 M parameters, no attention, linear
+    # patch paths): weights ship in spaces/weights/latlas-f8c16 (reconstruction-trained) and latlas-f8c16-igae (then
+    # IG-AE fine-tuned), both made from synthesized scenes by benchmarks/builtin_ae.py (see their MODEL_CARD.md).
     "latlas-f8c16": AutoencoderKLConfig(
         block_out_channels=(32, 64, 128, 128), layers_per_block=1, latent_channels=16, norm_num_groups=8, mid_block_add_attention=False, patch_skip=True
     ),

@@ -44,7 +44,7 @@ class TrainConfig(RunConfig):
     ae: Optional[str] = None
     """Autoencoder of --space latent (default: the built-in latlas-f8c16, shipped with the package): a `latlas ae
     train` run folder, a diffusers folder, a .safetensors/.ckpt file, a built-in name (latlas-f8c16,
-    latlas-f8c16-plain), a published preset (stable-diffusion, ostris) or a hub id (downloaded when online)."""
+    latlas-f8c16-igae), a published preset (stable-diffusion, ostris) or a hub id (downloaded when online)."""
     latent: LatentTrainingConfig = field(default_factory=LatentTrainingConfig)
     """Latent-space schedule: decoded loss, decoder fine-tuning, latent cache."""
     auto_scale_poses: bool = False
