@@ -127,7 +127,6 @@ RESUME_MAY_CHANGE = frozenset(
         "eval_views",
         "eval_chunk",
         "checkpoint_every",
-        "crop",
         "checkpoint_every_seconds",
         "keep_checkpoints",
         "checkpoint_at_times",

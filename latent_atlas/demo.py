@@ -29,9 +29,8 @@ def main() -> None:
     t0 = time.perf_counter()
     data_dir = args.workdir / "data"
     print(f"[1/5] synthesizing an 'objects' scene ({args.resolution}x{args.resolution}) in {data_dir}")
-    scene = synthesize(SynthConfig(output=data_dir, family="objects", num_scenes=1, resolution=args.resolution, num_train=60, num_val=5, num_test=10, seed=7))[
-        0
-    ]
+    synth = SynthConfig(output=data_dir, family="objects", num_scenes=1, resolution=args.resolution, num_train=60, num_val=5, num_test=10, seed=7)
+    scene = synthesize(synth)[0]
 
     rows = []
     runs = (("rgb", {}), ("latent", {"space": "latent", "ae": args.ae, "background": "white"}))
