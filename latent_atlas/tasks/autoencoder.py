@@ -43,18 +43,19 @@ class AETrainConfig(RunConfig):
     kl_weight: float = 1e-6
     """Weight of the KL term (per latent element sum) against the mean squared error."""
     latent_std: float = 5.5
-    """The exported autoencoder is reparametrised (exactly, decoding unchanged) so that each latent channel has mean
-    0 and this standard deviation on the training images, as Stable Diffusion's raw latents (~1 / 0.18215): latent
-    NeRFs squash z with tanh(0.02 z), which needs latents of that scale centred on 0; per channel, so that an
-    offset of one channel cannot hide the spatial contrast of all (0: export as trained)."""
+    """The exported autoencoder is reparametrised (exactly, decoding unchanged) so that its latents have this standard
+    deviation on the training images, as Stable Diffusion's raw latents (~1 / 0.18215): latent NeRFs squash z with
+    tanh(0.02 z), which needs latents of that scale (0: export as trained)."""
+    latent_standardize: Literal["global", "per-channel"] = "global"
+    """How latent_std is reached: global (one scale for all latents) or per-channel (each channel centred and scaled,
+    as the built-in autoencoders are; it made a latent D-NeRF's margin over a constant fall below the test bound)."""
     background: Literal["white", "black", "random", "varied"] = "white"
     """What transparent pixels are composited on: white, black, random (a colour per image) or varied (white
     for half the images, a random colour for the rest)."""
     logvar_init: float = -10.0
-    """Starting log-variance of a fresh autoencoder's posterior (the bias of quant_conv's log-variance rows; about 0,
-    unit-variance sampling noise, at a random init). Alone it did not speed training up (measured: the same grey
-    reconstructions); with the PCA start of patch_skip presets it keeps sampling noise from drowning the linear
-    codec's latents in the first steps."""
+    """Starting log-variance of the posterior of a fresh patch_skip autoencoder (PCA start): it keeps sampling noise
+    from drowning the linear codec's latents in the first steps. Other presets keep their random init (about 0):
+    setting it there did not speed training up (measured: the same grey reconstructions)."""
     crop: int = 0
     """Train on random square crops of this many pixels (a multiple of the factor; 0: whole images). The
     network is convolutional: crops make steps cheaper without changing what it learns to code."""
@@ -133,9 +134,6 @@ class AETrainer(Task):
             if self.model.config.patch_skip:  # start as the best linear codec of the training images
                 sample = torch.cat([self._batch(images, 64, self.generator) for images in self.train_images.values()])
                 init_patch_paths_with_pca(self.model, sample, config.logvar_init)
-            elif self.model.quant_conv is not None:
-                with torch.no_grad():
-                    self.model.quant_conv.bias[self.model.latent_channels :] = config.logvar_init
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optimizer.lr, eps=config.optimizer.eps, betas=config.optimizer.betas)
         self.open_run()
 
@@ -169,9 +167,13 @@ class AETrainer(Task):
         export = copy.deepcopy(self.model).eval()
         if self.config.latent_std > 0:
             images = self.train_images[sorted(self.train_images)[0]]
-            spread = images[torch.linspace(0, images.shape[0] - 1, min(64, images.shape[0])).long()]  # across all scenes
-            mean, std = latent_statistics(export, self._batch(spread, spread.shape[0], None))
-            standardize_latents(export, mean, self.config.latent_std / std)
+            if self.config.latent_standardize == "per-channel":
+                spread = images[torch.linspace(0, images.shape[0] - 1, min(64, images.shape[0])).long()]  # across all scenes
+                mean, std = latent_statistics(export, self._batch(spread, spread.shape[0], None))
+                standardize_latents(export, mean, self.config.latent_std / std)
+            else:
+                std = export.encode(self._batch(images, 32, None))[0].std().clamp_min(1e-8)
+                standardize_latents(export, torch.zeros(()), self.config.latent_std / std)
             export.config.scaling_factor = 1.0 / self.config.latent_std
         return export
 
