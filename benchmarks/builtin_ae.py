@@ -117,14 +117,14 @@ def install(name: str, run: Path, card: str, data: Path) -> Path:
     import torch
     from safetensors.torch import save_file
 
+    from latent_atlas.data.scene import composite_on_background
     from latent_atlas.spaces.ae_loading import load_autoencoder
     from latent_atlas.spaces.autoencoder_kl import latent_statistics, standardize_latents
-    from latent_atlas.tasks.autoencoder import gather_images
+    from latent_atlas.tasks.autoencoder import gather_images, spread_images
 
     model = load_autoencoder(run)
-    images = next(iter(gather_images((data,), "train").values()))
-    spread = images[torch.linspace(0, images.shape[0] - 1, 64).long()].float() / 255.0
-    rgb = spread[..., :3] * spread[..., 3:] + (1.0 - spread[..., 3:])  # on white
+    spread = spread_images(next(iter(gather_images((data,), "train").values())), 64).float() / 255.0
+    rgb = composite_on_background(spread, torch.ones(3))
     mean, std = latent_statistics(model, rgb.permute(0, 3, 1, 2) * 2 - 1)
     standardize_latents(model, mean, 5.5 / std)
     model.config.scaling_factor = 1.0 / 5.5

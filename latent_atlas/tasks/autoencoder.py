@@ -92,6 +92,11 @@ def random_crops(images: torch.Tensor, size: int, generator: torch.Generator) ->
     return torch.stack([image[y : y + size, x : x + size] for image, y, x in zip(images, top.tolist(), left.tolist())])
 
 
+def spread_images(images: torch.Tensor, count: int) -> torch.Tensor:
+    """Up to `count` images [N, ...] evenly spaced over the set (so over all of its scenes) -> [count, ...]."""
+    return images[torch.linspace(0, images.shape[0] - 1, min(count, images.shape[0])).long()]
+
+
 def training_backgrounds(mode: str, count: int, generator: torch.Generator) -> torch.Tensor:
     """Background colour per training image [count, 3]: varied is white for half the images, random for the rest."""
     if mode != "varied":
@@ -168,7 +173,7 @@ class AETrainer(Task):
         if self.config.latent_std > 0:
             images = self.train_images[sorted(self.train_images)[0]]
             if self.config.latent_standardize == "per-channel":
-                spread = images[torch.linspace(0, images.shape[0] - 1, min(64, images.shape[0])).long()]  # across all scenes
+                spread = spread_images(images, 64)
                 mean, std = latent_statistics(export, self._batch(spread, spread.shape[0], None))
                 standardize_latents(export, mean, self.config.latent_std / std)
             else:
