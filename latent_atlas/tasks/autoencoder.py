@@ -21,6 +21,7 @@ from latent_atlas.methods.base import OptimizerConfig
 from latent_atlas.rendering.backgrounds import background_colors
 from latent_atlas.spaces.ae_loading import load_autoencoder, save_pretrained
 from latent_atlas.spaces.autoencoder_kl import AutoencoderKL, init_patch_paths_with_pca, kl_divergence, latent_statistics, standardize_latents
+from latent_atlas.spaces.equivariance import shift_equivariance
 from latent_atlas.spaces.presets import AE_PRESETS, preset_config
 
 
@@ -59,6 +60,12 @@ class AETrainConfig(RunConfig):
     crop: int = 0
     """Train on random square crops of this many pixels (a multiple of the factor; 0: whole images). The
     network is convolutional: crops make steps cheaper without changing what it learns to code."""
+    equivariance_decoder: float = 0.0
+    """Weight of the decoder's shift-equivariance error |D(shift(z)) - shift(x)|^2 (spaces/equivariance.py; needs
+    --crop): latents resampled a random fraction of a latent pixel must decode to the image moved as much."""
+    equivariance_encoder: float = 0.0
+    """Weight of the encoder's shift-equivariance error |E(shift(x)) - shift(E(x))|^2 / Var(E(x)) (needs --crop):
+    the latents of a moved image must be the resampled latents, so that a latent NeRF can fit them."""
     experiment_name: Optional[str] = "autoencoders"
     """Experiment folder name."""
     checkpoint_every: int = 250
@@ -131,6 +138,12 @@ class AETrainer(Task):
                 raise ConfigError(f"--crop {config.crop} is larger than the {w}x{h} training images")
         if config.crop < 0 or config.crop % factor:
             raise ConfigError(f"--crop {config.crop}: use 0 or a multiple of the autoencoder's factor {factor}")
+        if self.equivariant:
+            if config.crop <= factor:
+                raise ConfigError(f"--equivariance-*: needs --crop larger than the autoencoder's factor {factor} (images are moved inside a crop)")
+            for h, w in self.train_images:
+                if config.crop + factor > min(h, w):
+                    raise ConfigError(f"--equivariance-*: --crop {config.crop} + {factor} pixels of shift exceed the {w}x{h} training images")
         self.generator = torch.Generator().manual_seed(config.seed)
         if config.init:
             self.model: AutoencoderKL = load_autoencoder(config.init, config.preset).to(self.device).train()
@@ -145,6 +158,11 @@ class AETrainer(Task):
     @property
     def total_steps(self) -> int:
         return self.config.max_steps
+
+    @property
+    def equivariant(self) -> bool:
+        """Whether the shift-equivariance terms are trained."""
+        return self.config.equivariance_decoder > 0 or self.config.equivariance_encoder > 0
 
     def kind(self) -> str:
         return f"ae-{self.config.preset}"
@@ -182,14 +200,15 @@ class AETrainer(Task):
             export.config.scaling_factor = 1.0 / self.config.latent_std
         return export
 
-    def _batch(self, images: torch.Tensor, count: int, generator: torch.Generator | None) -> torch.Tensor:
+    def _batch(self, images: torch.Tensor, count: int, generator: torch.Generator | None, crop: int | None = None) -> torch.Tensor:
         """count images [B, 3, H, W] in [-1, 1] composited on the configured background; with a generator (training)
-        random images, random crops (--crop) and random backgrounds, without one the first images on white."""
+        random images, random crops (of `crop` pixels, default --crop) and random backgrounds, without one the first
+        images on white."""
         if generator is None:
             rgba = images[: min(count, images.shape[0])].float() / 255.0
             bg = background_colors("black" if self.config.background == "black" else "white", rgba.shape[0], 3)
         else:
-            rgba = random_crops(images[torch.randint(images.shape[0], (count,), generator=generator)], self.config.crop, generator).float() / 255.0
+            rgba = random_crops(images[torch.randint(images.shape[0], (count,), generator=generator)], crop or self.config.crop, generator).float() / 255.0
             bg = training_backgrounds(self.config.background, count, generator)
         return (composite_on_background(rgba, bg[:, None, None, :]) * 2.0 - 1.0).permute(0, 3, 1, 2).to(self.device)
 
@@ -197,19 +216,27 @@ class AETrainer(Task):
         sizes = list(self.train_images)
         counts = torch.tensor([self.train_images[s].shape[0] for s in sizes], dtype=torch.float)
         size = sizes[int(torch.multinomial(counts, 1, generator=self.generator))]
-        x = self._batch(self.train_images[size], self.config.batch_size, self.generator)
+        cfg, factor = self.config, self.model.downscale_factor
+        wide = self._batch(self.train_images[size], cfg.batch_size, self.generator, cfg.crop + factor if self.equivariant else None)
+        x = wide[..., : cfg.crop, : cfg.crop] if self.equivariant else wide
         for group in self.optimizer.param_groups:
-            group["lr"] = self.config.optimizer.lr_at(self.progress()) * self.lr_scale
+            group["lr"] = cfg.optimizer.lr_at(self.progress()) * self.lr_scale
         reconstruction, mean, logvar = self.model(x)
         mse = torch.mean((reconstruction - x) ** 2)
         kl = kl_divergence(mean, logvar)
-        loss = mse + self.config.kl_weight * kl
+        loss = mse + cfg.kl_weight * kl
+        logs = {"mse": mse.item(), "kl": kl.item()}
+        if self.equivariant:
+            ty, tx = torch.randint(factor + 1, (2,), generator=self.generator).tolist()
+            terms = shift_equivariance(self.model, wide, cfg.crop, ty, tx, latents=mean)
+            loss = loss + cfg.equivariance_decoder * terms.decoder + cfg.equivariance_encoder * terms.encoder
+            logs.update(equivariance_decoder=terms.decoder.item(), equivariance_encoder=terms.encoder.item())
         if not torch.isfinite(loss):  # the engine reports it; no step is taken with it
-            return {"loss": loss.item(), "loss_mse": mse.item(), "loss_kl": kl.item()}
+            return {"loss": loss.item(), **logs}
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return {"loss": loss.item(), "mse": mse.item(), "kl": kl.item(), "psnr": psnr(((reconstruction.detach() + 1) / 2).clamp(0, 1), (x + 1) / 2)}
+        return {"loss": loss.item(), **logs, "psnr": psnr(((reconstruction.detach() + 1) / 2).clamp(0, 1), (x + 1) / 2)}
 
     @torch.no_grad()
     def evaluate(self, max_images: int = 32) -> dict[str, float]:

@@ -30,6 +30,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _spawn_two(worker, args_for) -> int:
+    """Runs worker(rank, 2, port, *args_for(attempt)) on two processes and returns the attempt that finished: a
+    second one when gloo's worker threads abort, as they now and then do on a loaded 2-core machine (C++
+    "terminate called without an active exception", SIGABRT)."""
+    for attempt in range(2):
+        try:
+            mp.spawn(worker, args=(2, _free_port(), *args_for(attempt)), nprocs=2, join=True)
+            return attempt
+        except mp.ProcessExitedException as exc:
+            if attempt == 1 or "SIGABRT" not in str(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
 def _worker(rank: int, world_size: int, port: int, data, out, result_path, scene_optimizer) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size))
     torch.set_num_threads(1)
@@ -49,14 +63,8 @@ def test_two_gloo_processes_match_one(tmp_path, scene_optimizer):
     single = MultiSceneTrainer(_config(data, tmp_path / "one", scene_optimizer))
     single.train()
     result = tmp_path / "two.pt"
-    for attempt in range(2):
-        try:
-            out = tmp_path / f"two-{attempt}"
-            mp.spawn(_worker, args=(2, _free_port(), data, out, result, scene_optimizer), nprocs=2, join=True)
-            break
-        except mp.ProcessExitedException as exc:  # gloo's worker threads abort now and then on a loaded 2-core machine
-            if attempt == 1 or "SIGABRT" not in str(exc):  # (C++ "terminate called without an active exception"): once more
-                raise
+    attempt = _spawn_two(_worker, lambda attempt: (data, tmp_path / f"two-{attempt}", result, scene_optimizer))
+    out = tmp_path / f"two-{attempt}"
     two = torch.load(result)
     for key, value in single.field.state_dict().items():
         torch.testing.assert_close(two[key], value, atol=1e-4, rtol=1e-3, msg=key)
@@ -92,7 +100,7 @@ def test_scene_sharded_run_resumes_after_a_killed_rank(tmp_path):
     data = tmp_path / "cars"
     synthesize(SynthConfig(output=data, family="cars", num_scenes=4, resolution=16, num_train=4, num_val=1, num_test=1, seed=2, supersample=1))
     whole = tmp_path / "whole" / "run"
-    mp.spawn(_sharded_worker, args=(2, _free_port(), data, whole, None, tmp_path / "whole"), nprocs=2, join=True)
+    _spawn_two(_sharded_worker, lambda attempt: (data, whole, None, tmp_path / "whole"))  # a retry resumes
     killed = tmp_path / "killed" / "run"
     try:
         mp.spawn(_sharded_worker, args=(2, _free_port(), data, killed, 3, tmp_path / "killed"), nprocs=2, join=True)
@@ -102,7 +110,7 @@ def test_scene_sharded_run_resumes_after_a_killed_rank(tmp_path):
     except mp.ProcessRaisedException:  # rank 0 saw its peer vanish
         pass
     assert (killed / "checkpoints" / "step-0000003.json").is_file()
-    mp.spawn(_sharded_worker, args=(2, _free_port(), data, killed, None, tmp_path / "resumed"), nprocs=2, join=True)
+    _spawn_two(_sharded_worker, lambda attempt: (data, killed, None, tmp_path / "resumed"))
     for rank in range(2):
         a, b = torch.load(tmp_path / f"whole-{rank}.pt"), torch.load(tmp_path / f"resumed-{rank}.pt")
         assert a["names"] == b["names"] and len(a["names"]) == 2  # each rank holds its two scenes only

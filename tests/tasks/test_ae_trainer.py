@@ -84,3 +84,27 @@ def test_crop_must_fit_the_images_and_the_factor(tiny_scene, tmp_path):
     for crop, message in ((12, "multiple of the autoencoder's factor 8"), (64, "larger than the 32x32")):
         with pytest.raises(ConfigError, match=message):
             AETrainer(AETrainConfig(data=(tiny_scene,), crop=crop, output_dir=tmp_path, progress=False))
+
+
+def test_equivariance_needs_a_crop_with_room_to_move(tiny_scene, tmp_path):
+    for crop, message in ((0, "needs --crop larger"), (32, r"\+ 8 pixels of shift exceed the 32x32")):
+        with pytest.raises(ConfigError, match=message):
+            AETrainer(AETrainConfig(data=(tiny_scene,), crop=crop, equivariance_encoder=0.1, output_dir=tmp_path, progress=False))
+
+
+def test_equivariance_training_lowers_the_encoder_error(tiny_scene, tmp_path):
+    """Trained with a large encoder weight, a tiny autoencoder's latents of moved crops approach resampled latents."""
+    from latent_atlas.spaces.equivariance import shift_equivariance
+
+    def encoder_error(model) -> float:
+        g = torch.Generator().manual_seed(5)
+        wide = trainer._batch(trainer.train_images[(32, 32)], 16, g, 24)
+        with torch.no_grad():
+            return sum(shift_equivariance(model, wide, 16, s, s).encoder.item() for s in (2, 4, 6)) / 3
+
+    config = AETrainConfig(data=(tiny_scene,), preset="tiny", crop=16, batch_size=8, max_steps=80, equivariance_encoder=1.0, equivariance_decoder=1.0)
+    trainer = AETrainer(AETrainConfig(**{**config.__dict__, "output_dir": tmp_path, "progress": False}))
+    before = encoder_error(trainer.model)
+    trainer.train()
+    after = encoder_error(trainer.model)
+    assert after < 0.5 * before, (before, after)

@@ -1,0 +1,76 @@
+"""How interpolatable each autoencoder's latents are, on held-out views: what a latent NeRF can fit.
+
+    python benchmarks/ae_equivariance.py                                   # the built-in autoencoders
+    python benchmarks/ae_equivariance.py --ae latlas-f8c16 RUN/autoencoder
+
+Per autoencoder, on the test views of --data (composited on white): reconstruction PSNR; the PSNR of decoding
+latents resampled half a latent pixel over against the image moved as much (decoder equivariance); and
+|E(moved) - resampled E| relative to the latents' standard deviation (encoder equivariance: the share of the
+latents that a 3D field cannot explain, since neighbouring views see the same surface at fractional offsets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import machine_line  # noqa: E402
+
+from latent_atlas.data.loading import load_scene  # noqa: E402
+from latent_atlas.data.scene import composite_on_background  # noqa: E402
+from latent_atlas.evaluation.metrics import psnr  # noqa: E402
+from latent_atlas.spaces.ae_loading import load_autoencoder  # noqa: E402
+from latent_atlas.spaces.equivariance import shift_equivariance  # noqa: E402
+from latent_atlas.spaces.presets import BUILTIN_AE  # noqa: E402
+
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "objects128"
+HALF_SHIFTS = ((4, 0), (0, 4), (4, 4))
+"""Shifts in pixels of an f8 autoencoder: half a latent pixel across, down and diagonally."""
+
+
+@torch.no_grad()
+def measure(spec: str, images: torch.Tensor) -> dict[str, float]:
+    """Reconstruction PSNR, half-shift decode PSNR and encoder error/std of one autoencoder on images [B, 3, H, W] in [-1, 1]."""
+    model = load_autoencoder(spec).float().eval()
+    f, size = model.downscale_factor, images.shape[-1] - model.downscale_factor
+    recon = model.decode(model.encode(images)[0])
+    scores = [psnr(((r + 1) / 2).clamp(0, 1).permute(1, 2, 0), ((x + 1) / 2).permute(1, 2, 0)) for r, x in zip(recon, images)]
+    decoder, encoder = [], []
+    for ty, tx in HALF_SHIFTS:
+        terms = shift_equivariance(model, images, size, ty * f // 8, tx * f // 8)
+        decoder.append(10 * math.log10(4.0 / terms.decoder.item()))
+        encoder.append(math.sqrt(terms.encoder.item()))
+    return {"recon_psnr": sum(scores) / len(scores), "half_shift_decode_psnr": sum(decoder) / 3, "encoder_error_over_std": sum(encoder) / 3}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ae", nargs="+", default=[BUILTIN_AE, f"{BUILTIN_AE}-igae"])
+    parser.add_argument("--data", type=Path, nargs="+", default=[DATASETS / "bunny", DATASETS / "suzanne"])
+    parser.add_argument("--views", type=int, default=16, help="test views per scene")
+    args = parser.parse_args()
+    batches = []
+    for folder in args.data:
+        split = load_scene(folder).splits["test"]
+        rgba = split.rgba(slice(0, args.views))
+        batches.append((composite_on_background(rgba, torch.ones(3)) * 2 - 1).permute(0, 3, 1, 2))
+    images = torch.cat(batches)
+    print(machine_line())
+    print(f"# {images.shape[0]} test views of {', '.join(p.name for p in args.data)}; shifts of half a latent pixel {HALF_SHIFTS}")
+    print("| autoencoder | reconstruction PSNR | decode(half-shifted latents) PSNR | encoder error / latent std |")
+    print("|---|---|---|---|")
+    for spec in args.ae:
+        row = measure(spec, images)
+        print(
+            f"| {Path(spec).name if Path(spec).exists() else spec} | {row['recon_psnr']:.2f} | {row['half_shift_decode_psnr']:.2f} | {row['encoder_error_over_std']:.3f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
