@@ -5,8 +5,9 @@
 
 Per autoencoder, on the test views of --data (composited on white): reconstruction PSNR; the PSNR of decoding
 latents resampled half a latent pixel over against the image moved as much (decoder equivariance); and
-|E(moved) - resampled E| relative to the latents' standard deviation (encoder equivariance: the share of the
-latents that a 3D field cannot explain, since neighbouring views see the same surface at fractional offsets).
+|E(moved) - resampled E| relative to each channel's standard deviation, as root mean over channels (encoder
+equivariance: the share of the latents that a 3D field cannot explain, since neighbouring views see the same
+surface at fractional offsets).
 """
 
 from __future__ import annotations
@@ -49,18 +50,22 @@ def measure(spec: str, images: torch.Tensor) -> dict[str, float]:
     return {"recon_psnr": sum(scores) / len(scores), "half_shift_decode_psnr": sum(decoder) / 3, "encoder_error_over_std": sum(encoder) / 3}
 
 
+def held_out_views(folders: list[Path], views: int) -> torch.Tensor:
+    """The first `views` test views of each scene folder on white, as images [B, 3, H, W] in [-1, 1]."""
+    batches = []
+    for folder in folders:
+        rgba = load_scene(folder).splits["test"].rgba(slice(0, views))
+        batches.append((composite_on_background(rgba, torch.ones(3)) * 2 - 1).permute(0, 3, 1, 2))
+    return torch.cat(batches)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ae", nargs="+", default=[BUILTIN_AE, f"{BUILTIN_AE}-igae"])
     parser.add_argument("--data", type=Path, nargs="+", default=[DATASETS / "bunny", DATASETS / "suzanne"])
     parser.add_argument("--views", type=int, default=16, help="test views per scene")
     args = parser.parse_args()
-    batches = []
-    for folder in args.data:
-        split = load_scene(folder).splits["test"]
-        rgba = split.rgba(slice(0, args.views))
-        batches.append((composite_on_background(rgba, torch.ones(3)) * 2 - 1).permute(0, 3, 1, 2))
-    images = torch.cat(batches)
+    images = held_out_views(args.data, args.views)
     print(machine_line())
     print(f"# {images.shape[0]} test views of {', '.join(p.name for p in args.data)}; shifts of half a latent pixel {HALF_SHIFTS}")
     print("| autoencoder | reconstruction PSNR | decode(half-shifted latents) PSNR | encoder error / latent std |")

@@ -175,6 +175,13 @@ def model_card(name: str, kind: str, results: dict, args: argparse.Namespace) ->
         "## Limits",
         "Trained on synthesized objects at 64-128 px only: expect lower fidelity on photographs, text and fine natural textures.",
     ]
+    if (shift := results.get(f"equivariance_{kind}")) is not None:
+        lines.append(
+            "Its latents do not move with the image (`benchmarks/ae_equivariance.py` on objects128 bunny + suzanne): the latents of a view "
+            f"moved half a latent pixel differ from the resampled latents by {shift['encoder_error_over_std']:.2f} of their standard "
+            f"deviation, and resampled latents decode at {shift['half_shift_decode_psnr']:.2f} dB, so latent NeRFs fit them poorly "
+            "(BENCHMARKS.md, the built-in autoencoder)."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -197,8 +204,12 @@ def main() -> None:
     times_path.write_text(json.dumps(times, indent=2))
     results = {"times_s": times, "plain_run": str(plain), "igae_run": str(igae)}
     if OBJECTS128.is_dir():
+        from ae_equivariance import held_out_views, measure
+
+        views = held_out_views([OBJECTS128 / "bunny", OBJECTS128 / "suzanne"], 16)
         for label, run in (("plain", plain), ("igae", igae)):
             results[f"objects128_psnr_{label}"] = reconstruction_psnr(str(run), OBJECTS128)
+            results[f"equivariance_{label}"] = measure(str(run), views)
     (args.workdir / "results.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     if args.install:

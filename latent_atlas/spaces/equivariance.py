@@ -33,8 +33,10 @@ class EquivarianceTerms:
     decoder: Tensor
     """|D(shift(z)) - shift(x)|^2 with images in [-1, 1]: how well resampled latents decode."""
     encoder: Tensor
-    """|E(shift(x)) - shift(E(x))|^2 / Var(E(x)): how far the latents of a moved image are from resampled ones,
-    relative to the latents' variance (so that shrinking the latents cannot lower it)."""
+    """|E(shift(x)) - shift(E(x))|^2 / Var(E(x)) per channel, averaged over channels: how far the latents of a
+    moved image are from resampled ones, relative to each channel's variance. Per channel, because latents are
+    standardised per channel before a NeRF sees them (a low-variance channel that does not move with the image
+    weighs as much as any other there), and so that shrinking the latents cannot lower it."""
 
 
 def shift_equivariance(model: AutoencoderKL, wide: Tensor, size: int, ty: int, tx: int, latents: Tensor | None = None) -> EquivarianceTerms:
@@ -49,5 +51,6 @@ def shift_equivariance(model: AutoencoderKL, wide: Tensor, size: int, ty: int, t
     decoded = model.decode(resampled)
     decoder = torch.mean((decoded - moved[..., : size - f, : size - f]) ** 2)
     moved_latents = model.encode(moved)[0][..., :-1, :-1]
-    encoder = torch.mean((moved_latents - resampled) ** 2) / latents.detach().var().clamp_min(1e-8)
+    channel_error = ((moved_latents - resampled) ** 2).mean(dim=(0, 2, 3))
+    encoder = torch.mean(channel_error / latents.detach().var(dim=(0, 2, 3)).clamp_min(1e-8))
     return EquivarianceTerms(decoder=decoder, encoder=encoder)

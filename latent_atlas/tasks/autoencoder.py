@@ -64,7 +64,7 @@ class AETrainConfig(RunConfig):
     """Weight of the decoder's shift-equivariance error |D(shift(z)) - shift(x)|^2 (spaces/equivariance.py; needs
     --crop): latents resampled a random fraction of a latent pixel must decode to the image moved as much."""
     equivariance_encoder: float = 0.0
-    """Weight of the encoder's shift-equivariance error |E(shift(x)) - shift(E(x))|^2 / Var(E(x)) (needs --crop):
+    """Weight of the encoder's shift-equivariance error |E(shift(x)) - shift(E(x))|^2 / Var(E(x)), per channel (needs --crop):
     the latents of a moved image must be the resampled latents, so that a latent NeRF can fit them."""
     experiment_name: Optional[str] = "autoencoders"
     """Experiment folder name."""
