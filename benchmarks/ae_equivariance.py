@@ -47,7 +47,11 @@ def measure(spec: str, images: torch.Tensor) -> dict[str, float]:
         terms = shift_equivariance(model, images, size, ty * f // 8, tx * f // 8)
         decoder.append(10 * math.log10(4.0 / terms.decoder.item()))
         encoder.append(math.sqrt(terms.encoder.item()))
-    return {"recon_psnr": sum(scores) / len(scores), "half_shift_decode_psnr": sum(decoder) / 3, "encoder_error_over_std": sum(encoder) / 3}
+    return {
+        "recon_psnr": sum(scores) / len(scores),
+        "half_shift_decode_psnr": sum(decoder) / len(decoder),
+        "encoder_error_over_std": sum(encoder) / len(encoder),
+    }
 
 
 def held_out_views(folders: list[Path], views: int) -> torch.Tensor:
