@@ -8,7 +8,10 @@
   optionally inside a full Stable Diffusion checkpoint (`first_stage_model.` prefix);
 - a built-in autoencoder's name (latlas-f8c16: weights shipped in the package, spaces/weights/);
 - a published preset name (stable-diffusion, ostris) or a hub id, downloaded with huggingface_hub
-  when it is installed and the machine is online.
+  when it is installed and the machine is online;
+- a diffusers AutoencoderTiny (TAESD) or AutoencoderDC folder or hub id, loaded through diffusers when it is
+  installed (spaces/diffusers_bridge.py); `diffusers:<folder or hub id>` loads any of the three supported
+  classes, AutoencoderKL included, through diffusers instead of our own implementation.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from torch import Tensor
 
 from latent_atlas.errors import ConfigError, DataError
 from latent_atlas.spaces.autoencoder_kl import ENCODER_PREFIXES, AutoencoderKL, AutoencoderKLConfig
+from latent_atlas.spaces.diffusers_bridge import DiffusersAutoencoder, load_with_diffusers
 from latent_atlas.spaces.presets import AE_PRESETS, HUB_IDS, builtin_weights, preset_config
 
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
@@ -32,8 +36,10 @@ SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 
 
 # ---- saving -----------------------------------------------------------------------------------------
-def save_pretrained(model: AutoencoderKL, folder: Path) -> Path:
+def save_pretrained(model: AutoencoderKL | DiffusersAutoencoder, folder: Path) -> Path:
     """Writes folder/config.json and the weights in diffusers' layout, each atomically (config last)."""
+    if isinstance(model, DiffusersAutoencoder):
+        return model.save(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{WEIGHTS_NAME}.tmp"
     save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
@@ -44,7 +50,7 @@ def save_pretrained(model: AutoencoderKL, folder: Path) -> Path:
     return folder
 
 
-def fingerprint(model: AutoencoderKL, part: str = "all") -> str:
+def fingerprint(model: AutoencoderKL | DiffusersAutoencoder, part: str = "all") -> str:
     """Hex digest of the architecture and the weights (part='encoder': only those that encoding uses)."""
     digest = hashlib.sha256(json.dumps(model.config.to_diffusers_config(), sort_keys=True).encode())
     for name, value in sorted(model.state_dict().items()):
@@ -122,9 +128,13 @@ def infer_config(state: dict[str, Tensor], base: AutoencoderKLConfig | None = No
         mid_block_add_attention=any(".mid_block.attentions." in k for k in state),
         patch_skip="encoder.patch_skip.weight" in state,
     )
+    if found.patch_skip and state["encoder.patch_skip.weight"].shape[-1] > 1:  # lapped patch paths: k x k windows
+        found.patch_kernel = int(state["encoder.patch_skip.weight"].shape[-1])
     if base is None:
-        shapes = (channels, layers, found.latent_channels, found.patch_skip)
-        same = [p for p in AE_PRESETS.values() if (p.block_out_channels, p.layers_per_block, p.latent_channels, p.patch_skip) == shapes]
+        shapes = (channels, layers, found.latent_channels, found.patch_skip, found.lapped and found.patch_kernel)
+        same = [
+            p for p in AE_PRESETS.values() if (p.block_out_channels, p.layers_per_block, p.latent_channels, p.patch_skip, p.lapped and p.patch_kernel) == shapes
+        ]
         base = same[0] if same else None
     if base is None and any(c % 32 for c in channels):
         raise ValueError(
@@ -183,12 +193,16 @@ def load_single_file(path: Path, preset: str | None = None) -> AutoencoderKL:
     return build_from_state(state, config, path)
 
 
-def load_diffusers_folder(folder: Path) -> AutoencoderKL:
-    """Loads a `save_pretrained` folder: config.json + diffusion_pytorch_model.safetensors (or .bin)."""
+def load_diffusers_folder(folder: Path) -> AutoencoderKL | DiffusersAutoencoder:
+    """Loads a `save_pretrained` folder: config.json + diffusion_pytorch_model.safetensors (or .bin); an
+    AutoencoderKL with our implementation, the other diffusers classes through diffusers."""
     config_path = folder / CONFIG_NAME
     try:
-        config = AutoencoderKLConfig.from_diffusers_config(json.loads(config_path.read_text()))
-    except (json.JSONDecodeError, ValueError, TypeError) as exc:
+        raw = json.loads(config_path.read_text())
+        if isinstance(raw, dict) and raw.get("_class_name", "AutoencoderKL") != "AutoencoderKL":
+            return load_with_diffusers(folder)
+        config = AutoencoderKLConfig.from_diffusers_config(raw)
+    except (json.JSONDecodeError, ValueError, TypeError, AttributeError) as exc:
         raise DataError(config_path, f"not a usable AutoencoderKL config ({exc})") from None
     for name in (WEIGHTS_NAME, "diffusion_pytorch_model.bin"):
         if (folder / name).is_file():
@@ -210,17 +224,28 @@ def _download(repo_id: str) -> Path:
         raise ConfigError(f"--ae {repo_id}: download failed ({type(exc).__name__}); pass a local folder or weights file instead") from None
 
 
-def load_autoencoder(spec: str | Path, preset: str | None = None) -> AutoencoderKL:
+def _autoencoder_folder(path: Path) -> Path | None:
+    """The folder under `path` holding an autoencoder's config.json (path/autoencoder, path/vae or path), or None."""
+    return next((c for c in (path / "autoencoder", path / "vae", path) if (c / CONFIG_NAME).is_file()), None)
+
+
+def load_autoencoder(spec: str | Path, preset: str | None = None) -> AutoencoderKL | DiffusersAutoencoder:
     """The autoencoder named by `spec` (see the module docstring), in eval mode on the CPU."""
+    if str(spec).startswith("diffusers:"):
+        target = str(spec)[len("diffusers:") :]
+        local = Path(target)
+        folder = _autoencoder_folder(local) if local.is_dir() else _autoencoder_folder(_download(target)) if target.count("/") == 1 else None
+        if folder is None:
+            raise DataError(local, "no diffusers autoencoder folder here (expected config.json, or an autoencoder/ or vae/ subfolder)")
+        return load_with_diffusers(folder)
     path = Path(spec)
     if path.is_file():
         if path.suffix not in SINGLE_FILE_SUFFIXES:
             raise DataError(path, f"not a weights file (expected one of {', '.join(SINGLE_FILE_SUFFIXES)})")
         return load_single_file(path, preset)
     if path.is_dir():
-        for candidate in (path / "autoencoder", path / "vae", path):
-            if (candidate / CONFIG_NAME).is_file():
-                return load_diffusers_folder(candidate)
+        if (folder := _autoencoder_folder(path)) is not None:
+            return load_diffusers_folder(folder)
         raise DataError(path, f"no autoencoder here (expected {CONFIG_NAME} + {WEIGHTS_NAME}, or an autoencoder/ or vae/ subfolder)")
     name = str(spec)
     if (shipped := builtin_weights(name)) is not None:

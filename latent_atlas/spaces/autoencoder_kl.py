@@ -47,6 +47,10 @@ class AutoencoderKLConfig:
     patch (pixel unshuffle) to its moments, the decoder a 1x1 conv of each latent pixel, pixel-shuffled, to its
     image. A linear codec from the first step, so colours and the mean of each patch are learned at once; the
     convolutional paths (whose GroupNorms remove per-image means) learn the rest. Weights with it load here only."""
+    patch_kernel: int = 0
+    """Window of the patch paths in pixels: 0 (or f) codes disjoint f x f blocks; 2f codes overlapping windows at
+    stride f (encoder: a k x k conv, decoder: its transpose, overlap-added), a lapped codec whose latents move
+    smoothly with the image instead of coding content by its phase inside a block."""
 
     @property
     def downscale_factor(self) -> int:
@@ -56,22 +60,31 @@ class AutoencoderKLConfig:
     def to_diffusers_config(self) -> dict:
         """The config.json that diffusers writes for this architecture."""
         n = len(self.block_out_channels)
-        return {
-            "_class_name": "AutoencoderKL",
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "down_block_types": ["DownEncoderBlock2D"] * n,
-            "up_block_types": ["UpDecoderBlock2D"] * n,
-            "block_out_channels": list(self.block_out_channels),
-            "layers_per_block": self.layers_per_block,
-            "act_fn": "silu",
-            "latent_channels": self.latent_channels,
-            "norm_num_groups": self.norm_num_groups,
-            "scaling_factor": self.scaling_factor,
-            "use_quant_conv": self.use_quant_conv,
-            "use_post_quant_conv": self.use_post_quant_conv,
-            "mid_block_add_attention": self.mid_block_add_attention,
-        } | ({"patch_skip": True} if self.patch_skip else {})
+        return (
+            {
+                "_class_name": "AutoencoderKL",
+                "in_channels": self.in_channels,
+                "out_channels": self.out_channels,
+                "down_block_types": ["DownEncoderBlock2D"] * n,
+                "up_block_types": ["UpDecoderBlock2D"] * n,
+                "block_out_channels": list(self.block_out_channels),
+                "layers_per_block": self.layers_per_block,
+                "act_fn": "silu",
+                "latent_channels": self.latent_channels,
+                "norm_num_groups": self.norm_num_groups,
+                "scaling_factor": self.scaling_factor,
+                "use_quant_conv": self.use_quant_conv,
+                "use_post_quant_conv": self.use_post_quant_conv,
+                "mid_block_add_attention": self.mid_block_add_attention,
+            }
+            | ({"patch_skip": True} if self.patch_skip else {})
+            | ({"patch_kernel": self.patch_kernel} if self.lapped else {})
+        )
+
+    @property
+    def lapped(self) -> bool:
+        """Whether the patch paths code overlapping windows (patch_kernel > f) rather than disjoint blocks."""
+        return self.patch_skip and self.patch_kernel > self.downscale_factor
 
     @classmethod
     def from_diffusers_config(cls, config: dict) -> AutoencoderKLConfig:
@@ -86,6 +99,13 @@ class AutoencoderKLConfig:
 
 ENCODER_PREFIXES = ("encoder.", "quant_conv.")
 """State-dict name prefixes of the encoding side; everything else decodes."""
+
+
+def lapped_padding(cfg: AutoencoderKLConfig) -> int:
+    """Padding of lapped patch paths, so that latent pixel (i, j) codes the window centred on block (i, j)."""
+    if (cfg.patch_kernel - cfg.downscale_factor) % 2:
+        raise ValueError(f"patch_kernel {cfg.patch_kernel} must exceed the factor {cfg.downscale_factor} by an even number of pixels")
+    return (cfg.patch_kernel - cfg.downscale_factor) // 2
 
 
 def _norm(channels: int, groups: int) -> nn.GroupNorm:
@@ -207,14 +227,21 @@ class Encoder(nn.Module):
         self.conv_norm_out = _norm(chans[-1], groups)
         self.conv_out = nn.Conv2d(chans[-1], 2 * cfg.latent_channels, 3, padding=1)
         self.factor = cfg.downscale_factor
-        self.patch_skip = nn.Conv2d(cfg.in_channels * self.factor**2, 2 * cfg.latent_channels, 1) if cfg.patch_skip else None
+        self.lapped = cfg.lapped
+        if cfg.lapped:
+            pad = lapped_padding(cfg)
+            self.patch_skip = nn.Conv2d(cfg.in_channels, 2 * cfg.latent_channels, cfg.patch_kernel, stride=self.factor, padding=pad, padding_mode="replicate")
+        else:
+            self.patch_skip = nn.Conv2d(cfg.in_channels * self.factor**2, 2 * cfg.latent_channels, 1) if cfg.patch_skip else None
 
     def forward(self, images: Tensor) -> Tensor:
         x = self.conv_in(images)
         for block in self.down_blocks:
             x = block(x)
         moments = self.conv_out(F.silu(self.conv_norm_out(self.mid_block(x))))
-        return moments if self.patch_skip is None else moments + self.patch_skip(F.pixel_unshuffle(images, self.factor))
+        if self.patch_skip is None:
+            return moments
+        return moments + self.patch_skip(images if self.lapped else F.pixel_unshuffle(images, self.factor))
 
 
 class Decoder(nn.Module):
@@ -231,14 +258,24 @@ class Decoder(nn.Module):
         self.conv_norm_out = _norm(chans[-1], groups)
         self.conv_out = nn.Conv2d(chans[-1], cfg.out_channels, 3, padding=1)
         self.factor = cfg.downscale_factor
-        self.patch_skip = nn.Conv2d(cfg.latent_channels, cfg.out_channels * self.factor**2, 1) if cfg.patch_skip else None
+        self.lapped = cfg.lapped
+        if cfg.lapped:
+            # latents replicated one pixel outwards, so that border pixels get every window's overlap
+            k, pad = cfg.patch_kernel, lapped_padding(cfg) + self.factor
+            self.patch_skip = nn.ConvTranspose2d(cfg.latent_channels, cfg.out_channels, k, stride=self.factor, padding=pad)
+        else:
+            self.patch_skip = nn.Conv2d(cfg.latent_channels, cfg.out_channels * self.factor**2, 1) if cfg.patch_skip else None
 
     def forward(self, z: Tensor) -> Tensor:
         x = self.mid_block(self.conv_in(z))
         for block in self.up_blocks:
             x = block(x)
         image = self.conv_out(F.silu(self.conv_norm_out(x)))
-        return image if self.patch_skip is None else image + F.pixel_shuffle(self.patch_skip(z), self.factor)
+        if self.patch_skip is None:
+            return image
+        if self.lapped:
+            return image + self.patch_skip(F.pad(z, (1, 1, 1, 1), mode="replicate"))
+        return image + F.pixel_shuffle(self.patch_skip(z), self.factor)
 
 
 class AutoencoderKL(nn.Module):
@@ -315,26 +352,48 @@ def latent_statistics(model: AutoencoderKL, images: Tensor) -> tuple[Tensor, Ten
     return mean.mean(dim=(0, 2, 3)), mean.std(dim=(0, 2, 3)).clamp_min(1e-8)
 
 
+def lapped_window(cfg: AutoencoderKLConfig) -> Tensor:
+    """Sine window [k, k] of lapped patch paths, scaled so that its squares overlap-added at stride f sum to one
+    (analysis and synthesis by the same window reproduce flat images)."""
+    k, f = cfg.patch_kernel, cfg.downscale_factor
+    window = torch.sin(torch.pi * (torch.arange(k) + 0.5) / k)
+    overlap = torch.zeros(f).index_add_(0, torch.arange(k) % f, window**2).mean()
+    window = window / overlap.sqrt()
+    return window[:, None] * window[None, :]
+
+
 @torch.no_grad()
 def init_patch_paths_with_pca(model: AutoencoderKL, images: Tensor, logvar: float = -10.0) -> None:
     """Starts a patch_skip autoencoder as the best linear codec of `images` [B, 3, H, W] in [-1, 1]: its patch paths
-    project each f x f patch on the top-C principal components (and back, adding the mean patch), quant_conv and
-    post_quant_conv are identities (log-variance: constant `logvar`), and both conv_out layers start at zero, so
-    the convolutional paths begin as no-ops and learn what a linear codec cannot."""
+    project each f x f patch on the top-C principal components and back, adding the mean patch (lapped: each
+    sine-windowed k x k window on the top-C singular vectors of the windows, overlap-added back), quant_conv and post_quant_conv are identities (log-variance: constant `logvar`), and
+    both conv_out layers start at zero, so the convolutional paths begin as no-ops and learn what a linear codec
+    cannot."""
     enc, dec = model.encoder.patch_skip, model.decoder.patch_skip
     if enc is None or dec is None or model.quant_conv is None or model.post_quant_conv is None:
         raise ValueError("PCA initialisation needs patch_skip, quant_conv and post_quant_conv")
-    c, f = model.latent_channels, model.downscale_factor
-    patches = F.pixel_unshuffle(images, f).permute(0, 2, 3, 1).reshape(-1, images.shape[1] * f * f)
-    mean = patches.mean(0)
+    cfg, c, f = model.config, model.latent_channels, model.downscale_factor
+    if cfg.lapped:
+        window = lapped_window(cfg).repeat(images.shape[1], 1, 1).reshape(-1)  # [3 k^2], unfold's order
+        padded = F.pad(images, (lapped_padding(cfg),) * 4, mode="replicate")
+        patches = (F.unfold(padded, cfg.patch_kernel, stride=f) * window[None, :, None]).transpose(1, 2)
+        patches = patches.reshape(-1, window.numel())
+    else:
+        patches = F.pixel_unshuffle(images, f).permute(0, 2, 3, 1).reshape(-1, images.shape[1] * f * f)
+    mean = torch.zeros_like(patches[0]) if cfg.lapped else patches.mean(0)  # lapped: uncentred (overlap-added means are not a bias)
     _, _, v = torch.linalg.svd(patches - mean, full_matrices=False)
-    components = v[:c]  # [C, 3 f^2], orthonormal rows
+    components = v[:c]  # [C, 3 f^2] (lapped: [C, 3 k^2]), orthonormal rows
     enc.weight.zero_()
-    enc.weight[:c, :, 0, 0] = components
     enc.bias.zero_()
     enc.bias[:c] = -(components @ mean)
-    dec.weight[:, :, 0, 0] = components.T
-    dec.bias.copy_(mean)
+    if cfg.lapped:  # analysis and synthesis by the same window: exact at full rank, away from the borders
+        enc.weight[:c] = (components * window).reshape(enc.weight[:c].shape)
+        dec.weight.copy_((components * window).reshape(dec.weight.shape))
+        dec.bias.zero_()
+    else:
+        enc.weight[:c, :, 0, 0] = components
+        dec.weight[:, :, 0, 0] = components.T
+        dec.bias.copy_(mean)
     for conv in (model.quant_conv, model.post_quant_conv):
         conv.weight.zero_()
         conv.weight[:, :, 0, 0] = torch.eye(conv.weight.shape[0])

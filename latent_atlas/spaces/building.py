@@ -47,7 +47,11 @@ def build_space(
         folder = Path(init_run) / "autoencoder"
         if not (folder / "config.json").is_file():
             raise DataError(init_run, "has no autoencoder/ to start from; pass --ae")
-        autoencoder = AutoencoderKL(AutoencoderKLConfig.from_diffusers_config(json.loads((folder / "config.json").read_text())))
+        config = json.loads((folder / "config.json").read_text())
+        if config.get("_class_name", "AutoencoderKL") == "AutoencoderKL":
+            autoencoder = AutoencoderKL(AutoencoderKLConfig.from_diffusers_config(config))
+        else:  # a diffusers-only class: its architecture comes with its weights
+            autoencoder = load_autoencoder(folder)
     elif builtin_weights(BUILTIN_AE) is not None:
         autoencoder = load_autoencoder(BUILTIN_AE)
     else:  # a source checkout whose weights were removed

@@ -21,6 +21,7 @@ from latent_atlas.rendering.backgrounds import background_colors
 from latent_atlas.spaces.ae_loading import fingerprint, save_pretrained
 from latent_atlas.spaces.autoencoder_kl import AutoencoderKL
 from latent_atlas.spaces.dashboard import latent_dashboard, rgb_dashboard
+from latent_atlas.spaces.diffusers_bridge import DiffusersAutoencoder
 from latent_atlas.spaces.latent_cache import LatentCache, cached, images_key
 from latent_atlas.spaces.normalization import denormalize_latent, normalize_latent
 
@@ -151,7 +152,7 @@ class LatentSpace(ImageSpace):
     headline = "metrics_d"
     colour_values = False
 
-    def __init__(self, autoencoder: AutoencoderKL, cache: LatentCache | None = None, batch_size: int = 8):
+    def __init__(self, autoencoder: AutoencoderKL | DiffusersAutoencoder, cache: LatentCache | None = None, batch_size: int = 8):
         self.autoencoder = autoencoder
         self.channels = autoencoder.latent_channels
         self.downscale = autoencoder.downscale_factor

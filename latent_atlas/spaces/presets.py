@@ -20,6 +20,16 @@ AE_PRESETS: dict[str, AutoencoderKLConfig] = {
     "latlas-f8c16": AutoencoderKLConfig(
         block_out_channels=(32, 64, 128, 128), layers_per_block=1, latent_channels=16, norm_num_groups=8, mid_block_add_attention=False, patch_skip=True
     ),
+    # The same with lapped patch paths (16 x 16 windows at stride 8): latents that move with the image.
+    "latlas-f8c16-lapped": AutoencoderKLConfig(
+        block_out_channels=(32, 64, 128, 128),
+        layers_per_block=1,
+        latent_channels=16,
+        norm_num_groups=8,
+        mid_block_add_attention=False,
+        patch_skip=True,
+        patch_kernel=16,
+    ),
     # CPU-sized f8 autoencoders (about 0.3 M parameters) for the demo, tests and users without weights.
     "tiny": AutoencoderKLConfig(block_out_channels=(16, 32, 32, 32), layers_per_block=1, latent_channels=4, norm_num_groups=8, mid_block_add_attention=False),
     "tiny16": AutoencoderKLConfig(

@@ -31,8 +31,9 @@ class AETrainConfig(RunConfig):
 
     data: tuple[Path, ...] = ()
     """Scene folders, families or trees of them (train images are used, val images are held out)."""
-    preset: Literal["tiny", "tiny16", "latlas-f8c16", "stable-diffusion", "ostris"] = "tiny"
-    """Architecture: tiny, tiny16, latlas-f8c16 (the built-in one's), stable-diffusion or ostris."""
+    preset: Literal["tiny", "tiny16", "latlas-f8c16", "latlas-f8c16-lapped", "stable-diffusion", "ostris"] = "tiny"
+    """Architecture: tiny, tiny16, latlas-f8c16 (the built-in one's: 8x8 block patch paths), latlas-f8c16-lapped (the same
+    with overlapping 16x16 patch paths, whose latents move with the image), stable-diffusion or ostris."""
     init: Optional[str] = None
     """Start from these weights (any --ae value: folder, file, hub id) instead of random ones."""
     max_steps: int = 2000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -179,7 +180,6 @@ def test_matches_diffusers_when_installed(tmp_path):
 
 @pytest.mark.parametrize("patch_skip", [False, True])
 def test_standardising_latents_keeps_decoding(patch_skip):
-    from dataclasses import replace
 
     from latent_atlas.spaces.autoencoder_kl import latent_statistics, standardize_latents
 
@@ -202,21 +202,29 @@ def test_standardising_latents_keeps_decoding(patch_skip):
 PATCHY = AutoencoderKLConfig(block_out_channels=(8, 16), layers_per_block=1, latent_channels=3, norm_num_groups=4, patch_skip=True)
 
 
-def test_patch_skip_round_trips_through_folders_and_files(tmp_path):
-    model = _model(PATCHY)
-    assert model.encoder.patch_skip.weight.shape == (6, 12, 1, 1) and model.decoder.patch_skip.weight.shape == (12, 3, 1, 1)
+LAPPED = replace(PATCHY, patch_kernel=4)
+
+
+@pytest.mark.parametrize("cfg", [PATCHY, LAPPED], ids=["blocks", "lapped"])
+def test_patch_skip_round_trips_through_folders_and_files(tmp_path, cfg):
+    model = _model(cfg)
+    if cfg.lapped:
+        assert model.encoder.patch_skip.weight.shape == (6, 3, 4, 4) and model.decoder.patch_skip.weight.shape == (3, 3, 4, 4)
+    else:
+        assert model.encoder.patch_skip.weight.shape == (6, 12, 1, 1) and model.decoder.patch_skip.weight.shape == (12, 3, 1, 1)
     folder = save_pretrained(model, tmp_path / "ae")
     assert json.loads((folder / "config.json").read_text())["patch_skip"] is True
+    assert json.loads((folder / "config.json").read_text()).get("patch_kernel", 0) == cfg.patch_kernel
     assert "patch_skip" not in AutoencoderKLConfig().to_diffusers_config()  # standard configs stay diffusers' own
     _same_outputs(model, load_autoencoder(folder))
     path = tmp_path / "patchy.safetensors"
     save_file(model.state_dict(), str(path))
-    AE_PRESETS["_patchy"] = PATCHY
-    try:  # a bare file: patch_skip read from its keys, the groups from the preset of the same shapes
+    AE_PRESETS["_patchy"] = cfg
+    try:  # a bare file: patch_skip and its window read from its keys, the groups from the preset of the same shapes
         loaded = load_autoencoder(path)
     finally:
         del AE_PRESETS["_patchy"]
-    assert loaded.config.patch_skip and loaded.config.norm_num_groups == 4
+    assert loaded.config.patch_skip and loaded.config.norm_num_groups == 4 and loaded.config.patch_kernel == cfg.patch_kernel
     _same_outputs(model, loaded)
 
 
@@ -240,3 +248,35 @@ def test_pca_initialisation_is_the_best_linear_codec():
     assert torch.all(logvar == -7.0)
     error = (model.decode(mean) - images).pow(2).mean()
     assert error < 0.5 * (images - images.mean()).pow(2).mean()  # a codec, not a constant
+
+
+@pytest.mark.parametrize(("kernel", "factor"), [(4, 2), (6, 2), (16, 8)])
+def test_lapped_window_squares_overlap_add_to_one(kernel, factor):
+    from latent_atlas.spaces.autoencoder_kl import lapped_window
+
+    cfg = AutoencoderKLConfig(block_out_channels=(8,) * (factor.bit_length()), patch_skip=True, patch_kernel=kernel)
+    window = lapped_window(cfg)
+    blocks = 6
+    covered = torch.nn.functional.fold((window**2).reshape(1, -1, 1).expand(1, -1, blocks**2), (blocks - 1) * factor + kernel, kernel, stride=factor)
+    inner = covered[0, 0, kernel - factor : -(kernel - factor), kernel - factor : -(kernel - factor)]
+    torch.testing.assert_close(inner, torch.ones_like(inner))
+
+
+def test_lapped_pca_initialisation_at_full_rank_reconstructs_exactly():
+    """With as many latent channels as a window has values, windowed analysis and overlap-added synthesis by the
+    same sine window give the image back (away from the half-window border that replication approximates)."""
+    from latent_atlas.spaces.autoencoder_kl import init_patch_paths_with_pca
+
+    cfg = replace(LAPPED, latent_channels=48)
+    model = _model(cfg)
+    images = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    init_patch_paths_with_pca(model, images)
+    with torch.no_grad():
+        recon = model.decode(model.encode(images)[0])
+    torch.testing.assert_close(recon[..., 1:-1, 1:-1], images[..., 1:-1, 1:-1], atol=1e-4, rtol=1e-4)
+    low_rank = replace(LAPPED, latent_channels=3)
+    model = _model(low_rank)
+    init_patch_paths_with_pca(model, images)
+    with torch.no_grad():
+        error = (model.decode(model.encode(images)[0]) - images).pow(2).mean()
+    assert 0.0 < error < (images - images.mean()).pow(2).mean()  # rank 3 of 48: a lossy codec, better than a constant
