@@ -71,7 +71,11 @@ def time_to_psnr(runs: list[dict], target: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ae", type=Path, required=True, help="a `latlas ae train` run folder (the plain autoencoder)")
+    parser.add_argument("--ae", required=True, help="the plain autoencoder: a `latlas ae train` run folder or any --ae value (e.g. latlas-f8c16)")
+    parser.add_argument(
+        "--data", type=Path, default=CARS, help="the cars family for IG-AE, stage 1 and the held-out scenes (default ../shared/datasets/cars64)"
+    )
+    parser.add_argument("--resolution", type=int, default=64, help="pixels per side of the synthesized cars of stage 2 (128: 16x16 latents at f8)")
     parser.add_argument("--igae-scenes", type=int, default=12)
     parser.add_argument("--igae-seconds", type=float, default=300)
     parser.add_argument("--igae-epochs", type=float, default=8, help="epochs of each IG-AE / stage-1 phase (pretrain, joint)")
@@ -98,7 +102,8 @@ def main() -> None:
     args = parser.parse_args()
     reuse = not args.fresh
     out = str(args.output_dir)
-    n_cars = len(json.loads((CARS / "dataset_map.json").read_text())["cars"])
+    cars = args.data
+    n_cars = len(json.loads((cars / "dataset_map.json").read_text())["cars"])
 
     # 1. IG-AE vs the plain autoencoder on held-out scenes
     igae_length = ["--phases.0.epochs", str(args.igae_epochs), "--phases.1.epochs", str(args.igae_epochs), "--max-time", str(args.igae_seconds)]
@@ -108,7 +113,7 @@ def main() -> None:
         igae = run(
             "igae",
             "--data",
-            str(CARS),
+            str(cars),
             "--num-scenes",
             str(args.igae_scenes),
             "--ae",
@@ -126,7 +131,7 @@ def main() -> None:
         s = run(
             "triplanes",
             "--data",
-            str(CARS),
+            str(cars),
             "--first-scene",
             str(args.igae_scenes),
             "--space",
@@ -156,7 +161,7 @@ def main() -> None:
             "scale",
             "stage1",
             "--data",
-            str(CARS),
+            str(cars),
             "--num-scenes",
             str(args.igae_scenes),
             "--ae",
@@ -170,7 +175,7 @@ def main() -> None:
         )
     print(f"stage 1: {stage1['run_dir']}", flush=True)
     rows2 = []
-    data = args.output_dir / f"cars_{max(args.sizes)}"  # one family; each size takes its first N scenes (same seed: same cars)
+    data = args.output_dir / f"cars_{max(args.sizes)}_{args.resolution}px"  # one family; each size takes its first N scenes (same seed: same cars)
     if not (data / "dataset_map.json").is_file():
         latlas(
             "data",
@@ -182,7 +187,7 @@ def main() -> None:
             "--output",
             str(data),
             "--resolution",
-            "64",
+            str(args.resolution),
             "--num-train",
             str(args.num_train),
             "--num-val",
@@ -250,7 +255,7 @@ def main() -> None:
         rows2.append((size, stage2s, rgbs))
 
     print(
-        f"# {time.strftime('%Y-%m-%d')} | plain AE: {args.ae} | cars64 scenes [0, {args.igae_scenes}) for IG-AE / stage 1, [{args.igae_scenes}, {n_cars}) held out"
+        f"# {time.strftime('%Y-%m-%d')} | plain AE: {args.ae} | {cars.name} scenes [0, {args.igae_scenes}) for IG-AE / stage 1, [{args.igae_scenes}, {n_cars}) held out; stage-2 cars at {args.resolution} px"
     )
     print("| autoencoder | held-out scenes | decoded PSNR | latent PSNR | AE ceiling PSNR |")
     print("|---|---|---|---|---|")
