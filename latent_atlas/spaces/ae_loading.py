@@ -199,11 +199,12 @@ def load_diffusers_folder(folder: Path) -> AutoencoderKL | DiffusersAutoencoder:
     config_path = folder / CONFIG_NAME
     try:
         raw = json.loads(config_path.read_text())
-        if isinstance(raw, dict) and raw.get("_class_name", "AutoencoderKL") != "AutoencoderKL":
-            return load_with_diffusers(folder)
-        config = AutoencoderKLConfig.from_diffusers_config(raw)
+        kl = not isinstance(raw, dict) or raw.get("_class_name", "AutoencoderKL") == "AutoencoderKL"
+        config = AutoencoderKLConfig.from_diffusers_config(raw) if kl else None
     except (json.JSONDecodeError, ValueError, TypeError, AttributeError) as exc:
         raise DataError(config_path, f"not a usable AutoencoderKL config ({exc})") from None
+    if config is None:
+        return load_with_diffusers(folder)
     for name in (WEIGHTS_NAME, "diffusion_pytorch_model.bin"):
         if (folder / name).is_file():
             return build_from_state(convert_ldm_keys(read_state_dict(folder / name)), config, folder / name)
