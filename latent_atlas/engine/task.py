@@ -123,7 +123,8 @@ class Task:
         if cfg.resume is not None:
             self.run_dir = Path(cfg.resume)
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            if not self.restore() and any(self.checkpoint_dir.glob("step-*")):
+            # a tensors file without its JSON is a write cut short, not a checkpoint: only JSONs (or set-aside ones) count
+            if not self.restore() and any(self.checkpoint_dir.glob("step-*.json*")):
                 raise DataError(self.checkpoint_dir, "no readable checkpoint left (the damaged ones are set aside as *.corrupt); nothing to resume")
         else:
             self.run_dir = new_run_dir(cfg, self.default_experiment(), self.kind(), self.unique_run_dir)

@@ -67,6 +67,26 @@ def test_corrupt_newest_checkpoint_falls_back_to_the_one_before(micro_scene, tmp
     assert load_checkpoint(run / "checkpoints" / "step-0000006.json")[1]["step"] == 6
 
 
+def test_a_kill_during_the_first_checkpoint_write_resumes_as_a_new_run(micro_scene, tmp_path):
+    """Killed between the first tensors file and its JSON: nothing to resume, so --resume starts afresh in the folder
+    (the fresh-clone kill drill once hit this and stopped with 'no readable checkpoint left')."""
+    run = SceneTask(tiny_config(micro_scene, tmp_path, steps=1, rays_per_batch=32, checkpoint_every=1)).train()
+    (run / "checkpoints" / "step-0000001.json").unlink()  # the state a SIGKILL before save_json_atomic leaves
+    resumed = SceneTask(tiny_config(micro_scene, tmp_path, steps=2, rays_per_batch=32, checkpoint_every=1, resume=run))
+    assert resumed.step == 0
+    resumed.train()
+    assert [p.name for p in list_checkpoints(run / "checkpoints")] == ["step-0000001.json", "step-0000002.json"]
+
+
+def test_a_run_whose_every_checkpoint_is_damaged_does_not_restart_silently(micro_scene, tmp_path):
+    from latent_atlas.errors import DataError
+
+    run = SceneTask(tiny_config(micro_scene, tmp_path, steps=1, rays_per_batch=32, checkpoint_every=1)).train()
+    (run / "checkpoints" / "step-0000001.json").write_text("{cut")
+    with pytest.raises(DataError, match="no readable checkpoint left"):
+        SceneTask(tiny_config(micro_scene, tmp_path, steps=2, rays_per_batch=32, checkpoint_every=1, resume=run))
+
+
 def test_corrupt_older_json_does_not_stop_saving(micro_scene, tmp_path):
     run = SceneTask(tiny_config(micro_scene, tmp_path, steps=4, rays_per_batch=32, checkpoint_every=2, keep_checkpoints=5)).train()
     (run / "checkpoints" / "step-0000002.json").write_text("{cut")
