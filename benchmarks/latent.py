@@ -31,18 +31,11 @@ DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 def autoencoder_ceiling(ae: str, data: Path, views: int) -> float:
     """Reconstruction PSNR (dB) of the autoencoder `ae` as given (not a run's fine-tuned decoder) on the first
     `views` test views of `data`, composited on white: the decoded PSNR a perfect latent field would reach."""
-    import torch
-    from ae_equivariance import held_out_views
+    from ae_equivariance import held_out_views, reconstruction_psnr
 
-    from latent_atlas.evaluation.metrics import psnr
     from latent_atlas.spaces.ae_loading import load_autoencoder
 
-    model = load_autoencoder(ae).float().eval()
-    images = held_out_views([data], views)
-    with torch.no_grad():
-        recon = torch.cat([model.decode(model.encode(chunk)[0]) for chunk in images.split(8)])
-    scores = [psnr(((r + 1) / 2).clamp(0, 1).permute(1, 2, 0), ((x + 1) / 2).permute(1, 2, 0)) for r, x in zip(recon, images)]
-    return sum(scores) / len(scores)
+    return reconstruction_psnr(load_autoencoder(ae).float().eval(), held_out_views([data], views))
 
 
 def time_to_reach(rows: list[dict], target: float) -> float | None:

@@ -25,9 +25,9 @@ from latent_atlas.evaluation.loading import load_trained_run  # noqa: E402
 
 
 @torch.no_grad()
-def relative_errors(run_dir: Path, split_name: str, views: int) -> tuple[torch.Tensor, float]:
-    """Per-channel RMS render error over the channel's std [C], and the variance-weighted one over all channels."""
-    run = load_trained_run(run_dir, "cpu", None)
+def relative_errors(run, split_name: str, views: int) -> tuple[torch.Tensor, float]:
+    """Per-channel RMS render error over the channel's std [C] of a loaded latent run on one split, and the
+    variance-weighted one over all channels."""
     split = run.scenes[0].split(split_name)
     picked = torch.linspace(0, len(split) - 1, min(views, len(split))).round().long().unique().tolist()
     errors, variances = [], []
@@ -51,8 +51,9 @@ def main() -> None:
     print("| run | split | all channels (variance-weighted) | per channel |")
     print("|---|---|---|---|")
     for run_dir in args.runs:
+        run = load_trained_run(run_dir, "cpu", None)
         for split_name in ("train", "test"):
-            per_channel, overall = relative_errors(run_dir, split_name, args.views)
+            per_channel, overall = relative_errors(run, split_name, args.views)
             print(f"| {run_dir.name} | {split_name} | {overall:.3f} | {' '.join(f'{v:.2f}' for v in per_channel.tolist())} |")
 
 

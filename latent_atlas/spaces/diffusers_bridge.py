@@ -67,7 +67,6 @@ class DiffusersAutoencoder(nn.Module):
         for name, child in backend.named_children():
             self.add_module(name, child)
         self.config = BackendConfig(class_name, backend.config)
-        self.kind = class_name
 
     @property
     def latent_channels(self) -> int:
@@ -75,7 +74,7 @@ class DiffusersAutoencoder(nn.Module):
 
     @property
     def downscale_factor(self) -> int:
-        return downscale_of(self.kind, self.config.values)
+        return downscale_of(self.config.class_name, self.config.values)
 
     def encoder_parameters(self) -> dict[str, nn.Parameter]:
         """Parameters that encoding uses, by state-dict name."""
@@ -87,12 +86,13 @@ class DiffusersAutoencoder(nn.Module):
 
     def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """Posterior mean and log-variance [B, C, H/f, W/f] of images [B, 3, H, W] in [-1, 1]."""
-        if self.kind == "AutoencoderKL":
+        kind = self.config.class_name
+        if kind == "AutoencoderKL":
             posterior = self.backend.encode(images).latent_dist
             return posterior.mean, posterior.logvar
         # AutoencoderTiny takes [-1, 1] like the others (diffusers rescales inside); DC's latents are `.latent`
         out = self.backend.encode(images)
-        mean = out.latents if self.kind == "AutoencoderTiny" else out.latent
+        mean = out.latents if kind == "AutoencoderTiny" else out.latent
         return mean, torch.full_like(mean, DETERMINISTIC_LOGVAR)
 
     def decode(self, z: Tensor) -> Tensor:
