@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from latent_atlas.backends import accelerated
+from latent_atlas.backends import accelerated, get_backend
+from latent_atlas.encodings import hash_grid_cpu
 
 # Spatial hash primes of instant-ngp (Teschner et al.): x * 1 ^ y * p1 ^ z * p2.
 HASH_PRIMES = (1, 2654435761, 805459861)
@@ -128,9 +129,10 @@ class HashGridEncoding(nn.Module):
         return hash_corner_indices(x, self.resolutions, self.primes, self.level_offsets, self.n_dense, self.table_size)
 
     def forward(self, x: Tensor) -> Tensor:
-        return interpolate_hash_grid(
-            self.table.reshape(-1, self.cfg.features_per_level), x, self.resolutions, self.primes, self.level_offsets, self.n_dense, self.table_size
-        )
+        table = self.table.reshape(-1, self.cfg.features_per_level)
+        if get_backend() == "auto" and hash_grid_cpu.native_applies(table, x) and hash_grid_cpu.load_library() is not None:
+            return hash_grid_cpu.interpolate_native(table, x, self.resolutions, self.n_dense, self.table_size)
+        return interpolate_hash_grid(table, x, self.resolutions, self.primes, self.level_offsets, self.n_dense, self.table_size)
 
 
 def hash_corner_indices(x: Tensor, resolutions: Tensor, primes: Tensor, level_offsets: Tensor, n_dense: int, table_size: int) -> tuple[Tensor, Tensor]:
