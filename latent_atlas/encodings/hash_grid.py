@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from latent_atlas.backends import accelerated, get_backend
+from latent_atlas.backends import accelerated
 from latent_atlas.encodings import hash_grid_cpu
 
 # Spatial hash primes of instant-ngp (Teschner et al.): x * 1 ^ y * p1 ^ z * p2.
@@ -130,7 +130,7 @@ class HashGridEncoding(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         table = self.table.reshape(-1, self.cfg.features_per_level)
-        if get_backend() == "auto" and hash_grid_cpu.native_applies(table, x) and hash_grid_cpu.load_library() is not None:
+        if hash_grid_cpu.native_applies(table, x):
             return hash_grid_cpu.interpolate_native(table, x, self.resolutions, self.n_dense, self.table_size)
         return interpolate_hash_grid(table, x, self.resolutions, self.primes, self.level_offsets, self.n_dense, self.table_size)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+
+from latent_atlas.encodings.planes_cpu import sample_bilinear
 
 # Coordinate pairs of the three planes: xy, xz, yz.
 PLANE_AXES = ((0, 1), (0, 2), (1, 2))
@@ -23,8 +24,8 @@ def sample_planes(planes: Tensor, points: Tensor) -> Tensor:
     -1 and +1 are the centres of the border texels (align_corners=True).
     """
     b, p, c, h, w = planes.shape
-    grid = plane_coordinates(points).reshape(b * p, -1, 1, 2)
-    sampled = F.grid_sample(planes.reshape(b * p, c, h, w), grid, mode="bilinear", padding_mode="border", align_corners=True)
+    grid = plane_coordinates(points).reshape(b * p, -1, 2)
+    sampled = sample_bilinear(planes.reshape(b * p, c, h, w), grid, padding_mode="border")
     return sampled.reshape(b, p, c, -1).permute(0, 1, 3, 2)
 
 
@@ -56,6 +57,6 @@ def time_plane_features(planes: Tensor, points: Tensor, times: Tensor) -> Tensor
     """Space-time planes (k-planes' xt, yt, zt): planes [B, 3, C, T, R], points [B, n, 3] and times [B, n, 1] in
     [-1, 1] -> the product of the three planes' bilinear features [B, n, C] (width axis: space, height: time)."""
     b, p, c, h, w = planes.shape
-    grid = torch.stack([torch.cat([points[..., i : i + 1], times], dim=-1) for i in range(3)], dim=1).reshape(b * p, -1, 1, 2)
-    sampled = F.grid_sample(planes.reshape(b * p, c, h, w), grid, mode="bilinear", padding_mode="border", align_corners=True)
+    grid = torch.stack([torch.cat([points[..., i : i + 1], times], dim=-1) for i in range(3)], dim=1).reshape(b * p, -1, 2)
+    sampled = sample_bilinear(planes.reshape(b * p, c, h, w), grid, padding_mode="border")
     return sampled.reshape(b, p, c, -1).prod(dim=1).permute(0, 2, 1)

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from latent_atlas.encodings.planes_cpu import sample_bilinear
+
 # For each mode: the plane's two axes and the line's axis (TensoRF's order).
 VM_MODES = (((0, 1), 2), ((0, 2), 1), ((1, 2), 0))
 
@@ -16,11 +18,11 @@ def vm_features(planes: Tensor, lines: Tensor, points: Tensor) -> Tensor:
     Mode m gives plane_m(x_u, x_v) * line_m(x_w) per component; modes are concatenated.
     """
     n = points.shape[0]
-    plane_grid = torch.stack([points[:, list(uv)] for uv, _ in VM_MODES]).reshape(3, n, 1, 2)
+    plane_grid = torch.stack([points[:, list(uv)] for uv, _ in VM_MODES])  # [3, n, 2]
     line_coord = torch.stack([points[:, w] for _, w in VM_MODES])  # [3, n]
-    line_grid = torch.stack([torch.zeros_like(line_coord), line_coord], dim=-1).reshape(3, n, 1, 2)
-    plane_feat = F.grid_sample(planes, plane_grid, mode="bilinear", align_corners=True)[..., 0]  # [3, R, n]
-    line_feat = F.grid_sample(lines, line_grid, mode="bilinear", align_corners=True)[..., 0]  # [3, R, n]
+    line_grid = torch.stack([torch.zeros_like(line_coord), line_coord], dim=-1)  # [3, n, 2]
+    plane_feat = sample_bilinear(planes, plane_grid)  # [3, R, n]
+    line_feat = sample_bilinear(lines, line_grid)  # [3, R, n]
     return (plane_feat * line_feat).reshape(-1, n).T
 
 

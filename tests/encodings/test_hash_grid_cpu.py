@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from latent_atlas import backends
+from latent_atlas import backends, native
 from latent_atlas.encodings import hash_grid_cpu
 from latent_atlas.encodings.hash_grid import HashGridConfig, HashGridEncoding, interpolate_hash_grid
 
@@ -51,8 +51,7 @@ def test_encoding_uses_native_kernel_only_under_auto(monkeypatch):
 
 
 def test_failed_compile_falls_back_with_a_warning(monkeypatch, tmp_path):
-    monkeypatch.setattr(hash_grid_cpu, "_tried", False)
-    monkeypatch.setattr(hash_grid_cpu, "_library", None)
+    monkeypatch.setattr(native, "_loaded", {})  # as if never loaded; restored afterwards
     monkeypatch.setenv("LATLAS_KERNEL_CACHE", str(tmp_path))
     monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
     with pytest.warns(UserWarning, match="no native CPU kernel"):
@@ -61,3 +60,18 @@ def test_failed_compile_falls_back_with_a_warning(monkeypatch, tmp_path):
     enc = HashGridEncoding(HashGridConfig(n_levels=2, log2_hashmap_size=8, base_resolution=2, max_resolution=8))
     x = torch.rand(7, 3)
     assert torch.allclose(enc(x), _reference(enc, x))  # still works, by the reference path
+
+
+@needs_kernel
+def test_native_kernel_takes_non_contiguous_inputs_and_expanded_gradients():
+    """Copies made for the kernel must outlive the call (a freed copy read garbage or crashed)."""
+    enc = HashGridEncoding(HashGridConfig(n_levels=4, log2_hashmap_size=10, base_resolution=4, max_resolution=64, init_scale=1.0))
+    x = torch.rand(3, 4000).T  # strided
+    ref = _reference(enc, x)
+    ref.sum().backward()
+    ref_grad, enc.table.grad = enc.table.grad.clone(), None
+    table = enc.table.reshape(-1, 2)
+    out = hash_grid_cpu.interpolate_native(table.T.contiguous().T, x, enc.resolutions, enc.n_dense, enc.table_size)  # column-major table
+    out.sum().backward()
+    assert torch.allclose(out, ref, atol=1e-5)
+    assert torch.allclose(enc.table.grad, ref_grad, atol=1e-3)
