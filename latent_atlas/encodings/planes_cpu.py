@@ -14,6 +14,9 @@ from torch import Tensor
 from latent_atlas import native
 
 SOURCE = Path(__file__).with_name("planes_cpu.c")
+MIN_CHANNELS = 32
+"""Planes with fewer channels keep F.grid_sample: forward + backward on a 2-core CPU (benchmarks/native_kernels.py),
+native vs grid_sample: 3.3x at 48 channels, 1.9x at 32, 0.9-1.0x at 16, 0.75x on TensoRF's 16-channel lines."""
 _ARGS = [ctypes.c_void_p, ctypes.c_void_p, *[ctypes.c_int64] * 5, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
 
 
@@ -48,7 +51,7 @@ class _NativePlanes(torch.autograd.Function):
 
 def sample_bilinear(planes: Tensor, grid: Tensor, padding_mode: str = "zeros") -> Tensor:
     """Features [P, C, n] of planes [P, C, H, W] at grid [P, n, 2] ((width, height) in [-1, 1], align_corners=True):
-    the native kernel where it applies, else F.grid_sample (the reference, also for gradients w.r.t. the grid)."""
-    if native.native_wanted(planes, grid) and not grid.requires_grad and load_library() is not None:
+    the native kernel where it applies (and pays: MIN_CHANNELS), else F.grid_sample (the reference, also for gradients w.r.t. the grid)."""
+    if planes.shape[1] >= MIN_CHANNELS and native.native_wanted(planes, grid) and not grid.requires_grad and load_library() is not None:
         return _NativePlanes.apply(planes, grid, padding_mode == "border").permute(0, 2, 1)
     return F.grid_sample(planes, grid[:, :, None, :], mode="bilinear", padding_mode=padding_mode, align_corners=True)[..., 0]

@@ -1,0 +1,141 @@
+"""Native CPU kernels against their PyTorch paths, side by side in one process: each kernel alone (forward +
+backward), then whole training steps of each grid method with the kernels on (backend auto) and off (reference).
+
+    python benchmarks/native_kernels.py [--data ../shared/datasets/objects128/bunny] [--methods ...] [--steps 20]
+
+Kernels: the hash grid (latent_atlas/encodings/hash_grid_cpu.c) and bilinear plane sampling
+(latent_atlas/encodings/planes_cpu.c). The step timing trains one model per method with its CPU flags
+(benchmarks/methods.py), warms up, then alternates blocks of steps under each backend on the same model, so both
+see the same state (occupancy grids, sample counts) and the same machine load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import tyro
+from machine import machine_line
+from methods import METHOD_FLAGS
+from torch import Tensor
+
+from latent_atlas import backends
+from latent_atlas.encodings import hash_grid_cpu, planes_cpu
+from latent_atlas.encodings.hash_grid import HashGridConfig, HashGridEncoding, interpolate_hash_grid
+from latent_atlas.methods.registry import method_config
+from latent_atlas.tasks.scene import SceneTask
+from latent_atlas.tasks.scene_config import TrainConfig
+
+HASH_SIZES = {
+    "hash grid, paper size (16 levels, 2^19)": HashGridConfig(),
+    "hash grid, CPU default (8 levels, 2^17)": HashGridConfig(n_levels=8, log2_hashmap_size=17, max_resolution=512),
+}
+PLANE_SHAPES = {
+    "tensorf density planes [3, 16, 200, 200]": ((3, 16, 200, 200), 200000, "zeros"),
+    "tensorf appearance planes [3, 48, 200, 200]": ((3, 48, 200, 200), 50000, "zeros"),
+    "tensorf lines [3, 16, 200, 1]": ((3, 16, 200, 1), 200000, "zeros"),
+    "k-planes scale 2 [3, 16, 128, 128]": ((3, 16, 128, 128), 100000, "border"),
+    "tri-plane [3, 32, 64, 64]": ((3, 32, 64, 64), 400000, "border"),
+}
+
+
+def time_call(fn: Callable[..., Tensor], repeats: int, *args) -> float:
+    """Milliseconds per forward + backward of fn(*args) (its output summed), after one warm-up call."""
+    fn(*args).sum().backward()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn(*args).sum().backward()
+    return (time.perf_counter() - start) / repeats * 1e3
+
+
+def hash_torch(enc: HashGridEncoding, x: Tensor) -> Tensor:
+    """The pure-PyTorch hash-grid path."""
+    table = enc.table.reshape(-1, enc.cfg.features_per_level)
+    return interpolate_hash_grid.reference(table, x, enc.resolutions, enc.primes, enc.level_offsets, enc.n_dense, enc.table_size)
+
+
+def hash_native(enc: HashGridEncoding, x: Tensor) -> Tensor:
+    """The native hash-grid kernel."""
+    return hash_grid_cpu.interpolate_native(enc.table.reshape(-1, enc.cfg.features_per_level), x, enc.resolutions, enc.n_dense, enc.table_size)
+
+
+def planes_torch(planes: Tensor, grid: Tensor, padding: str) -> Tensor:
+    """F.grid_sample, as the encodings called it before the native kernel."""
+    return F.grid_sample(planes, grid[:, :, None], mode="bilinear", padding_mode=padding, align_corners=True)
+
+
+def planes_native(planes: Tensor, grid: Tensor, padding: str) -> Tensor:
+    """The native plane kernel itself, whatever the channel count."""
+    return planes_cpu._NativePlanes.apply(planes, grid, padding == "border")
+
+
+def kernel_rows(points: int, repeats: int) -> list[tuple[str, float, float]]:
+    """(case, PyTorch ms, native ms) per kernel case, forward + backward."""
+    rows = []
+    for name, cfg in HASH_SIZES.items():
+        enc, x = HashGridEncoding(cfg), torch.rand(points, 3)
+        rows.append((f"{name}, {points} points", time_call(hash_torch, repeats, enc, x), time_call(hash_native, repeats, enc, x)))
+    for name, (shape, n, padding) in PLANE_SHAPES.items():
+        planes, grid = torch.randn(*shape, requires_grad=True), torch.rand(shape[0], n, 2) * 2 - 1
+        native_ms = time_call(planes_native, repeats, planes, grid, padding)
+        used = "" if shape[1] >= planes_cpu.MIN_CHANNELS else " (training keeps grid_sample: < MIN_CHANNELS)"
+        rows.append((f"{name}, {n} points{used}", time_call(planes_torch, repeats, planes, grid, padding), native_ms))
+    return rows
+
+
+def step_seconds(method: str, data: Path, warmup: int, steps: int, rounds: int) -> dict[str, float]:
+    """Seconds per training step of `method` under each backend, alternating blocks of steps on one model."""
+    flags = METHOD_FLAGS.get(method, []) + ["--data", str(data), "--output-dir", "/tmp/latlas-native-kernels", "--no-progress"]
+    trainer = SceneTask(tyro.cli(TrainConfig, default=TrainConfig(method_name=method, method=method_config(method)), args=flags))
+
+    def run(n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            trainer.train_step()
+            trainer.step += 1
+        return time.perf_counter() - start
+
+    backends.set_backend("auto")
+    run(warmup)
+    totals = {"reference": 0.0, "auto": 0.0}
+    for _ in range(rounds):
+        for backend in totals:
+            backends.set_backend(backend)
+            totals[backend] += run(steps)
+    backends.set_backend("auto")
+    return {backend: total / (steps * rounds) for backend, total in totals.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("../shared/datasets/objects128/bunny"))
+    parser.add_argument("--methods", nargs="*", default=["instant-ngp", "nerfacto", "tensorf", "kplanes", "triplane"])
+    parser.add_argument("--points", type=int, default=32768, help="hash-grid points per call")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=60, help="steps before timing (occupancy grids settle)")
+    parser.add_argument("--steps", type=int, default=10, help="steps per timed block")
+    parser.add_argument("--rounds", type=int, default=2, help="timed blocks per backend, alternating")
+    args = parser.parse_args()
+    if hash_grid_cpu.load_library() is None or planes_cpu.load_library() is None:
+        raise SystemExit("no native kernels on this machine (see the warning above)")
+    print(machine_line())
+    print("| kernel case (forward + backward) | PyTorch ms | native ms | speed-up |")
+    print("|---|---|---|---|")
+    for case, torch_ms, native_ms in kernel_rows(args.points, args.repeats):
+        print(f"| {case} | {torch_ms:.1f} | {native_ms:.1f} | {torch_ms / native_ms:.2f}x |")
+    if not args.methods:
+        return
+    print(f"\n# training steps on {args.data}, CPU flags of benchmarks/methods.py, after {args.warmup} steps, {args.rounds} x {args.steps} steps each")
+    print("| method | PyTorch s/step | native s/step | speed-up |")
+    print("|---|---|---|---|")
+    for method in args.methods:
+        seconds = step_seconds(method, args.data, args.warmup, args.steps, args.rounds)
+        print(f"| {method} | {seconds['reference']:.3f} | {seconds['auto']:.3f} | {seconds['reference'] / seconds['auto']:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
