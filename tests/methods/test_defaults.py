@@ -1,0 +1,31 @@
+"""The CPU defaults of `latlas train`: every method's flags parse, and the sizes that the benchmarks measured hold."""
+
+import pytest
+
+from latent_atlas.cli.main import parse_flags
+from latent_atlas.methods.defaults import CPU_FLAGS, device_flags
+from latent_atlas.methods.registry import method_config
+from latent_atlas.tasks.scene_config import TrainConfig
+
+
+def _parsed(method: str) -> TrainConfig:
+    default = TrainConfig(method_name=method, method=method_config(method))
+    return parse_flags(TrainConfig, default=default, args=[*device_flags(method, "cpu"), "--data", "scene"], prog="test")
+
+
+@pytest.mark.parametrize("method", sorted(CPU_FLAGS))
+def test_cpu_flags_parse_for_their_method(method):
+    config = _parsed(method)
+    if "--rays-per-batch" in CPU_FLAGS[method]:
+        assert config.method.rays_per_batch <= 1024  # CPU-sized batches (the GPU defaults are 4096)
+
+
+def test_cpu_defaults_are_sized_for_128_pixel_images():
+    """tensorf's grids stop at 128^3: at 200^3 (the official TensoRF's CPU run) a 2-minute bunny run made 2.3 steps/s
+    and 29.1 dB against 6.1 and 36.2 at 128^3 (BENCHMARKS.md, native kernels section)."""
+    tensorf = _parsed("tensorf").method.model
+    assert (tensorf.initial_resolution, tensorf.final_resolution) == (64, 128)
+    ngp = _parsed("instant-ngp")
+    assert ngp.method.samples_per_batch == 32768
+    assert ngp.method.model.field.hash_grid.n_levels == 8 and ngp.method.model.field.hash_grid.max_resolution == 512
+    assert device_flags("tensorf", "cuda") == ()  # on CUDA: the papers' settings
