@@ -3,8 +3,8 @@ backward), then whole training steps of each grid method with the kernels on (ba
 
     python benchmarks/native_kernels.py [--data ../shared/datasets/objects128/bunny] [--methods ...] [--steps 20]
 
-Kernels: the hash grid (latent_atlas/encodings/hash_grid_cpu.c) and bilinear plane sampling
-(latent_atlas/encodings/planes_cpu.c). The step timing trains one model per method with its CPU flags
+Kernels: the hash grid (latent_atlas/encodings/hash_grid_cpu.c), bilinear plane sampling and fused tri-planes
+(the three planes sampled and summed or multiplied in one pass; latent_atlas/encodings/planes_cpu.c). The step timing trains one model per method with its CPU flags
 (benchmarks/methods.py), warms up, then alternates blocks of steps under each backend on the same model, so both
 see the same state (occupancy grids, sample counts) and the same machine load.
 """
@@ -26,6 +26,8 @@ from torch import Tensor
 from latent_atlas import backends
 from latent_atlas.encodings import hash_grid_cpu, planes_cpu
 from latent_atlas.encodings.hash_grid import HashGridConfig, HashGridEncoding, interpolate_hash_grid
+from latent_atlas.encodings.planes import reduce_planes, sample_planes
+from latent_atlas.encodings.tensor_vm import vm_features
 from latent_atlas.methods.registry import method_config
 from latent_atlas.tasks.scene import SceneTask
 from latent_atlas.tasks.scene_config import TrainConfig
@@ -40,6 +42,17 @@ PLANE_SHAPES = {
     "tensorf lines [3, 16, 200, 1]": ((3, 16, 200, 1), 200000, "zeros"),
     "k-planes scale 2 [3, 16, 128, 128]": ((3, 16, 128, 128), 100000, "border"),
     "tri-plane [3, 32, 64, 64]": ((3, 32, 64, 64), 400000, "border"),
+}
+
+TRIPLANE_SHAPES = {
+    "k-planes field scale 2 [3, 16, 128, 128], product": ((1, 3, 16, 128, 128), 32768, "product"),
+    "k-planes proposal [3, 8, 128, 128], product": ((1, 3, 8, 128, 128), 98304, "product"),
+    "tri-plane [3, 32, 64, 64], sum": ((1, 3, 32, 64, 64), 100000, "sum"),
+}
+
+VM_SHAPES = {  # TensoRF at its CPU grid size (128^3)
+    "tensorf density VM [3, 16, 128, 128] + lines": (16, 128, 200000),
+    "tensorf appearance VM [3, 48, 128, 128] + lines": (48, 128, 50000),
 }
 
 
@@ -73,6 +86,29 @@ def planes_native(planes: Tensor, grid: Tensor, padding: str) -> Tensor:
     return planes_cpu._NativePlanes.apply(planes, grid, padding == "border")
 
 
+def triplanes_torch(planes: Tensor, points: Tensor, reduction: str) -> Tensor:
+    """The PyTorch path: each plane through grid_sample, then reduced."""
+    backends.set_backend("reference")
+    try:
+        return reduce_planes(sample_planes(planes, points), reduction)
+    finally:
+        backends.set_backend("auto")
+
+
+def vm_torch(planes: Tensor, lines: Tensor, points: Tensor) -> Tensor:
+    """The PyTorch path of TensoRF's VM features: planes and lines through grid_sample, multiplied."""
+    backends.set_backend("reference")
+    try:
+        return vm_features(planes, lines, points)
+    finally:
+        backends.set_backend("auto")
+
+
+def vm_native(planes: Tensor, lines: Tensor, points: Tensor) -> Tensor:
+    """The fused VM kernel."""
+    return planes_cpu.fused_vm(planes, lines, points)
+
+
 def kernel_rows(points: int, repeats: int) -> list[tuple[str, float, float]]:
     """(case, PyTorch ms, native ms) per kernel case, forward + backward."""
     rows = []
@@ -84,6 +120,19 @@ def kernel_rows(points: int, repeats: int) -> list[tuple[str, float, float]]:
         native_ms = time_call(planes_native, repeats, planes, grid, padding)
         used = "" if shape[1] >= planes_cpu.MIN_CHANNELS else " (training keeps grid_sample: < MIN_CHANNELS)"
         rows.append((f"{name}, {n} points{used}", time_call(planes_torch, repeats, planes, grid, padding), native_ms))
+    for name, (shape, n, reduction) in TRIPLANE_SHAPES.items():
+        planes, points = torch.randn(*shape, requires_grad=True), torch.rand(1, n, 3) * 2 - 1
+        rows.append(
+            (
+                f"fused {name}, {n} points",
+                time_call(triplanes_torch, repeats, planes, points, reduction),
+                time_call(planes_cpu.fused_triplanes, repeats, planes, points, reduction),
+            )
+        )
+    for name, (rank, side, n) in VM_SHAPES.items():
+        planes, lines = torch.randn(3, rank, side, side, requires_grad=True), torch.randn(3, rank, side, 1, requires_grad=True)
+        points = torch.rand(n, 3) * 2 - 1
+        rows.append((f"fused {name}, {n} points", time_call(vm_torch, repeats, planes, lines, points), time_call(vm_native, repeats, planes, lines, points)))
     return rows
 
 

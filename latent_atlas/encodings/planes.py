@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from latent_atlas.encodings.planes_cpu import sample_bilinear
+from latent_atlas.encodings.planes_cpu import fused_triplanes, sample_bilinear
 
 # Coordinate pairs of the three planes: xy, xz, yz.
 PLANE_AXES = ((0, 1), (0, 2), (1, 2))
@@ -41,8 +41,10 @@ def reduce_planes(features: Tensor, reduction: str) -> Tensor:
 
 
 def triplane_features(planes: Tensor, points: Tensor, reduction: str = "sum") -> Tensor:
-    """Tri-plane lookup: planes [B, 3, C, R, R], points [B, n, 3] in [-1, 1] -> [B, n, C or 3C]."""
-    return reduce_planes(sample_planes(planes, points), reduction)
+    """Tri-plane lookup: planes [B, 3, C, R, R], points [B, n, 3] in [-1, 1] -> [B, n, C or 3C] (sum and product:
+    one fused native pass on a CPU where it applies; sample_planes + reduce_planes, the reference, elsewhere)."""
+    fused = fused_triplanes(planes, points, reduction)
+    return fused if fused is not None else reduce_planes(sample_planes(planes, points), reduction)
 
 
 def kplane_features(scales: list[Tensor], points: Tensor) -> Tensor:

@@ -81,3 +81,159 @@ void planes_backward(const float *grad_out, const float *grid, int64_t n_planes,
         }
     }
 }
+
+/* ---- fused tri-planes: the three planes of a point sampled and reduced (sum or product) in one pass ----------
+ * planes [B, 3, R, R, C] (channels last), points [B, n, 3] in [-1, 1] -> out [B, n, C]. Plane p reads the point's
+ * axes (0, 1), (0, 2), (1, 2) as (width, height), border padding (what planes.sample_planes does). product = 0:
+ * the sum of the three planes' features, 1: their product. */
+#define MAX_BLOCK 64 /* channels handled per pass (stack buffers) */
+static const int PLANE_U[3] = {0, 0, 1}, PLANE_V[3] = {1, 2, 2};
+
+static inline void triplane_taps(const float *point, int64_t side, Taps *taps) {
+    for (int p = 0; p < 3; p++) {
+        const float uv[2] = {point[PLANE_U[p]], point[PLANE_V[p]]};
+        taps[p] = taps_at(uv, side, side, 1);
+    }
+}
+
+/* the channels [c0, c1) of plane p's bilinear feature: into f[0 .. c1 - c0) */
+static inline void tap_features(const float *plane, const Taps *t, int64_t channels, int64_t c0, int64_t c1, float *f) {
+    for (int64_t c = c0; c < c1; c++) f[c - c0] = 0.0f;
+    for (int k = 0; k < 4; k++) {
+        if (t->texel[k] < 0) continue;
+        const float *row = plane + t->texel[k] * channels;
+        const float w = t->weight[k];
+        for (int64_t c = c0; c < c1; c++) f[c - c0] += w * row[c];
+    }
+}
+
+void triplane_forward(const float *planes, const float *points, int64_t batch, int64_t channels, int64_t side, int64_t n, int product,
+                      float *out, int n_threads) {
+    const int64_t plane_size = side * side * channels;
+    for (int64_t b = 0; b < batch; b++) {
+        const float *scene = planes + b * 3 * plane_size;
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+        for (int64_t i = 0; i < n; i++) {
+            Taps taps[3];
+            float f[3][MAX_BLOCK];
+            triplane_taps(points + (b * n + i) * 3, side, taps);
+            float *o = out + (b * n + i) * channels;
+            for (int64_t c0 = 0; c0 < channels; c0 += MAX_BLOCK) {
+                const int64_t c1 = c0 + MAX_BLOCK < channels ? c0 + MAX_BLOCK : channels;
+                for (int p = 0; p < 3; p++) tap_features(scene + p * plane_size, &taps[p], channels, c0, c1, f[p]);
+                for (int64_t c = c0; c < c1; c++)
+                    o[c] = product ? f[0][c - c0] * f[1][c - c0] * f[2][c - c0] : f[0][c - c0] + f[1][c - c0] + f[2][c - c0];
+            }
+        }
+    }
+}
+
+/* grad_out [B, n, C] -> grad_planes [B, 3, R, R, C] (overwritten); planes are read for the product's factors.
+ * Threads split the channels (each owns its channels of every texel): no atomics, a deterministic sum. */
+void triplane_backward(const float *grad_out, const float *planes, const float *points, int64_t batch, int64_t channels, int64_t side,
+                       int64_t n, int product, float *grad_planes, int n_threads) {
+    const int64_t plane_size = side * side * channels;
+    memset(grad_planes, 0, sizeof(float) * (size_t)(batch * 3 * plane_size));
+    int64_t n_blocks = (channels + MAX_BLOCK - 1) / MAX_BLOCK;
+    if (n_blocks < n_threads) n_blocks = n_threads < channels ? n_threads : channels;
+#pragma omp parallel for schedule(static, 1) num_threads(n_threads)
+    for (int64_t blk = 0; blk < n_blocks; blk++) {
+        const int64_t c0 = channels * blk / n_blocks, c1 = channels * (blk + 1) / n_blocks;
+        float f[3][MAX_BLOCK], g[MAX_BLOCK];
+        for (int64_t b = 0; b < batch; b++) {
+            const float *scene = planes + b * 3 * plane_size;
+            float *grad_scene = grad_planes + b * 3 * plane_size;
+            for (int64_t i = 0; i < n; i++) {
+                Taps taps[3];
+                triplane_taps(points + (b * n + i) * 3, side, taps);
+                const float *go = grad_out + (b * n + i) * channels;
+                if (product)
+                    for (int p = 0; p < 3; p++) tap_features(scene + p * plane_size, &taps[p], channels, c0, c1, f[p]);
+                for (int p = 0; p < 3; p++) {
+                    const int q = (p + 1) % 3, r = (p + 2) % 3;
+                    for (int64_t c = c0; c < c1; c++) g[c - c0] = product ? go[c] * f[q][c - c0] * f[r][c - c0] : go[c];
+                    float *plane = grad_scene + p * plane_size;
+                    for (int k = 0; k < 4; k++) {
+                        if (taps[p].texel[k] < 0) continue;
+                        float *row = plane + taps[p].texel[k] * channels;
+                        const float w = taps[p].weight[k];
+                        for (int64_t c = c0; c < c1; c++) row[c] += w * g[c - c0];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ---- fused TensoRF vector-matrix features: plane_m(u, v) * line_m(w) for the three modes in one pass ----------
+ * planes [3, N, N, R] (channels last), lines [3, N, R], points [n, 3] in [-1, 1] -> out [n, 3R] (mode-major:
+ * out[i, m * R + r]), zeros padding as F.grid_sample's. Mode m reads axes (0, 1), (0, 2), (1, 2) for its plane
+ * (width, height) and axis 2, 1, 0 for its line. */
+static const int LINE_AXIS[3] = {2, 1, 0};
+
+static inline void vm_taps(const float *point, int64_t side, Taps *plane_taps, Taps *line_taps) {
+    for (int m = 0; m < 3; m++) {
+        const float uv[2] = {point[PLANE_U[m]], point[PLANE_V[m]]};
+        const float w[2] = {-1.0f, point[LINE_AXIS[m]]}; /* a line is a plane of width 1: u is irrelevant */
+        plane_taps[m] = taps_at(uv, side, side, 0);
+        line_taps[m] = taps_at(w, side, 1, 0);
+    }
+}
+
+void vm_forward(const float *planes, const float *lines, const float *points, int64_t rank, int64_t side, int64_t n, float *out,
+                int n_threads) {
+    const int64_t plane_size = side * side * rank, line_size = side * rank;
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t i = 0; i < n; i++) {
+        Taps pt[3], lt[3];
+        float fp[MAX_BLOCK], fl[MAX_BLOCK];
+        vm_taps(points + i * 3, side, pt, lt);
+        for (int m = 0; m < 3; m++) {
+            float *o = out + (i * 3 + m) * rank;
+            for (int64_t c0 = 0; c0 < rank; c0 += MAX_BLOCK) {
+                const int64_t c1 = c0 + MAX_BLOCK < rank ? c0 + MAX_BLOCK : rank;
+                tap_features(planes + m * plane_size, &pt[m], rank, c0, c1, fp);
+                tap_features(lines + m * line_size, &lt[m], rank, c0, c1, fl);
+                for (int64_t c = c0; c < c1; c++) o[c] = fp[c - c0] * fl[c - c0];
+            }
+        }
+    }
+}
+
+/* grad_out [n, 3R] -> grad_planes [3, N, N, R], grad_lines [3, N, R] (both overwritten); threads split the
+ * channels (each owns its channels of every texel): no atomics, a deterministic sum. */
+void vm_backward(const float *grad_out, const float *planes, const float *lines, const float *points, int64_t rank, int64_t side, int64_t n,
+                 float *grad_planes, float *grad_lines, int n_threads) {
+    const int64_t plane_size = side * side * rank, line_size = side * rank;
+    memset(grad_planes, 0, sizeof(float) * (size_t)(3 * plane_size));
+    memset(grad_lines, 0, sizeof(float) * (size_t)(3 * line_size));
+    int64_t n_blocks = (rank + MAX_BLOCK - 1) / MAX_BLOCK;
+    if (n_blocks < n_threads) n_blocks = n_threads < rank ? n_threads : rank;
+#pragma omp parallel for schedule(static, 1) num_threads(n_threads)
+    for (int64_t blk = 0; blk < n_blocks; blk++) {
+        const int64_t c0 = rank * blk / n_blocks, c1 = rank * (blk + 1) / n_blocks;
+        float fp[MAX_BLOCK], fl[MAX_BLOCK];
+        for (int64_t i = 0; i < n; i++) {
+            Taps pt[3], lt[3];
+            vm_taps(points + i * 3, side, pt, lt);
+            for (int m = 0; m < 3; m++) {
+                const float *g = grad_out + (i * 3 + m) * rank;
+                tap_features(planes + m * plane_size, &pt[m], rank, c0, c1, fp);
+                tap_features(lines + m * line_size, &lt[m], rank, c0, c1, fl);
+                float *gp = grad_planes + m * plane_size, *gl = grad_lines + m * line_size;
+                for (int k = 0; k < 4; k++) {
+                    if (pt[m].texel[k] >= 0) {
+                        float *row = gp + pt[m].texel[k] * rank;
+                        const float w = pt[m].weight[k];
+                        for (int64_t c = c0; c < c1; c++) row[c] += w * g[c] * fl[c - c0];
+                    }
+                    if (lt[m].texel[k] >= 0) {
+                        float *row = gl + lt[m].texel[k] * rank;
+                        const float w = lt[m].weight[k];
+                        for (int64_t c = c0; c < c1; c++) row[c] += w * g[c] * fp[c - c0];
+                    }
+                }
+            }
+        }
+    }
+}

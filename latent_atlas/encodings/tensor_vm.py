@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from latent_atlas.encodings.planes_cpu import sample_bilinear
+from latent_atlas.encodings.planes_cpu import fused_vm, sample_bilinear
 
 # For each mode: the plane's two axes and the line's axis (TensoRF's order).
 VM_MODES = (((0, 1), 2), ((0, 2), 1), ((1, 2), 0))
@@ -15,8 +15,12 @@ VM_MODES = (((0, 1), 2), ((0, 2), 1), ((1, 2), 0))
 def vm_features(planes: Tensor, lines: Tensor, points: Tensor) -> Tensor:
     """VM features [n, 3R]: planes [3, R, N, N] and lines [3, R, N, 1] at points [n, 3] in [-1, 1].
 
-    Mode m gives plane_m(x_u, x_v) * line_m(x_w) per component; modes are concatenated.
+    Mode m gives plane_m(x_u, x_v) * line_m(x_w) per component; modes are concatenated. One fused native pass on
+    a CPU where it applies; the two samplings below (the reference) elsewhere.
     """
+    fused = fused_vm(planes, lines, points)
+    if fused is not None:
+        return fused
     n = points.shape[0]
     plane_grid = torch.stack([points[:, list(uv)] for uv, _ in VM_MODES])  # [3, n, 2]
     line_coord = torch.stack([points[:, w] for _, w in VM_MODES])  # [3, n]

@@ -57,3 +57,72 @@ def test_native_planes_take_non_contiguous_inputs_and_expanded_gradients():
     out.sum().backward()
     assert torch.allclose(out, ref, atol=1e-5)
     assert torch.allclose(planes.grad, ref_grad, atol=1e-3)
+
+
+def _triplanes_by_grid_sample(planes, points, reduction):
+    """The reference: each of the xy, xz, yz planes through F.grid_sample (border), then summed or multiplied."""
+    b, _, c, r, _ = planes.shape
+    sampled = []
+    for p, axes in enumerate(((0, 1), (0, 2), (1, 2))):
+        grid = points[..., list(axes)][:, :, None]  # [B, n, 1, 2]
+        sampled.append(F.grid_sample(planes[:, p], grid, mode="bilinear", padding_mode="border", align_corners=True)[..., 0].transpose(1, 2))
+    return sampled[0] + sampled[1] + sampled[2] if reduction == "sum" else sampled[0] * sampled[1] * sampled[2]
+
+
+@needs_kernel
+@pytest.mark.parametrize("reduction", ["sum", "product"])
+@pytest.mark.parametrize("channels", [3, 16, 70])  # 70: more than one pass of 64 channels
+def test_fused_triplanes_match_grid_sample(reduction, channels):
+    torch.manual_seed(channels)
+    planes = torch.randn(2, 3, channels, 11, 11, requires_grad=True)
+    points = torch.rand(2, 600, 3) * 2.4 - 1.2  # some outside the box: border padding
+    points[:, :2] = torch.tensor([[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0]])
+    grad = torch.randn(2, 600, channels)
+    ref = _triplanes_by_grid_sample(planes, points, reduction)
+    (ref * grad).sum().backward()
+    ref_grad, planes.grad = planes.grad.clone(), None
+    out = planes_cpu.fused_triplanes(planes, points, reduction)
+    (out * grad).sum().backward()
+    assert torch.allclose(out, ref, atol=1e-5)
+    assert torch.allclose(planes.grad, ref_grad, atol=1e-4)
+    assert ref_grad.abs().max() > 1.0
+
+
+@needs_kernel
+def test_fused_triplanes_dispatch(monkeypatch):
+    """triplane_features fuses sum and product when the points need no gradient, under the auto backend only."""
+    from latent_atlas.encodings.planes import triplane_features
+
+    planes, points = torch.randn(1, 3, 8, 6, 6), torch.rand(1, 50, 3) * 2 - 1
+    assert planes_cpu.fused_triplanes(planes, points, "concat") is None
+    assert planes_cpu.fused_triplanes(planes, points.clone().requires_grad_(True), "sum") is None
+    fused = triplane_features(planes, points, "product")
+    monkeypatch.setattr(backends, "_backend", "reference")
+    assert planes_cpu.fused_triplanes(planes, points, "product") is None
+    assert torch.allclose(fused, triplane_features(planes, points, "product"), atol=1e-6)
+
+
+@needs_kernel
+@pytest.mark.parametrize("rank", [5, 16, 70])
+def test_fused_vm_matches_grid_sample(rank, monkeypatch):
+    """TensoRF's VM features, fused, against the reference (two grid_samples and a product), values and gradients."""
+    from latent_atlas.encodings.tensor_vm import vm_features
+
+    torch.manual_seed(rank)
+    planes = torch.randn(3, rank, 13, 13, requires_grad=True)
+    lines = torch.randn(3, rank, 13, 1, requires_grad=True)
+    points = torch.rand(900, 3) * 2.4 - 1.2  # some outside the box: zeros padding
+    points[:2] = torch.tensor([[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0]])
+    grad = torch.randn(900, 3 * rank)
+    fused = planes_cpu.fused_vm(planes, lines, points)
+    (fused * grad).sum().backward()
+    grads = planes.grad.clone(), lines.grad.clone()
+    planes.grad = lines.grad = None
+    monkeypatch.setattr(backends, "_backend", "reference")
+    assert planes_cpu.fused_vm(planes, lines, points) is None
+    ref = vm_features(planes, lines, points)
+    (ref * grad).sum().backward()
+    assert torch.allclose(fused, ref, atol=1e-5)
+    assert torch.allclose(grads[0], planes.grad, atol=1e-4)
+    assert torch.allclose(grads[1], lines.grad, atol=1e-4)
+    assert lines.grad.abs().max() > 1.0
