@@ -9,15 +9,19 @@ import time
 
 
 def cpu_model() -> str:
-    """The CPU's model name as lscpu reports it (platform.processor() where lscpu is absent)."""
+    """The CPU's model name as lscpu reports it, with its family, model and L3 size (virtual machines often say
+    only "AMD EPYC": family 25 model 17 is a Zen 4, 25/1 a Zen 3); platform.processor() where lscpu is absent."""
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         out = ""
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+    fields = {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in out.splitlines())}
+    if "Model name" not in fields:
+        return platform.processor() or platform.machine()
+    details = [f"family {fields['CPU family']} model {fields['Model']}" if "CPU family" in fields and "Model" in fields else ""]
+    details.append(f"L3 {fields['L3 cache'].split('(')[0].strip()}" if "L3 cache" in fields else "")
+    details = [d for d in details if d]
+    return fields["Model name"] + (f" ({', '.join(details)})" if details else "")
 
 
 def machine_line() -> str:

@@ -5,6 +5,7 @@
  * channels last ([P, H, W, C], one texel's channels adjacent), so each point's four taps are four contiguous
  * runs of C floats. Forward threads split the points; backward threads split the channels (each thread owns its
  * channels of every texel: no atomics, a deterministic sum). grid[p, i] = (u, v) in [-1, 1]: u along the width.
+ * Below: the same taps fused over the three planes of a tri-plane (sum or product) and over TensoRF's VM modes.
  */
 #include <math.h>
 #include <stdint.h>

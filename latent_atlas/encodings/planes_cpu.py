@@ -1,6 +1,7 @@
-"""Bilinear plane sampling's native CPU kernel (planes_cpu.c, built by latent_atlas.native): the fast CPU backend
-of F.grid_sample(..., mode="bilinear", align_corners=True) for feature planes, with the gradient for the planes
-only (tests/encodings/test_planes_cpu.py checks it against grid_sample)."""
+"""Bilinear plane sampling's native CPU kernels (planes_cpu.c, built by latent_atlas.native): the fast CPU backend
+of F.grid_sample(..., mode="bilinear", align_corners=True) for feature planes, alone (sample_bilinear), fused
+over a tri-plane's three planes (fused_triplanes) and over TensoRF's planes and lines (fused_vm); gradients for
+the planes only (tests/encodings/test_planes_cpu.py checks them against grid_sample)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from latent_atlas import native
 
 SOURCE = Path(__file__).with_name("planes_cpu.c")
 MIN_CHANNELS = 32
-"""Planes with fewer channels keep F.grid_sample: forward + backward on a 2-core CPU (benchmarks/native_kernels.py),
-native vs grid_sample: 3.3x at 48 channels, 1.9x at 32, 0.9-1.0x at 16, 0.75x on TensoRF's 16-channel lines."""
+"""Single planes with fewer channels keep F.grid_sample (now only k-planes' space-time planes: static tri-planes,
+k-planes and TensoRF's VM go through the fused kernels): forward + backward on a 2-core CPU
+(benchmarks/native_kernels.py), native vs grid_sample: 3.3x at 48 channels, 1.9x at 32, 0.9-1.0x at 16 on one
+machine, 1.9-2.5x at 16 on another of the same CPU model string (BENCHMARKS.md)."""
 _ARGS = [ctypes.c_void_p, ctypes.c_void_p, *[ctypes.c_int64] * 5, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
 _TRIPLANE_FORWARD = [ctypes.c_void_p, ctypes.c_void_p, *[ctypes.c_int64] * 4, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
 _TRIPLANE_BACKWARD = [ctypes.c_void_p, *_TRIPLANE_FORWARD]

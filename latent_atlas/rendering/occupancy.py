@@ -57,3 +57,18 @@ class OccupancyGrid(nn.Module):
         threshold = min(self.opacity.mean().item(), self.threshold)
         occupied = (self.opacity > threshold).float().reshape(1, 1, r, r, r)
         self.occupied = F.max_pool3d(occupied, 3, stride=1, padding=1).reshape(-1) > 0
+
+
+def corner_cells(mask: Tensor) -> Tensor:
+    """Cells [D-1, H-1, W-1] (bool) between the voxels of a mask [D, H, W] that have an occupied corner voxel."""
+    return F.max_pool3d(mask[None, None].float(), kernel_size=2, stride=1)[0, 0] > 0
+
+
+def trilinear_nonzero(cells: Tensor, points: Tensor) -> Tensor:
+    """Whether the trilinear interpolation of a 0/1 voxel mask is > 0 at points [m, 3] ((x, y, z) in [-1, 1],
+    align_corners=True): bool [m], read from its corner_cells [D-1, H-1, W-1]. Exact wherever no coordinate
+    falls on a voxel plane; points outside the grid take the nearest cell (a mask is kept, never dropped)."""
+    sizes = torch.tensor([cells.shape[2], cells.shape[1], cells.shape[0]], device=points.device)  # cells along x, y, z
+    index = ((points + 1.0) * 0.5 * sizes).long()
+    index = torch.minimum(index.clamp_min(0), sizes - 1)
+    return cells[index[:, 2], index[:, 1], index[:, 0]]

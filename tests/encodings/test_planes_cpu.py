@@ -10,6 +10,16 @@ from latent_atlas.encodings import planes_cpu
 needs_kernel = pytest.mark.skipif(planes_cpu.load_library() is None, reason="no C compiler: the native kernel is unavailable")
 
 
+def _value_and_grads(fn, grad, *leaves):
+    """fn()'s value and the gradients of `leaves` for the upstream gradient `grad` (left cleared on the leaves)."""
+    out = fn()
+    (out * grad).sum().backward()
+    grads = [leaf.grad.clone() for leaf in leaves]
+    for leaf in leaves:
+        leaf.grad = None
+    return out, *grads
+
+
 @needs_kernel
 @pytest.mark.parametrize("padding_mode", ["zeros", "border"])
 @pytest.mark.parametrize("shape", [(3, 5, 17, 11), (2, 4, 9, 1)])  # planes, and lines (width 1)
@@ -19,13 +29,12 @@ def test_native_planes_match_grid_sample(padding_mode, shape):
     grid = torch.rand(shape[0], 700, 2) * 2.4 - 1.2  # some points outside [-1, 1] (padding matters)
     grid[:, :3] = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [1.0, -1.0]])
     grad = torch.randn(shape[0], shape[1], 700)
-    ref = F.grid_sample(planes, grid[:, :, None], mode="bilinear", padding_mode=padding_mode, align_corners=True)[..., 0]
-    (ref * grad).sum().backward()
-    ref_grad, planes.grad = planes.grad.clone(), None
-    out = planes_cpu._NativePlanes.apply(planes, grid, padding_mode == "border").permute(0, 2, 1)
-    (out * grad).sum().backward()
+    ref, ref_grad = _value_and_grads(
+        lambda: F.grid_sample(planes, grid[:, :, None], mode="bilinear", padding_mode=padding_mode, align_corners=True)[..., 0], grad, planes
+    )
+    out, out_grad = _value_and_grads(lambda: planes_cpu._NativePlanes.apply(planes, grid, padding_mode == "border").permute(0, 2, 1), grad, planes)
     assert torch.allclose(out, ref, atol=1e-5)
-    assert torch.allclose(planes.grad, ref_grad, atol=1e-4)
+    assert torch.allclose(out_grad, ref_grad, atol=1e-4)
     assert ref_grad.abs().max() > 1.0
 
 
@@ -78,13 +87,10 @@ def test_fused_triplanes_match_grid_sample(reduction, channels):
     points = torch.rand(2, 600, 3) * 2.4 - 1.2  # some outside the box: border padding
     points[:, :2] = torch.tensor([[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0]])
     grad = torch.randn(2, 600, channels)
-    ref = _triplanes_by_grid_sample(planes, points, reduction)
-    (ref * grad).sum().backward()
-    ref_grad, planes.grad = planes.grad.clone(), None
-    out = planes_cpu.fused_triplanes(planes, points, reduction)
-    (out * grad).sum().backward()
+    ref, ref_grad = _value_and_grads(lambda: _triplanes_by_grid_sample(planes, points, reduction), grad, planes)
+    out, out_grad = _value_and_grads(lambda: planes_cpu.fused_triplanes(planes, points, reduction), grad, planes)
     assert torch.allclose(out, ref, atol=1e-5)
-    assert torch.allclose(planes.grad, ref_grad, atol=1e-4)
+    assert torch.allclose(out_grad, ref_grad, atol=1e-4)
     assert ref_grad.abs().max() > 1.0
 
 
@@ -114,15 +120,11 @@ def test_fused_vm_matches_grid_sample(rank, monkeypatch):
     points = torch.rand(900, 3) * 2.4 - 1.2  # some outside the box: zeros padding
     points[:2] = torch.tensor([[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0]])
     grad = torch.randn(900, 3 * rank)
-    fused = planes_cpu.fused_vm(planes, lines, points)
-    (fused * grad).sum().backward()
-    grads = planes.grad.clone(), lines.grad.clone()
-    planes.grad = lines.grad = None
+    fused, *fused_grads = _value_and_grads(lambda: planes_cpu.fused_vm(planes, lines, points), grad, planes, lines)
     monkeypatch.setattr(backends, "_backend", "reference")
     assert planes_cpu.fused_vm(planes, lines, points) is None
-    ref = vm_features(planes, lines, points)
-    (ref * grad).sum().backward()
+    ref, *ref_grads = _value_and_grads(lambda: vm_features(planes, lines, points), grad, planes, lines)
     assert torch.allclose(fused, ref, atol=1e-5)
-    assert torch.allclose(grads[0], planes.grad, atol=1e-4)
-    assert torch.allclose(grads[1], lines.grad, atol=1e-4)
-    assert lines.grad.abs().max() > 1.0
+    assert torch.allclose(fused_grads[0], ref_grads[0], atol=1e-4)
+    assert torch.allclose(fused_grads[1], ref_grads[1], atol=1e-4)
+    assert ref_grads[1].abs().max() > 1.0

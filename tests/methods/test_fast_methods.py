@@ -166,3 +166,17 @@ def test_instant_ngp_learns_a_thin_wide_object(aircraft_scene, tmp_path):
     rays = [entry["rays_per_batch"] for entry in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "rays_per_batch" in entry]
     assert rays[-1] > 3 * rays[0], rays  # empty space carved
     assert summary["eval_psnr"] > 22.0, summary  # 26.3 here; a white image ~14
+
+
+def test_tensorf_alpha_mask_lookup_follows_a_new_or_loaded_mask():
+    """The alpha-mask test reads cached corner cells: they must follow the mask when it is replaced or loaded."""
+    model = _small_tensorf_overrides().setup(3, -torch.ones(3), torch.ones(3))
+    points = torch.tensor([[-0.9, -0.9, -0.9], [0.9, 0.9, 0.9]])
+    mask = torch.zeros(1, 1, 8, 8, 8)
+    mask[..., :2, :2, :2] = 1.0  # the (-, -, -) corner only
+    model.alpha_mask = mask
+    assert model._mask_values(points).tolist() == [True, False]
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state["alpha_mask"] = mask.flip(2, 3, 4)  # the (+, +, +) corner only, copied in place by load_state_dict
+    model.load_state_dict(state)
+    assert model._mask_values(points).tolist() == [False, True]

@@ -1,6 +1,7 @@
 import torch
+import torch.nn.functional as F
 
-from latent_atlas.rendering.occupancy import OccupancyGrid
+from latent_atlas.rendering.occupancy import OccupancyGrid, corner_cells, trilinear_nonzero
 
 
 def _blob(points: torch.Tensor) -> torch.Tensor:
@@ -30,3 +31,14 @@ def test_occupancy_decays_when_density_vanishes():
         grid.update(lambda p: torch.zeros(p.shape[0]), 0.01, all_cells=True)
     assert grid.occupied.sum() <= before
     assert grid.opacity.max() < 1e-2
+
+
+def test_trilinear_nonzero_matches_grid_sample_of_the_mask():
+    """TensoRF's alpha-mask test (trilinear value > 0), read from corner cells, against grid_sample itself."""
+    torch.manual_seed(0)
+    mask = (torch.rand(9, 7, 5) > 0.85).float()  # (z, y, x): sides differ, so a swapped axis fails
+    points = torch.rand(20000, 3) * 2 - 1
+    reference = F.grid_sample(mask[None, None], points.reshape(1, -1, 1, 1, 3), mode="bilinear", align_corners=True).reshape(-1) > 0
+    fast = trilinear_nonzero(corner_cells(mask), points)
+    assert torch.equal(fast, reference)
+    assert 0.2 < reference.float().mean() < 0.9
