@@ -8,7 +8,9 @@
  * Below: the same taps fused over the three planes of a tri-plane (sum or product) and over TensoRF's VM modes.
  */
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -129,41 +131,59 @@ void triplane_forward(const float *planes, const float *points, int64_t batch, i
     }
 }
 
-/* grad_out [B, n, C] -> grad_planes [B, 3, R, R, C] (overwritten); planes are read for the product's factors.
- * Threads split the channels (each owns its channels of every texel): no atomics, a deterministic sum. */
-void triplane_backward(const float *grad_out, const float *planes, const float *points, int64_t batch, int64_t channels, int64_t side,
-                       int64_t n, int product, float *grad_planes, int n_threads) {
+/* one point's gradient for the three planes of its scene (all channels, in passes of MAX_BLOCK) */
+static inline void triplane_point_backward(const float *scene, const float *point, const float *go, int64_t channels, int64_t side,
+                                           int product, float *grad_scene) {
     const int64_t plane_size = side * side * channels;
-    memset(grad_planes, 0, sizeof(float) * (size_t)(batch * 3 * plane_size));
-    int64_t n_blocks = (channels + MAX_BLOCK - 1) / MAX_BLOCK;
-    if (n_blocks < n_threads) n_blocks = n_threads < channels ? n_threads : channels;
-#pragma omp parallel for schedule(static, 1) num_threads(n_threads)
-    for (int64_t blk = 0; blk < n_blocks; blk++) {
-        const int64_t c0 = channels * blk / n_blocks, c1 = channels * (blk + 1) / n_blocks;
-        float f[3][MAX_BLOCK], g[MAX_BLOCK];
-        for (int64_t b = 0; b < batch; b++) {
-            const float *scene = planes + b * 3 * plane_size;
-            float *grad_scene = grad_planes + b * 3 * plane_size;
-            for (int64_t i = 0; i < n; i++) {
-                Taps taps[3];
-                triplane_taps(points + (b * n + i) * 3, side, taps);
-                const float *go = grad_out + (b * n + i) * channels;
-                if (product)
-                    for (int p = 0; p < 3; p++) tap_features(scene + p * plane_size, &taps[p], channels, c0, c1, f[p]);
-                for (int p = 0; p < 3; p++) {
-                    const int q = (p + 1) % 3, r = (p + 2) % 3;
-                    for (int64_t c = c0; c < c1; c++) g[c - c0] = product ? go[c] * f[q][c - c0] * f[r][c - c0] : go[c];
-                    float *plane = grad_scene + p * plane_size;
-                    for (int k = 0; k < 4; k++) {
-                        if (taps[p].texel[k] < 0) continue;
-                        float *row = plane + taps[p].texel[k] * channels;
-                        const float w = taps[p].weight[k];
-                        for (int64_t c = c0; c < c1; c++) row[c] += w * g[c - c0];
-                    }
-                }
+    Taps taps[3];
+    float f[3][MAX_BLOCK], g[MAX_BLOCK];
+    triplane_taps(point, side, taps);
+    for (int64_t c0 = 0; c0 < channels; c0 += MAX_BLOCK) {
+        const int64_t c1 = c0 + MAX_BLOCK < channels ? c0 + MAX_BLOCK : channels;
+        if (product)
+            for (int p = 0; p < 3; p++) tap_features(scene + p * plane_size, &taps[p], channels, c0, c1, f[p]);
+        for (int p = 0; p < 3; p++) {
+            const int q = (p + 1) % 3, r = (p + 2) % 3;
+            for (int64_t c = c0; c < c1; c++) g[c - c0] = product ? go[c] * f[q][c - c0] * f[r][c - c0] : go[c];
+            float *plane = grad_scene + p * plane_size;
+            for (int k = 0; k < 4; k++) {
+                if (taps[p].texel[k] < 0) continue;
+                float *row = plane + taps[p].texel[k] * channels;
+                const float w = taps[p].weight[k];
+                for (int64_t c = c0; c < c1; c++) row[c] += w * g[c - c0];
             }
         }
     }
+}
+
+/* grad_out [B, n, C] -> grad_planes [B, 3, R, R, C] (overwritten); planes are read for the product's factors.
+ * Threads split the points, each adding into its own copy of the gradient planes (the first thread into
+ * grad_planes), summed afterwards in thread order: no atomics, a deterministic sum for a given thread count.
+ * (Splitting the channels instead made threads write the same 64-byte rows at 8-16 channels.) */
+#define PRIVATE_LIMIT ((int64_t)1 << 24) /* floats of per-thread copies beyond which threads run one at a time */
+void triplane_backward(const float *grad_out, const float *planes, const float *points, int64_t batch, int64_t channels, int64_t side,
+                       int64_t n, int product, float *grad_planes, int n_threads) {
+    const int64_t plane_size = side * side * channels, total = batch * 3 * plane_size;
+    memset(grad_planes, 0, sizeof(float) * (size_t)total);
+    int threads = n_threads > 1 && total * (n_threads - 1) <= PRIVATE_LIMIT ? n_threads : 1;
+    float *copies = threads > 1 ? (float *)calloc((size_t)(total * (threads - 1)), sizeof(float)) : NULL;
+    if (copies == NULL) threads = 1;
+#pragma omp parallel num_threads(threads)
+    {
+        const int t = threads > 1 ? omp_get_thread_num() : 0;
+        float *mine = t == 0 ? grad_planes : copies + (int64_t)(t - 1) * total;
+        for (int64_t b = 0; b < batch; b++) {
+            const int64_t begin = n * t / threads, end = n * (t + 1) / threads;
+            for (int64_t i = begin; i < end; i++)
+                triplane_point_backward(planes + b * 3 * plane_size, points + (b * n + i) * 3, grad_out + (b * n + i) * channels, channels,
+                                        side, product, mine + b * 3 * plane_size);
+        }
+#pragma omp barrier
+#pragma omp for schedule(static)
+        for (int64_t j = 0; j < total; j++)
+            for (int u = 1; u < threads; u++) grad_planes[j] += copies[(int64_t)(u - 1) * total + j];
+    }
+    free(copies);
 }
 
 /* ---- fused TensoRF vector-matrix features: plane_m(u, v) * line_m(w) for the three modes in one pass ----------
