@@ -18,9 +18,11 @@ def cpu_model() -> str:
     fields = {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in out.splitlines())}
     if "Model name" not in fields:
         return platform.processor() or platform.machine()
-    details = [f"family {fields['CPU family']} model {fields['Model']}" if "CPU family" in fields and "Model" in fields else ""]
-    details.append(f"L3 {fields['L3 cache'].split('(')[0].strip()}" if "L3 cache" in fields else "")
-    details = [d for d in details if d]
+    details = []
+    if "CPU family" in fields and "Model" in fields:
+        details.append(f"family {fields['CPU family']} model {fields['Model']}")
+    if "L3 cache" in fields:
+        details.append(f"L3 {fields['L3 cache'].split('(')[0].strip()}")
     return fields["Model name"] + (f" ({', '.join(details)})" if details else "")
 
 

@@ -3,9 +3,9 @@ backward), then whole training steps of each grid method with the kernels on (ba
 
     python benchmarks/native_kernels.py [--data ../shared/datasets/objects128/bunny] [--methods ...] [--steps 20]
 
-Kernels: the hash grid (latent_atlas/encodings/hash_grid_cpu.c), bilinear plane sampling and fused tri-planes
-(the three planes sampled and summed or multiplied in one pass; latent_atlas/encodings/planes_cpu.c). The step timing trains one model per method with its CPU flags
-(benchmarks/methods.py), warms up, then alternates blocks of steps under each backend on the same model, so both
+Kernels: the hash grid (latent_atlas/encodings/hash_grid_cpu.c), bilinear plane sampling, fused tri-planes (the
+three planes sampled and summed or multiplied in one pass) and fused TensoRF VM features (planes_cpu.c). The step
+timing trains one model per method with its CPU flags (benchmarks/methods.py), warms up, then alternates blocks of steps under each backend on the same model, so both
 see the same state (occupancy grids, sample counts) and the same machine load.
 """
 
@@ -86,27 +86,22 @@ def planes_native(planes: Tensor, grid: Tensor, padding: str) -> Tensor:
     return planes_cpu._NativePlanes.apply(planes, grid, padding == "border")
 
 
-def triplanes_torch(planes: Tensor, points: Tensor, reduction: str) -> Tensor:
-    """The PyTorch path: each plane through grid_sample, then reduced."""
-    backends.set_backend("reference")
-    try:
-        return reduce_planes(sample_planes(planes, points), reduction)
-    finally:
-        backends.set_backend("auto")
+def on_reference(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """fn run under the reference backend (its PyTorch path), the backend back to auto afterwards."""
+
+    def run(*args) -> Tensor:
+        backends.set_backend("reference")
+        try:
+            return fn(*args)
+        finally:
+            backends.set_backend("auto")
+
+    return run
 
 
-def vm_torch(planes: Tensor, lines: Tensor, points: Tensor) -> Tensor:
-    """The PyTorch path of TensoRF's VM features: planes and lines through grid_sample, multiplied."""
-    backends.set_backend("reference")
-    try:
-        return vm_features(planes, lines, points)
-    finally:
-        backends.set_backend("auto")
-
-
-def vm_native(planes: Tensor, lines: Tensor, points: Tensor) -> Tensor:
-    """The fused VM kernel."""
-    return planes_cpu.fused_vm(planes, lines, points)
+def triplanes_unfused(planes: Tensor, points: Tensor, reduction: str) -> Tensor:
+    """Each plane sampled, then reduced (the reference of fused_triplanes)."""
+    return reduce_planes(sample_planes(planes, points), reduction)
 
 
 def kernel_rows(points: int, repeats: int) -> list[tuple[str, float, float]]:
@@ -125,14 +120,20 @@ def kernel_rows(points: int, repeats: int) -> list[tuple[str, float, float]]:
         rows.append(
             (
                 f"fused {name}, {n} points",
-                time_call(triplanes_torch, repeats, planes, points, reduction),
+                time_call(on_reference(triplanes_unfused), repeats, planes, points, reduction),
                 time_call(planes_cpu.fused_triplanes, repeats, planes, points, reduction),
             )
         )
     for name, (rank, side, n) in VM_SHAPES.items():
         planes, lines = torch.randn(3, rank, side, side, requires_grad=True), torch.randn(3, rank, side, 1, requires_grad=True)
         points = torch.rand(n, 3) * 2 - 1
-        rows.append((f"fused {name}, {n} points", time_call(vm_torch, repeats, planes, lines, points), time_call(vm_native, repeats, planes, lines, points)))
+        rows.append(
+            (
+                f"fused {name}, {n} points",
+                time_call(on_reference(vm_features), repeats, planes, lines, points),
+                time_call(planes_cpu.fused_vm, repeats, planes, lines, points),
+            )
+        )
     return rows
 
 
