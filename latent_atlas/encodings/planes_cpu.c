@@ -156,18 +156,33 @@ static inline void triplane_point_backward(const float *scene, const float *poin
     }
 }
 
-/* grad_out [B, n, C] -> grad_planes [B, 3, R, R, C] (overwritten); planes are read for the product's factors.
- * Threads split the points, each adding into its own copy of the gradient planes (the first thread into
- * grad_planes), summed afterwards in thread order: no atomics, a deterministic sum for a given thread count.
- * (Splitting the channels instead made threads write the same 64-byte rows at 8-16 channels.) */
+/* Per-thread gradient copies: threads split the points, each adding into its own copy of the gradient (the first
+ * thread into the output itself), summed afterwards in thread order: no atomics, a deterministic sum for a given
+ * thread count. (Splitting the channels instead made threads write the same 64-byte rows at 8-16 channels.) */
 #define PRIVATE_LIMIT ((int64_t)1 << 24) /* floats of per-thread copies beyond which threads run one at a time */
+
+/* zeroed copies for threads 1..threads-1 of a gradient of `total` floats; lowers *threads to 1 when too large */
+static float *private_copies(int64_t total, int *threads) {
+    if (*threads > 1 && total * (*threads - 1) > PRIVATE_LIMIT) *threads = 1;
+    float *copies = *threads > 1 ? (float *)calloc((size_t)(total * (*threads - 1)), sizeof(float)) : NULL;
+    if (copies == NULL) *threads = 1;
+    return copies;
+}
+
+/* inside a parallel region of `threads`: out[j] += the copies' [j] for j in [0, size) at `offset` within each copy */
+static void sum_copies(float *out, const float *copies, int64_t total, int64_t offset, int64_t size, int threads) {
+#pragma omp for schedule(static)
+    for (int64_t j = 0; j < size; j++)
+        for (int u = 1; u < threads; u++) out[j] += copies[(int64_t)(u - 1) * total + offset + j];
+}
+
+/* grad_out [B, n, C] -> grad_planes [B, 3, R, R, C] (overwritten); planes are read for the product's factors */
 void triplane_backward(const float *grad_out, const float *planes, const float *points, int64_t batch, int64_t channels, int64_t side,
                        int64_t n, int product, float *grad_planes, int n_threads) {
     const int64_t plane_size = side * side * channels, total = batch * 3 * plane_size;
     memset(grad_planes, 0, sizeof(float) * (size_t)total);
-    int threads = n_threads > 1 && total * (n_threads - 1) <= PRIVATE_LIMIT ? n_threads : 1;
-    float *copies = threads > 1 ? (float *)calloc((size_t)(total * (threads - 1)), sizeof(float)) : NULL;
-    if (copies == NULL) threads = 1;
+    int threads = n_threads;
+    float *copies = private_copies(total, &threads);
 #pragma omp parallel num_threads(threads)
     {
         const int t = threads > 1 ? omp_get_thread_num() : 0;
@@ -179,9 +194,7 @@ void triplane_backward(const float *grad_out, const float *planes, const float *
                                         side, product, mine + b * 3 * plane_size);
         }
 #pragma omp barrier
-#pragma omp for schedule(static)
-        for (int64_t j = 0; j < total; j++)
-            for (int u = 1; u < threads; u++) grad_planes[j] += copies[(int64_t)(u - 1) * total + j];
+        sum_copies(grad_planes, copies, total, 0, total, threads);
     }
     free(copies);
 }
@@ -221,40 +234,67 @@ void vm_forward(const float *planes, const float *lines, const float *points, in
     }
 }
 
-/* grad_out [n, 3R] -> grad_planes [3, N, N, R], grad_lines [3, N, R] (both overwritten); threads split the
- * channels (each owns its channels of every texel): no atomics, a deterministic sum. */
-void vm_backward(const float *grad_out, const float *planes, const float *lines, const float *points, int64_t rank, int64_t side, int64_t n,
-                 float *grad_planes, float *grad_lines, int n_threads) {
+/* one point's gradient for channels [begin, end) of the planes [3, N, N, R] and lines [3, N, R] of the three modes */
+static inline void vm_point_backward(const float *planes, const float *lines, const float *point, const float *go, int64_t rank,
+                                     int64_t side, int64_t begin, int64_t end, float *grad_planes, float *grad_lines) {
     const int64_t plane_size = side * side * rank, line_size = side * rank;
-    memset(grad_planes, 0, sizeof(float) * (size_t)(3 * plane_size));
-    memset(grad_lines, 0, sizeof(float) * (size_t)(3 * line_size));
-    int64_t n_blocks = (rank + MAX_BLOCK - 1) / MAX_BLOCK;
-    if (n_blocks < n_threads) n_blocks = n_threads < rank ? n_threads : rank;
-#pragma omp parallel for schedule(static, 1) num_threads(n_threads)
-    for (int64_t blk = 0; blk < n_blocks; blk++) {
-        const int64_t c0 = rank * blk / n_blocks, c1 = rank * (blk + 1) / n_blocks;
-        float fp[MAX_BLOCK], fl[MAX_BLOCK];
-        for (int64_t i = 0; i < n; i++) {
-            Taps pt[3], lt[3];
-            vm_taps(points + i * 3, side, pt, lt);
-            for (int m = 0; m < 3; m++) {
-                const float *g = grad_out + (i * 3 + m) * rank;
-                tap_features(planes + m * plane_size, &pt[m], rank, c0, c1, fp);
-                tap_features(lines + m * line_size, &lt[m], rank, c0, c1, fl);
-                float *gp = grad_planes + m * plane_size, *gl = grad_lines + m * line_size;
-                for (int k = 0; k < 4; k++) {
-                    if (pt[m].texel[k] >= 0) {
-                        float *row = gp + pt[m].texel[k] * rank;
-                        const float w = pt[m].weight[k];
-                        for (int64_t c = c0; c < c1; c++) row[c] += w * g[c] * fl[c - c0];
-                    }
-                    if (lt[m].texel[k] >= 0) {
-                        float *row = gl + lt[m].texel[k] * rank;
-                        const float w = lt[m].weight[k];
-                        for (int64_t c = c0; c < c1; c++) row[c] += w * g[c] * fp[c - c0];
-                    }
+    Taps pt[3], lt[3];
+    float fp[MAX_BLOCK], fl[MAX_BLOCK];
+    vm_taps(point, side, pt, lt);
+    for (int m = 0; m < 3; m++) {
+        const float *g = go + m * rank;
+        float *gp = grad_planes + m * plane_size, *gl = grad_lines + m * line_size;
+        for (int64_t c0 = begin; c0 < end; c0 += MAX_BLOCK) {
+            const int64_t c1 = c0 + MAX_BLOCK < end ? c0 + MAX_BLOCK : end;
+            tap_features(planes + m * plane_size, &pt[m], rank, c0, c1, fp);
+            tap_features(lines + m * line_size, &lt[m], rank, c0, c1, fl);
+            for (int k = 0; k < 4; k++) {
+                if (pt[m].texel[k] >= 0) {
+                    float *row = gp + pt[m].texel[k] * rank;
+                    const float w = pt[m].weight[k];
+                    for (int64_t c = c0; c < c1; c++) row[c] += w * g[c] * fl[c - c0];
+                }
+                if (lt[m].texel[k] >= 0) {
+                    float *row = gl + lt[m].texel[k] * rank;
+                    const float w = lt[m].weight[k];
+                    for (int64_t c = c0; c < c1; c++) row[c] += w * g[c] * fp[c - c0];
                 }
             }
         }
     }
+}
+
+/* grad_out [n, 3R] -> grad_planes [3, N, N, R], grad_lines [3, N, R] (both overwritten). Threads split the points
+ * into per-thread copies (planes then lines in each), as triplane_backward, unless the copies outweigh the points'
+ * work (large grids, few points: then threads split the channels in blocks of 16, whole 64-byte rows apart). */
+void vm_backward(const float *grad_out, const float *planes, const float *lines, const float *points, int64_t rank, int64_t side, int64_t n,
+                 float *grad_planes, float *grad_lines, int n_threads) {
+    const int64_t planes_total = 3 * side * side * rank, lines_total = 3 * side * rank, total = planes_total + lines_total;
+    memset(grad_planes, 0, sizeof(float) * (size_t)planes_total);
+    memset(grad_lines, 0, sizeof(float) * (size_t)lines_total);
+    if (n_threads > 1 && total * (n_threads - 1) > 4 * n * rank) {
+        const int64_t n_blocks = (rank + 15) / 16;
+#pragma omp parallel for schedule(static, 1) num_threads(n_threads)
+        for (int64_t blk = 0; blk < n_blocks; blk++) {
+            const int64_t c0 = blk * 16, c1 = c0 + 16 < rank ? c0 + 16 : rank;
+            for (int64_t i = 0; i < n; i++)
+                vm_point_backward(planes, lines, points + i * 3, grad_out + i * 3 * rank, rank, side, c0, c1, grad_planes, grad_lines);
+        }
+        return;
+    }
+    int threads = n_threads;
+    float *copies = private_copies(total, &threads);
+#pragma omp parallel num_threads(threads)
+    {
+        const int t = threads > 1 ? omp_get_thread_num() : 0;
+        float *gp = t == 0 ? grad_planes : copies + (int64_t)(t - 1) * total;
+        float *gl = t == 0 ? grad_lines : gp + planes_total;
+        const int64_t begin = n * t / threads, end = n * (t + 1) / threads;
+        for (int64_t i = begin; i < end; i++)
+            vm_point_backward(planes, lines, points + i * 3, grad_out + i * 3 * rank, rank, side, 0, rank, gp, gl);
+#pragma omp barrier
+        sum_copies(grad_planes, copies, total, 0, planes_total, threads);
+        sum_copies(grad_lines, copies, total, planes_total, lines_total, threads);
+    }
+    free(copies);
 }

@@ -110,16 +110,18 @@ def test_fused_triplanes_dispatch(monkeypatch):
 
 @needs_kernel
 @pytest.mark.parametrize("rank", [5, 16, 70])
-def test_fused_vm_matches_grid_sample(rank, monkeypatch):
+@pytest.mark.parametrize("n_points", [900, 30])  # 30: the backward splits channels (copies outweigh the points)
+def test_fused_vm_matches_grid_sample(rank, n_points, monkeypatch):
     """TensoRF's VM features, fused, against the reference (two grid_samples and a product), values and gradients."""
     from latent_atlas.encodings.tensor_vm import vm_features
 
     torch.manual_seed(rank)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)  # both backward paths split work between threads
     planes = torch.randn(3, rank, 13, 13, requires_grad=True)
     lines = torch.randn(3, rank, 13, 1, requires_grad=True)
-    points = torch.rand(900, 3) * 2.4 - 1.2  # some outside the box: zeros padding
+    points = torch.rand(n_points, 3) * 2.4 - 1.2  # some outside the box: zeros padding
     points[:2] = torch.tensor([[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0]])
-    grad = torch.randn(900, 3 * rank)
+    grad = torch.randn(n_points, 3 * rank)
     fused, *fused_grads = _value_and_grads(lambda: planes_cpu.fused_vm(planes, lines, points), grad, planes, lines)
     monkeypatch.setattr(backends, "_backend", "reference")
     assert planes_cpu.fused_vm(planes, lines, points) is None
