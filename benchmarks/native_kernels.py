@@ -137,6 +137,30 @@ def kernel_rows(points: int, repeats: int) -> list[tuple[str, float, float]]:
     return rows
 
 
+def shell_points(n: int) -> Tensor:
+    """[n, 3] points clustered on a sphere of radius 0.5 (as training samples cluster near a surface)."""
+    d = torch.randn(n, 3)
+    return (d / d.norm(dim=1, keepdim=True) * (0.5 + 0.02 * torch.randn(n, 1))).clamp(-1, 1)
+
+
+def thread_rows(repeats: int) -> list[tuple[str, float, float]]:
+    """(case, ms on 1 thread, ms on all threads) of each fused kernel's forward + backward, clustered points."""
+    cases = []
+    for name, (shape, n, reduction) in TRIPLANE_SHAPES.items():
+        planes = torch.randn(*shape, requires_grad=True)
+        cases.append((f"fused {name}, {n} points", planes_cpu.fused_triplanes, (planes, shell_points(n)[None], reduction)))
+    for name, (rank, side, n) in VM_SHAPES.items():
+        planes, lines = torch.randn(3, rank, side, side, requires_grad=True), torch.randn(3, rank, side, 1, requires_grad=True)
+        cases.append((f"fused {name}, {n} points", planes_cpu.fused_vm, (planes, lines, shell_points(n))))
+    threads, rows = torch.get_num_threads(), []
+    for case, fn, args in cases:
+        torch.set_num_threads(1)
+        one = time_call(fn, repeats, *args)
+        torch.set_num_threads(threads)
+        rows.append((case, one, time_call(fn, repeats, *args)))
+    return rows
+
+
 def step_seconds(method: str, data: Path, warmup: int, steps: int, rounds: int) -> dict[str, float]:
     """Seconds per training step of `method` under each backend, alternating blocks of steps on one model."""
     flags = METHOD_FLAGS.get(method, []) + ["--data", str(data), "--output-dir", "/tmp/latlas-native-kernels", "--no-progress"]
@@ -177,6 +201,11 @@ def main() -> None:
     print("|---|---|---|---|")
     for case, torch_ms, native_ms in kernel_rows(args.points, args.repeats):
         print(f"| {case} | {torch_ms:.1f} | {native_ms:.1f} | {torch_ms / native_ms:.2f}x |")
+    print(f"\n# fused kernels on points clustered near a surface: 1 thread vs {torch.get_num_threads()}")
+    print(f"| kernel case (forward + backward) | 1 thread ms | {torch.get_num_threads()} threads ms | speed-up |")
+    print("|---|---|---|---|")
+    for case, one_ms, all_ms in thread_rows(args.repeats):
+        print(f"| {case} | {one_ms:.1f} | {all_ms:.1f} | {one_ms / all_ms:.2f}x |")
     if not args.methods:
         return
     print(f"\n# training steps on {args.data}, CPU flags of benchmarks/methods.py, after {args.warmup} steps, {args.rounds} x {args.steps} steps each")
