@@ -46,6 +46,9 @@ def small_config(method: str):
 
 
 FAST_METHODS = ["triplane", "tensorf", "instant-ngp", "nerfacto", "kplanes"]
+PSNR_BOUNDS = {"nerfacto": 23.0, "kplanes": 22.3}
+"""Higher bounds where a schedule mistake showed: with the final learning rate at 1e-4 instead of the registry's
+3e-3, nerfacto scored 20.73 (now 25.14) and kplanes 21.56 (now 23.23) here."""
 
 
 @pytest.mark.parametrize("method", FAST_METHODS)
@@ -54,7 +57,7 @@ def test_method_learns_tiny_scene(method, tiny_scene, tmp_path):
     run = SceneTask(tiny_config(tiny_scene, tmp_path, steps=steps, method=method, rays_per_batch=rays, model=model)).train()
     summary = json.loads((run / "summary.json").read_text())
     # a constant white image scores about 11 dB on this scene
-    assert summary["eval_psnr"] > 19.5, summary
+    assert summary["eval_psnr"] > PSNR_BOUNDS.get(method, 19.5), summary
 
 
 def test_tensorf_resumes_after_upsampling(micro_scene, tmp_path):
