@@ -266,13 +266,15 @@ static inline void vm_point_backward(const float *planes, const float *lines, co
 
 /* grad_out [n, 3R] -> grad_planes [3, N, N, R], grad_lines [3, N, R] (both overwritten). Threads split the points
  * into per-thread copies (planes then lines in each), as triplane_backward, unless the copies outweigh the points'
- * work (large grids, few points: then threads split the channels in blocks of 16, whole 64-byte rows apart). */
+ * work or pass PRIVATE_LIMIT (large grids, few points, many threads: then threads split the channels in blocks of
+ * 16, whole 64-byte rows apart). */
 void vm_backward(const float *grad_out, const float *planes, const float *lines, const float *points, int64_t rank, int64_t side, int64_t n,
                  float *grad_planes, float *grad_lines, int n_threads) {
     const int64_t planes_total = 3 * side * side * rank, lines_total = 3 * side * rank, total = planes_total + lines_total;
     memset(grad_planes, 0, sizeof(float) * (size_t)planes_total);
     memset(grad_lines, 0, sizeof(float) * (size_t)lines_total);
-    if (n_threads > 1 && total * (n_threads - 1) > 4 * n * rank) {
+    const int64_t copies_size = total * (n_threads - 1);
+    if (n_threads > 1 && (copies_size > 4 * n * rank || copies_size > PRIVATE_LIMIT)) {
         const int64_t n_blocks = (rank + 15) / 16;
 #pragma omp parallel for schedule(static, 1) num_threads(n_threads)
         for (int64_t blk = 0; blk < n_blocks; blk++) {
