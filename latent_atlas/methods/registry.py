@@ -23,10 +23,11 @@ def _adam_groups(names: tuple[str, ...], lr: float, lr_final: float, eps: float)
 
 
 PROPOSAL_LR_FINAL = 3e-3
-"""nerfacto's and k-planes' final learning rate (from 1e-2): 1e-4 made the second half of a short run learn little;
-120 s on a 2-core CPU, objects128/bunny: nerfacto 32.29 / 35.13 / 37.97 / 38.35 dB and kplanes 31.39 / 36.75 /
-38.68 / 36.96 at 1e-4 / 1e-3 / 3e-3 / 1e-2 (BENCHMARKS.md). nerfstudio's nerfacto decays to 1e-4 over 200k steps,
-so its 30k-step runs end near 5e-3."""
+"""nerfacto's and k-planes' (static and dynamic) final learning rate (from 1e-2): 1e-4 made the second half of a
+short run learn little. 120 s on a 2-core CPU, objects128/bunny: nerfacto 32.29 / 35.13 / 37.97 / 38.35 dB and
+kplanes 31.39 / 36.75 / 38.68 / 36.96 at 1e-4 / 1e-3 / 3e-3 / 1e-2; kplanes-dynamic 19.28 / 22.11 at 1e-4 / 3e-3
+(90 s, a synthesized dynamic scene; BENCHMARKS.md). nerfstudio's nerfacto decays to 1e-4 over 200k steps, so its
+30k-step runs end near 5e-3."""
 
 METHODS: dict[str, MethodConfig] = {
     "vanilla-nerf": MethodConfig(
@@ -99,7 +100,7 @@ METHODS: dict[str, MethodConfig] = {
     ),
     "kplanes-dynamic": MethodConfig(
         model=DynamicKPlanesConfig(),
-        optimizers=_adam_groups(("proposal_networks", "fields"), lr=1e-2, lr_final=1e-4, eps=1e-12),
+        optimizers=_adam_groups(("proposal_networks", "fields"), lr=1e-2, lr_final=PROPOSAL_LR_FINAL, eps=1e-12),
         max_steps=30000,
         rays_per_batch=4096,
     ),
