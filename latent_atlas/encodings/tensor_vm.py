@@ -30,8 +30,19 @@ def vm_features(planes: Tensor, lines: Tensor, points: Tensor) -> Tensor:
     return (plane_feat * line_feat).reshape(-1, n).T
 
 
-def upsample_vm(planes: Tensor, lines: Tensor, resolution: int) -> tuple[Tensor, Tensor]:
-    """Bilinear/linear resampling of planes [3, R, N, N] and lines [3, R, N, 1] to a new grid resolution."""
-    new_planes = F.interpolate(planes, size=(resolution, resolution), mode="bilinear", align_corners=True)
-    new_lines = F.interpolate(lines, size=(resolution, 1), mode="bilinear", align_corners=True)
-    return new_planes, new_lines
+def upsample_vm(planes: Tensor, lines: Tensor, resolution: int, lo: Tensor | None = None, hi: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Planes [3, R, N, N] and lines [3, R, N, 1] resampled (bilinear / linear) to `resolution` texels spanning the
+    sub-box lo..hi [3] of their [-1, 1]^3 (default: all of it; a sub-box crops, as TensoRF's shrink)."""
+    if lo is None or hi is None:
+        new_planes = F.interpolate(planes, size=(resolution, resolution), mode="bilinear", align_corners=True)
+        new_lines = F.interpolate(lines, size=(resolution, 1), mode="bilinear", align_corners=True)
+        return new_planes, new_lines
+    axes = [torch.linspace(float(lo[a]), float(hi[a]), resolution, device=planes.device, dtype=planes.dtype) for a in range(3)]
+    new_planes, new_lines = [], []
+    for mode, ((u, v), w) in enumerate(VM_MODES):
+        gv, gu = torch.meshgrid(axes[v], axes[u], indexing="ij")  # rows follow v (height), columns u (width)
+        plane_grid = torch.stack([gu, gv], dim=-1)[None]  # [1, N, N, 2]
+        line_grid = torch.stack([torch.zeros_like(axes[w]), axes[w]], dim=-1)[None, :, None]  # [1, N, 1, 2]
+        new_planes.append(F.grid_sample(planes[mode : mode + 1], plane_grid, mode="bilinear", align_corners=True))
+        new_lines.append(F.grid_sample(lines[mode : mode + 1], line_grid, mode="bilinear", align_corners=True))
+    return torch.cat(new_planes), torch.cat(new_lines)

@@ -72,10 +72,11 @@ class TensoRFField(nn.Module):
         return torch.sigmoid(self.mlp(torch.cat([self.feature_encoding(features), self.view_encoding(directions)], dim=-1)))
 
     @torch.no_grad()
-    def upsample(self, resolution: int) -> None:
-        """Resamples every tensor component to `resolution` (new Parameters: rebuild the optimisers)."""
-        dp, dl = upsample_vm(self.density_planes.data, self.density_lines.data, resolution)
-        ap, al = upsample_vm(self.appearance_planes.data, self.appearance_lines.data, resolution)
+    def upsample(self, resolution: int, lo: Tensor | None = None, hi: Tensor | None = None) -> None:
+        """Resamples every tensor component to `resolution` texels over the sub-box lo..hi [3] of [-1, 1]^3 (default:
+        all of it) (new Parameters: rebuild the optimisers)."""
+        dp, dl = upsample_vm(self.density_planes.data, self.density_lines.data, resolution, lo, hi)
+        ap, al = upsample_vm(self.appearance_planes.data, self.appearance_lines.data, resolution, lo, hi)
         self.density_planes, self.density_lines = nn.Parameter(dp), nn.Parameter(dl)
         self.appearance_planes, self.appearance_lines = nn.Parameter(ap), nn.Parameter(al)
 

@@ -50,3 +50,13 @@ def test_vm_features_hand_computed_and_upsampling_keeps_values():
     up_planes, up_lines = upsample_vm(planes, lines, 9)
     pts = torch.rand(50, 3) * 2 - 1
     assert torch.allclose(vm_features(up_planes, up_lines, pts), vm_features(planes, lines, pts), atol=1e-5)
+    # cropping to a sub-box (TensoRF's shrink): a point of the sub-box reads what it read in the whole box
+    lo, hi = torch.tensor([-0.5, 0.0, -1.0]), torch.tensor([0.5, 1.0, 0.2])
+    for mode in range(3):  # a different linear plane and line in every mode and component
+        a, b, c, d = torch.randn(4, r, 1, 1)
+        planes[mode] = a * grid[None, :] + b * grid[:, None] + 0.5
+        lines[mode, :, :, 0] = c[:, 0] * grid + d[:, 0]
+    crop_planes, crop_lines = upsample_vm(planes, lines, 7, lo, hi)
+    assert crop_planes.shape == (3, r, 7, 7) and crop_lines.shape == (3, r, 7, 1)
+    inside = lo + (pts + 1) / 2 * (hi - lo)  # the same points in the whole box's coordinates
+    assert torch.allclose(vm_features(crop_planes, crop_lines, pts), vm_features(planes, lines, inside), atol=1e-5)

@@ -99,6 +99,32 @@ def test_tensorf_upsampling_keeps_render(micro_scene):
     assert before.std() > 0.05  # the image is not trivially blank
 
 
+def test_tensorf_shrink_crops_the_box_and_keeps_render(micro_scene):
+    """The first alpha mask shrinks the grids to the occupied bounds: a smaller box, the same image."""
+    torch.manual_seed(0)
+    from latent_atlas.data.loading import load_scene
+
+    scene = load_scene(micro_scene)
+    cfg = TensoRFConfig(initial_resolution=24, distance_scale=1.0, alpha_mask_min_steps=0, shrink_box=True)
+    model = cfg.setup(3, scene.box_min, scene.box_max)
+    with torch.no_grad():  # smooth strong components; density only where every line is inside its middle half
+        for grid in model.field.grids():
+            grid.copy_(20.0 * torch.nn.functional.avg_pool2d(grid, 5, stride=1, padding=2, count_include_pad=False))
+        axis = torch.linspace(-1, 1, 24)
+        model.field.density_planes.abs_().add_(0.5)
+        model.field.density_lines.copy_(torch.where(axis.abs() < 0.5, 1.0, -50.0).reshape(1, 1, 24, 1).expand_as(model.field.density_lines))
+    cams = scene.split("test").cameras
+    assert model.update_alpha_mask()
+    before = render_image(model, cams, 0, torch.ones(3), scene.box_min, scene.box_max)["color"]
+    box = model.box_max - model.box_min
+    assert model.shrink_to_mask()
+    shrunk = model.box_max - model.box_min
+    assert (shrunk < 0.75 * box).all() and model.field.resolution == 24, (shrunk, box)
+    after = render_image(model, cams, 0, torch.ones(3), scene.box_min, scene.box_max)["color"]
+    assert before.std() > 0.05  # the image is not trivially blank
+    assert (before - after).abs().mean() < 0.01 and (before - after).abs().max() < 0.15
+
+
 def test_tensorf_schedule_follows_time_budget(micro_scene, tmp_path):
     """With --max-time binding, the grids grow on the time fractions even though few steps run."""
     model = _small_tensorf_overrides()
