@@ -115,26 +115,21 @@ def kernel_rows(points: int, repeats: int) -> list[tuple[str, float, float]]:
         native_ms = time_call(planes_native, repeats, planes, grid, padding)
         used = "" if shape[1] >= planes_cpu.MIN_CHANNELS else " (training keeps grid_sample: < MIN_CHANNELS)"
         rows.append((f"{name}, {n} points{used}", time_call(planes_torch, repeats, planes, grid, padding), native_ms))
+    for case, reference, fused, args in fused_cases(lambda n: torch.rand(n, 3) * 2 - 1):
+        rows.append((case, time_call(on_reference(reference), repeats, *args), time_call(fused, repeats, *args)))
+    return rows
+
+
+def fused_cases(make_points: Callable[[int], Tensor]) -> list[tuple[str, Callable[..., Tensor], Callable[..., Tensor], tuple]]:
+    """(case, reference fn, fused fn, their arguments) per fused tri-plane and VM shape, at points make_points(n) [n, 3]."""
+    cases = []
     for name, (shape, n, reduction) in TRIPLANE_SHAPES.items():
-        planes, points = torch.randn(*shape, requires_grad=True), torch.rand(1, n, 3) * 2 - 1
-        rows.append(
-            (
-                f"fused {name}, {n} points",
-                time_call(on_reference(triplanes_unfused), repeats, planes, points, reduction),
-                time_call(planes_cpu.fused_triplanes, repeats, planes, points, reduction),
-            )
-        )
+        planes = torch.randn(*shape, requires_grad=True)
+        cases.append((f"fused {name}, {n} points", triplanes_unfused, planes_cpu.fused_triplanes, (planes, make_points(n)[None], reduction)))
     for name, (rank, side, n) in VM_SHAPES.items():
         planes, lines = torch.randn(3, rank, side, side, requires_grad=True), torch.randn(3, rank, side, 1, requires_grad=True)
-        points = torch.rand(n, 3) * 2 - 1
-        rows.append(
-            (
-                f"fused {name}, {n} points",
-                time_call(on_reference(vm_features), repeats, planes, lines, points),
-                time_call(planes_cpu.fused_vm, repeats, planes, lines, points),
-            )
-        )
-    return rows
+        cases.append((f"fused {name}, {n} points", vm_features, planes_cpu.fused_vm, (planes, lines, make_points(n))))
+    return cases
 
 
 def shell_points(n: int) -> Tensor:
@@ -145,15 +140,8 @@ def shell_points(n: int) -> Tensor:
 
 def thread_rows(repeats: int) -> list[tuple[str, float, float]]:
     """(case, ms on 1 thread, ms on all threads) of each fused kernel's forward + backward, clustered points."""
-    cases = []
-    for name, (shape, n, reduction) in TRIPLANE_SHAPES.items():
-        planes = torch.randn(*shape, requires_grad=True)
-        cases.append((f"fused {name}, {n} points", planes_cpu.fused_triplanes, (planes, shell_points(n)[None], reduction)))
-    for name, (rank, side, n) in VM_SHAPES.items():
-        planes, lines = torch.randn(3, rank, side, side, requires_grad=True), torch.randn(3, rank, side, 1, requires_grad=True)
-        cases.append((f"fused {name}, {n} points", planes_cpu.fused_vm, (planes, lines, shell_points(n))))
     threads, rows = torch.get_num_threads(), []
-    for case, fn, args in cases:
+    for case, _, fn, args in fused_cases(shell_points):
         torch.set_num_threads(1)
         one = time_call(fn, repeats, *args)
         torch.set_num_threads(threads)

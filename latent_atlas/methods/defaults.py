@@ -54,8 +54,21 @@ TINY_NERF_SIZE = (
 CPU_FLAGS: dict[str, tuple[str, ...]] = {
     # the official TensoRF's CPU-sized run (64^3 grids, 1024 rays, white background), but grids grow to 128^3, the
     # CPU defaults' 128-pixel images, not 200^3: voxels finer than the pixels only slow each step (objects128/bunny
-    # at 120 s, back to back: 36.2 vs 29.1 dB, 6.1 vs 2.3 steps/s; a synthesized textured object 32.5 vs 27.9; BENCHMARKS.md)
-    "tensorf": ("--model.initial-resolution", "64", "--model.final-resolution", "128", "--rays-per-batch", "1024", "--background", "white"),
+    # at 120 s, back to back: 36.2 vs 29.1 dB, 6.1 vs 2.3 steps/s; a synthesized textured object 32.5 vs 27.9; BENCHMARKS.md),
+    # and rays march one voxel per sample, not half: 1.2-2.1x the steps in 120 s, +0.3 to +1.5 dB on four of five
+    # objects and equal (-0.03) on the fifth, 8-24% less peak memory (BENCHMARKS.md, session 16)
+    "tensorf": (
+        "--model.initial-resolution",
+        "64",
+        "--model.final-resolution",
+        "128",
+        "--model.step-ratio",
+        "1.0",
+        "--rays-per-batch",
+        "1024",
+        "--background",
+        "white",
+    ),
     # nerfacc-style dynamic batch: a fixed number of samples per step instead of a fixed number of rays,
     # 256 steps per box diagonal and a 64^3 occupancy grid; 32768 samples: twice the steps of 65536 in the same
     # time, +5.2 dB on objects128/bunny and +1.1 dB on a synthesized aircraft at 120 s (BENCHMARKS.md)

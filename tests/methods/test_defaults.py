@@ -25,6 +25,7 @@ def test_cpu_defaults_are_sized_for_128_pixel_images():
     and 29.1 dB against 6.1 and 36.2 at 128^3 (BENCHMARKS.md, native kernels section)."""
     tensorf = _parsed("tensorf").method.model
     assert (tensorf.initial_resolution, tensorf.final_resolution) == (64, 128)
+    assert tensorf.step_ratio == 1.0  # one sample per voxel on a CPU (the paper's 0.5: fewer steps, lower PSNR at 120 s)
     ngp = _parsed("instant-ngp")
     assert ngp.method.samples_per_batch == 32768
     assert ngp.method.model.field.hash_grid.n_levels == 8 and ngp.method.model.field.hash_grid.max_resolution == 512
