@@ -162,6 +162,12 @@ class TensoRF(Model):
             self._mask_cells = (key, corner_cells(self.alpha_mask[0, 0]))
         return trilinear_nonzero(self._mask_cells[1], self._normalise(points))
 
+    def _set_alpha_mask(self, mask: Tensor) -> None:
+        """Replaces the alpha mask [1, 1, D, H, W] and drops its cached corner cells (a new tensor may reuse the old
+        one's memory, so the cache key alone can miss the change)."""
+        self.alpha_mask = mask
+        self._mask_cells = None
+
     @torch.no_grad()
     def update_alpha_mask(self) -> bool:
         """Recomputes the occupancy grid from the current density and the occupied bounds; False (mask kept)
@@ -187,7 +193,7 @@ class TensoRF(Model):
             return False  # nothing solid learned yet: pruning now would keep noise and stop training for good
         if not occupied.any():
             return True  # nothing occupied: pruning everything would stop training for good; keep the old mask
-        self.alpha_mask = occupied
+        self._set_alpha_mask(occupied)
         occupied_points = points[occupied.reshape(-1) > 0]
         pad = (self.box_max - self.box_min) / side
         self.mask_box = torch.stack([occupied_points.amin(0) - pad, occupied_points.amax(0) + pad])
@@ -204,7 +210,7 @@ class TensoRF(Model):
         self.field.upsample(self.field.resolution, self._normalise(new_min), self._normalise(new_max))
         self.box_min.copy_(new_min)
         self.box_max.copy_(new_max)
-        self.alpha_mask = torch.ones(1, 1, 1, 1, 1, device=self.box_min.device)  # the old mask is in the old box
+        self._set_alpha_mask(torch.ones(1, 1, 1, 1, 1, device=self.box_min.device))  # the old mask is in the old box
         self.update_alpha_mask()
         return True
 
