@@ -10,8 +10,19 @@ from torch import Tensor
 
 from latent_atlas.data.scene import SceneSplit, to_float
 
-SamplerName = Literal["rays", "patches", "images"]
-"""--sampler choices: rays (uniform over all pixels), patches (square patches, for SSIM/FFT losses), images (one whole view)."""
+SamplerName = Literal["rays", "importance", "patches", "images"]
+"""--sampler choices: rays (uniform over all pixels), importance (rays drawn more often where the recent error is
+high: instant-ngp's error map), patches (square patches, for SSIM/FFT losses), images (one whole view)."""
+
+ERROR_TILE = 8
+"""Side in pixels of the error map's tiles (--sampler importance)."""
+UNIFORM_SHARE = 0.25
+"""Share of --sampler importance's rays drawn uniformly (the rest in proportion to the tiles' error): every pixel
+keeps at least a quarter of its uniform chance, so easy regions (an empty background) are still seen. 0.25 vs 0.5,
+kplanes on a synthesized textured object at 120 s: 30.5 / 26.9 / 30.6 vs 26.7 / 29.2 / 27.1 / 29.9 dB (uniform rays:
+25.3-26.0; BENCHMARKS.md)."""
+ERROR_DECAY = 0.5
+"""Weight of a tile's newest error measurement in its running estimate."""
 
 
 @dataclass
@@ -33,13 +44,17 @@ class PixelSampler:
     """Draws about `n` pixels per call from a split's images, using its own generator (checkpointed)."""
 
     def __init__(self, split: SceneSplit, seed: int, mode: str = "rays", patch_size: int = 16):
-        if mode not in ("rays", "patches", "images"):
-            raise ValueError(f"unknown sampler '{mode}' (choose rays, patches or images)")
+        if mode not in ("rays", "importance", "patches", "images"):
+            raise ValueError(f"unknown sampler '{mode}' (choose rays, importance, patches or images)")
         self.split = split
         self.mode = mode
         self.patch_size = min(patch_size, split.height, split.width)
         self.flat = split.images.reshape(-1, split.images.shape[-1])
         self.generator = torch.Generator().manual_seed(seed)
+        num, h, w = split.images.shape[:3]
+        self.tiles_y, self.tiles_x = -(-h // ERROR_TILE), -(-w // ERROR_TILE)
+        self.error_map = torch.ones(num * self.tiles_y * self.tiles_x) if mode == "importance" else torch.empty(0)
+        """Running squared error per tile [N * tiles_y * tiles_x] (--sampler importance); starts high so that every tile is visited."""
 
     def sample(self, n: int, crop: float = 1.0) -> PixelBatch:
         """n random pixels (rays), n // p^2 patches of p x p pixels (at least one), or one whole image; with
@@ -47,7 +62,10 @@ class PixelSampler:
         num, h, w = self.split.images.shape[:3]
         ch, cw = max(int(h * crop), 1), max(int(w * crop), 1)  # the central crop
         y0, x0 = (h - ch) // 2, (w - cw) // 2
-        if self.mode == "rays":
+        if self.mode == "importance" and crop >= 1.0:
+            cam, x, y = self._importance_pixels(n, h, w)
+            flat_index, patch = (cam * h + y) * w + x, None
+        elif self.mode in ("rays", "importance"):
             cam = torch.randint(0, num, (n,), generator=self.generator)
             pixel = torch.randint(0, ch * cw, (n,), generator=self.generator)
             x, y, patch = x0 + pixel % cw, y0 + pixel // cw, None
@@ -64,3 +82,29 @@ class PixelSampler:
             cam = cam[:, None].expand(-1, ph * pw).reshape(-1)
             flat_index, patch = (cam * h + y) * w + x, (ph, pw)
         return PixelBatch(cam, x, y, to_float(self.flat[flat_index]), self.split.frame_metadata(cam), patch)
+
+    def _importance_pixels(self, n: int, h: int, w: int) -> tuple[Tensor, Tensor, Tensor]:
+        """n pixels (camera [n], x [n], y [n]): a UNIFORM_SHARE uniformly, the rest from tiles in proportion to error_map."""
+        n_uniform = int(round(n * UNIFORM_SHARE))
+        tile = torch.multinomial(self.error_map, n - n_uniform, replacement=True, generator=self.generator)
+        per_image = self.tiles_y * self.tiles_x
+        cam, ty, tx = tile // per_image, tile % per_image // self.tiles_x, tile % self.tiles_x
+        tile_h = (torch.clamp(h - ty * ERROR_TILE, max=ERROR_TILE)).float()  # edge tiles may be cut short
+        tile_w = (torch.clamp(w - tx * ERROR_TILE, max=ERROR_TILE)).float()
+        y = ty * ERROR_TILE + (torch.rand(len(tile), generator=self.generator) * tile_h).long()
+        x = tx * ERROR_TILE + (torch.rand(len(tile), generator=self.generator) * tile_w).long()
+        u_cam = torch.randint(0, len(self.split.images), (n_uniform,), generator=self.generator)
+        u_pixel = torch.randint(0, h * w, (n_uniform,), generator=self.generator)
+        return torch.cat([cam, u_cam]), torch.cat([x, u_pixel % w]), torch.cat([y, u_pixel // w])
+
+    def record_errors(self, batch: PixelBatch, errors: Tensor) -> None:
+        """Folds the squared errors [n] of a drawn batch into the error map (--sampler importance; otherwise nothing)."""
+        if self.mode != "importance":
+            return
+        errors = errors.detach().float().cpu()
+        tile = (batch.camera_indices * self.tiles_y + batch.pixel_y // ERROR_TILE) * self.tiles_x + batch.pixel_x // ERROR_TILE
+        total = torch.zeros_like(self.error_map).index_add_(0, tile, errors)
+        count = torch.zeros_like(self.error_map).index_add_(0, tile, torch.ones_like(errors))
+        seen = count > 0
+        self.error_map[seen] = (1 - ERROR_DECAY) * self.error_map[seen] + ERROR_DECAY * total[seen] / count[seen]
+        self.error_map.clamp_(min=1e-8)

@@ -181,7 +181,8 @@ class MethodConfig:
     loss_gamma: float = 2.2
     """Gamma of --loss-tone-map gamma."""
     sampler: SamplerName = "rays"
-    """How training pixels are drawn: rays (uniform), patches (square, for ssim/fft), images (one whole view)."""
+    """How training pixels are drawn: rays (uniform), importance (rays, three quarters of them from image tiles in proportion
+    to their recent error: instant-ngp's error map), patches (square, for ssim/fft), images (one whole view)."""
     patch_size: int = 16
     """Side of the square patches of --sampler patches."""
     crop_fraction: float = 1.0

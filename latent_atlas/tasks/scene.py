@@ -56,7 +56,7 @@ def check_upsampling(config: TrainConfig, height: int, width: int) -> None:
         raise ConfigError(f"--upsampling.factor {k}: must be a power of two")
     if config.background == "random":
         raise ConfigError("--upsampling.factor: the CNN cannot see a random background per pixel; use --background white, black or learned")
-    if config.method.sampler == "rays":
+    if config.method.sampler in ("rays", "importance"):
         raise ConfigError("--upsampling.factor: the CNN upsamples patches; add --sampler patches (or images)")
     if config.method.sampler == "patches" and config.method.patch_size % k:
         raise ConfigError(f"--patch-size {config.method.patch_size}: must be a multiple of --upsampling.factor {k}")
@@ -105,7 +105,7 @@ class SceneTask(Task):
             raise ConfigError(f"--backend: {exc}") from None
         method = config.method
         self.pixel_loss = PixelLoss(method.losses, method.loss_colour_space, method.loss_tone_map, method.loss_gamma)
-        if self.pixel_loss.needs_patches and config.method.sampler == "rays":
+        if self.pixel_loss.needs_patches and config.method.sampler in ("rays", "importance"):
             raise ConfigError(f"--losses {' '.join(config.method.losses)}: ssim and fft compare patches; add --sampler patches (or images)")
         if self.pixel_loss.transforms_colours and not holds_colours(config.space):
             raise ConfigError("--loss-colour-space/--loss-tone-map apply to RGB images; a latent space's loss compares latents")
@@ -211,6 +211,8 @@ class SceneTask(Task):
             optim_meta[name] = meta
         if AE_DECODER in self.optimizers:  # fine-tuned decoder weights travel with the checkpoint
             tensors.update({f"space.{k}": v for k, v in self.space.parameters("decoder").items()})
+        if self.sampler.error_map.numel():
+            tensors["sampler.error_map"] = self.sampler.error_map.clone()
         state = {
             "optimizers": optim_meta,
             "method_name": self.config.method_name,
@@ -229,6 +231,8 @@ class SceneTask(Task):
             self._start_decoder_finetuning()
         for name, optimizer in self.optimizers.items():
             restore_optimizer(f"optim.{name}", optimizer, tensors, state["optimizers"][name])
+        if "sampler.error_map" in tensors and tensors["sampler.error_map"].shape == self.sampler.error_map.shape:
+            self.sampler.error_map.copy_(tensors["sampler.error_map"])
         self.rays_per_batch = int(state.get("rays_per_batch", self.rays_per_batch))
         self.rays_seen = int(state.get("rays_seen", int(state["step"]) * self.rays_per_batch))
         if state.get("grad_scaler") and self.scaler.is_enabled():
@@ -279,7 +283,9 @@ class SceneTask(Task):
         if method.samples_per_batch > 0 and "n_density_samples" in outputs:
             self.rays_per_batch = adapt_ray_count(n_rays, int(outputs["n_density_samples"]), method.samples_per_batch)
         with torch.no_grad():
-            mse = torch.mean((outputs["color"] - target) ** 2)
+            ray_errors = torch.mean((outputs["color"] - target) ** 2, dim=-1)  # [n_rays]
+            self.sampler.record_errors(batch, ray_errors)
+            mse = ray_errors.mean()
             trivial = min(torch.mean((target - target.mean(0)) ** 2), torch.mean((target - bg) ** 2))  # a constant; an empty scene
         return {
             **scalars,

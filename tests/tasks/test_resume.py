@@ -14,10 +14,12 @@ def _params(run_dir):
     return {k: v for k, v in tensors.items() if k.startswith("model.")}, state
 
 
-def test_resume_matches_uninterrupted_run(micro_scene, tmp_path):
-    straight = SceneTask(tiny_config(micro_scene, tmp_path / "a", steps=12, rays_per_batch=64)).train()
+@pytest.mark.parametrize("sampler", ["rays", "importance"])
+def test_resume_matches_uninterrupted_run(micro_scene, tmp_path, sampler):
+    """The importance sampler's error map travels with the checkpoint: the resumed run draws the same rays."""
+    straight = SceneTask(tiny_config(micro_scene, tmp_path / "a", steps=12, rays_per_batch=64, sampler=sampler)).train()
 
-    first = tiny_config(micro_scene, tmp_path / "b", steps=12, rays_per_batch=64, checkpoint_every=5)
+    first = tiny_config(micro_scene, tmp_path / "b", steps=12, rays_per_batch=64, checkpoint_every=5, sampler=sampler)
     trainer = SceneTask(first)
     # simulate a kill after step 7: the last checkpoint is step 5
     for _ in range(7):
@@ -28,9 +30,13 @@ def test_resume_matches_uninterrupted_run(micro_scene, tmp_path):
     run_dir = trainer.run_dir
     assert latest_checkpoint(run_dir / "checkpoints").name == "step-0000005.json"
 
-    resumed_cfg = tiny_config(micro_scene, tmp_path / "b", steps=12, rays_per_batch=64, resume=run_dir)
+    resumed_cfg = tiny_config(micro_scene, tmp_path / "b", steps=12, rays_per_batch=64, resume=run_dir, sampler=sampler)
     resumed = SceneTask(resumed_cfg)
     assert resumed.step == 5
+    if sampler == "importance":
+        saved, _ = load_checkpoint(latest_checkpoint(run_dir / "checkpoints"))
+        assert not torch.all(saved["sampler.error_map"] == 1.0)  # five steps of measured errors, not the start value
+        assert torch.equal(resumed.sampler.error_map, saved["sampler.error_map"])
     resumed.train()
     a, sa = _params(straight)
     b, sb = _params(run_dir)
