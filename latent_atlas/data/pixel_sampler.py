@@ -86,7 +86,9 @@ class PixelSampler:
     def _importance_pixels(self, n: int, h: int, w: int) -> tuple[Tensor, Tensor, Tensor]:
         """n pixels (camera [n], x [n], y [n]): a UNIFORM_SHARE uniformly, the rest from tiles in proportion to error_map."""
         n_uniform = int(round(n * UNIFORM_SHARE))
-        tile = torch.multinomial(self.error_map, n - n_uniform, replacement=True, generator=self.generator)
+        cdf = torch.cumsum(self.error_map.double(), 0)  # inverse-CDF draw: torch.multinomial stops at 2^24 tiles
+        draws = torch.rand(n - n_uniform, generator=self.generator, dtype=torch.float64) * cdf[-1]
+        tile = torch.searchsorted(cdf, draws, right=True).clamp_(max=len(cdf) - 1)
         per_image = self.tiles_y * self.tiles_x
         cam, ty, tx = tile // per_image, tile % per_image // self.tiles_x, tile % self.tiles_x
         tile_h = (torch.clamp(h - ty * ERROR_TILE, max=ERROR_TILE)).float()  # edge tiles may be cut short
