@@ -14,6 +14,9 @@ SamplerName = Literal["rays", "importance", "patches", "images"]
 """--sampler choices: rays (uniform over all pixels), importance (rays drawn more often where the recent error is
 high: instant-ngp's error map), patches (square patches, for SSIM/FFT losses), images (one whole view)."""
 
+RAY_SAMPLERS = ("rays", "importance")
+"""--sampler choices that draw scattered rays (no patches: no ssim/fft losses, no neural upsampling)."""
+
 ERROR_TILE = 8
 """Side in pixels of the error map's tiles (--sampler importance)."""
 UNIFORM_SHARE = 0.25
@@ -65,7 +68,7 @@ class PixelSampler:
         if self.mode == "importance" and crop >= 1.0:
             cam, x, y = self._importance_pixels(n, h, w)
             flat_index, patch = (cam * h + y) * w + x, None
-        elif self.mode in ("rays", "importance"):
+        elif self.mode in RAY_SAMPLERS:
             cam = torch.randint(0, num, (n,), generator=self.generator)
             pixel = torch.randint(0, ch * cw, (n,), generator=self.generator)
             x, y, patch = x0 + pixel % cw, y0 + pixel // cw, None

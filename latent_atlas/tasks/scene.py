@@ -12,7 +12,7 @@ from torch import Tensor
 from latent_atlas.backends import set_backend
 from latent_atlas.cameras import Cameras
 from latent_atlas.data.loading import load_scene
-from latent_atlas.data.pixel_sampler import PixelBatch, PixelSampler
+from latent_atlas.data.pixel_sampler import RAY_SAMPLERS, PixelBatch, PixelSampler
 from latent_atlas.data.scene import SceneData, composite_on_background
 from latent_atlas.engine.checkpoints import flatten_optimizer, restore_optimizer, tensors_under
 from latent_atlas.engine.device import resolve_device
@@ -56,7 +56,7 @@ def check_upsampling(config: TrainConfig, height: int, width: int) -> None:
         raise ConfigError(f"--upsampling.factor {k}: must be a power of two")
     if config.background == "random":
         raise ConfigError("--upsampling.factor: the CNN cannot see a random background per pixel; use --background white, black or learned")
-    if config.method.sampler in ("rays", "importance"):
+    if config.method.sampler in RAY_SAMPLERS:
         raise ConfigError("--upsampling.factor: the CNN upsamples patches; add --sampler patches (or images)")
     if config.method.sampler == "patches" and config.method.patch_size % k:
         raise ConfigError(f"--patch-size {config.method.patch_size}: must be a multiple of --upsampling.factor {k}")
@@ -105,7 +105,7 @@ class SceneTask(Task):
             raise ConfigError(f"--backend: {exc}") from None
         method = config.method
         self.pixel_loss = PixelLoss(method.losses, method.loss_colour_space, method.loss_tone_map, method.loss_gamma)
-        if self.pixel_loss.needs_patches and config.method.sampler in ("rays", "importance"):
+        if self.pixel_loss.needs_patches and config.method.sampler in RAY_SAMPLERS:
             raise ConfigError(f"--losses {' '.join(config.method.losses)}: ssim and fft compare patches; add --sampler patches (or images)")
         if self.pixel_loss.transforms_colours and not holds_colours(config.space):
             raise ConfigError("--loss-colour-space/--loss-tone-map apply to RGB images; a latent space's loss compares latents")
