@@ -16,11 +16,11 @@ uniform vs importance: kplanes, instant-ngp and nerfacto +0.6 to +4.2 dB on ever
 with 0.55-0.72x the steps (BENCHMARKS.md, session 17)."""
 
 KPLANES_FAST_START = ("--model.field.kplanes.init-low", "0.5", "--model.field.kplanes.init-high", "1.0")
-"""k-planes' field planes start uniform in [0.5, 1], not the paper's [0.1, 0.5]: each feature is a product of three
-planes, so at the paper's init a texel's update reaches the features scaled by ~0.1 and a 600-1300-step CPU run
-never learns fine textures. At 900 steps, seeds 0 and 1, same machine: a synthesized textured object 28.45 / 27.84
--> 31.47 / 29.25 dB; objects128/bunny 40.54 / 40.69 -> 39.96 / 39.71 ([0.3, 0.8]: 30.92 / 27.79 and 40.67;
-BENCHMARKS.md, session 18)."""
+"""k-planes' field planes start uniform in [0.5, 1], not the paper's [0.1, 0.5] (whose 30000-step runs it keeps on
+CUDA). In a 900-step CPU run, seeds 0 and 1, same machine: a synthesized textured object 28.45 / 27.84 -> 31.47 /
+29.25 dB; objects128/bunny 40.54 / 40.69 -> 39.96 / 39.71 ([0.3, 0.8]: 30.92 / 27.79 and 40.67). Why is not
+established: planes + an MLP regressing a checkered sphere alone learn faster at the paper's init (BENCHMARKS.md,
+session 18)."""
 
 CPU_PROPOSAL = (
     "--rays-per-batch",
