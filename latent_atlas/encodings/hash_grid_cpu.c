@@ -1,8 +1,8 @@
 /* Multiresolution hash grid interpolation on the CPU: forward gather and backward scatter-add.
  *
  * The same lookup as latent_atlas/encodings/hash_grid.py's hash_corner_indices (its reference), in float32 and
- * uint32 index arithmetic, with OpenMP threads: the forward over points (level by level), the backward over levels (each level owns
- * its own table rows, so threads never write the same row: no atomics, a deterministic sum).
+ * uint32 index arithmetic, with OpenMP threads: the forward over points (level by level), the backward over
+ * levels (each level owns its own table rows, so threads never write the same row: no atomics, a deterministic sum).
  *
  * Layout: x [n, 3] in [0, 1]^3, table [L * T, F] (level l's rows start at l * T), out / grad_out [n, L * F].
  * Levels l < n_dense are indexed densely (x + y * side + z * side^2, side = res + 1), the others hashed
@@ -41,7 +41,7 @@ static inline void corners(const float *p, int res, int dense, uint32_t table_si
 void hash_grid_forward(const float *x, const float *table, const int32_t *resolutions, int64_t n, int n_levels, int n_dense,
                        int64_t table_size, int features, float *out, int n_threads) {
     /* Levels outer, points inner: a level's rows (1 MiB at 2^17 x 2 floats) stay in a core's L2 while its points
-       read them; points outer made every point walk all levels' tables, L3-bound on large-L3 server CPUs. */
+       read them; points outer walked every level's table per point (1.2-1.5x slower, BENCHMARKS.md session 18). */
 #pragma omp parallel num_threads(n_threads)
     for (int l = 0; l < n_levels; l++) {
         const float *level = table + (int64_t)l * table_size * features;
