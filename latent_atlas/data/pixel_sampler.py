@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor
@@ -47,8 +47,8 @@ class PixelSampler:
     """Draws about `n` pixels per call from a split's images, using its own generator (checkpointed)."""
 
     def __init__(self, split: SceneSplit, seed: int, mode: str = "rays", patch_size: int = 16):
-        if mode not in ("rays", "importance", "patches", "images"):
-            raise ValueError(f"unknown sampler '{mode}' (choose rays, importance, patches or images)")
+        if mode not in get_args(SamplerName):
+            raise ValueError(f"unknown sampler '{mode}' (choose {', '.join(get_args(SamplerName))})")
         self.split = split
         self.mode = mode
         self.patch_size = min(patch_size, split.height, split.width)
@@ -69,10 +69,8 @@ class PixelSampler:
             cam, x, y = self._importance_pixels(n, h, w)
             flat_index, patch = (cam * h + y) * w + x, None
         elif self.mode in RAY_SAMPLERS:
-            cam = torch.randint(0, num, (n,), generator=self.generator)
-            pixel = torch.randint(0, ch * cw, (n,), generator=self.generator)
-            x, y, patch = x0 + pixel % cw, y0 + pixel // cw, None
-            flat_index = (cam * h + y) * w + x
+            cam, x, y = self._uniform_pixels(n, y0, x0, ch, cw)
+            flat_index, patch = (cam * h + y) * w + x, None
         else:
             ph, pw = (h, w) if self.mode == "images" else (min(self.patch_size, ch), min(self.patch_size, cw))
             count = 1 if self.mode == "images" else max(n // (ph * pw), 1)
@@ -98,9 +96,14 @@ class PixelSampler:
         tile_w = (torch.clamp(w - tx * ERROR_TILE, max=ERROR_TILE)).float()
         y = ty * ERROR_TILE + (torch.rand(len(tile), generator=self.generator) * tile_h).long()
         x = tx * ERROR_TILE + (torch.rand(len(tile), generator=self.generator) * tile_w).long()
-        u_cam = torch.randint(0, len(self.split.images), (n_uniform,), generator=self.generator)
-        u_pixel = torch.randint(0, h * w, (n_uniform,), generator=self.generator)
-        return torch.cat([cam, u_cam]), torch.cat([x, u_pixel % w]), torch.cat([y, u_pixel // w])
+        u_cam, u_x, u_y = self._uniform_pixels(n_uniform, 0, 0, h, w)
+        return torch.cat([cam, u_cam]), torch.cat([x, u_x]), torch.cat([y, u_y])
+
+    def _uniform_pixels(self, n: int, y0: int, x0: int, ch: int, cw: int) -> tuple[Tensor, Tensor, Tensor]:
+        """n pixels (camera [n], x [n], y [n]) uniform over every image's ch x cw window at (y0, x0)."""
+        cam = torch.randint(0, len(self.split.images), (n,), generator=self.generator)
+        pixel = torch.randint(0, ch * cw, (n,), generator=self.generator)
+        return cam, x0 + pixel % cw, y0 + pixel // cw
 
     def record_errors(self, batch: PixelBatch, errors: Tensor) -> None:
         """Folds the squared errors [n] of a drawn batch into the error map (--sampler importance; otherwise nothing)."""
