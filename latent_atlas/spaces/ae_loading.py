@@ -112,6 +112,8 @@ def infer_config(state: dict[str, Tensor], base: AutoencoderKLConfig | None = No
     """The architecture a diffusers-keyed state dict was made for. Norm groups and latent scaling are not in the
     weights: they come from `base`, else from the preset of the same shapes, else diffusers' 32 groups when they
     divide every level's channels; ValueError when the shapes fit no preset (a weights file needs its config.json)."""
+    if "encoder.mix.weight" in state:
+        raise ValueError("a pooled-encoder autoencoder: its windows are not in the weights, load its folder with config.json")
     levels = sorted({int(m.group(1)) for k in state if (m := re.match(r"encoder\.down_blocks\.(\d+)\.", k))})
     if not levels or "encoder.conv_in.weight" not in state:
         raise ValueError("no encoder.down_blocks / encoder.conv_in weights: not a KL autoencoder checkpoint")

@@ -11,6 +11,7 @@ with f = 2^(number of blocks - 1).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -51,6 +52,24 @@ class AutoencoderKLConfig:
     """Window of the patch paths in pixels: 0 (or f) codes disjoint f x f blocks; 2f codes overlapping windows at
     stride f (encoder: a k x k conv, decoder: its transpose, overlap-added), a lapped codec whose latents move
     smoothly with the image instead of coding content by its phase inside a block."""
+    encoder_type: str = "cnn"
+    """cnn (diffusers' encoder) or pooled (not in diffusers): per-pixel features of a stride-1 network, pooled at
+    stride f by smooth fixed windows (Gaussian times Hermite polynomials) and mixed linearly. Its latents are linear
+    in features of small neighbourhoods, so they move with the image like a blurred image does, and a latent NeRF's
+    render (a linear blend along each ray) can match them."""
+    pool_sigma: float = 0.6
+    """Pooled encoder: standard deviation of the Gaussian windows, in latent pixels."""
+    pool_width: int = 64
+    """Pooled encoder: per-pixel feature channels (the image's own 3 are added)."""
+    pool_order: int = 1
+    """Pooled encoder: hermite windows: highest order of the moments (0: the Gaussian only; 1: and its x, y moments;
+    2: and the second moments); isotropic windows: pool_order + 1 scales (pool_sigma times 1.5^j)."""
+    pool_windows: str = "hermite"
+    """Pooled encoder: hermite (a Gaussian times monomials of x, y: oriented, so the latents depend on the camera's
+    roll) or isotropic (per scale a Gaussian and a zero-mean Gaussian times r^2: unchanged by rotating the image)."""
+    pool_feature_kernel: int = 3
+    """Pooled encoder: kernel of the feature network's first conv (1: per-pixel colour features, which rotating
+    the image does not change)."""
 
     @property
     def downscale_factor(self) -> int:
@@ -79,6 +98,18 @@ class AutoencoderKLConfig:
             }
             | ({"patch_skip": True} if self.patch_skip else {})
             | ({"patch_kernel": self.patch_kernel} if self.lapped else {})
+            | (
+                {
+                    "encoder_type": "pooled",
+                    "pool_sigma": self.pool_sigma,
+                    "pool_width": self.pool_width,
+                    "pool_order": self.pool_order,
+                    "pool_windows": self.pool_windows,
+                    "pool_feature_kernel": self.pool_feature_kernel,
+                }
+                if self.encoder_type == "pooled"
+                else {}
+            )
         )
 
     @property
@@ -244,6 +275,64 @@ class Encoder(nn.Module):
         return moments + self.patch_skip(images if self.lapped else F.pixel_unshuffle(images, self.factor))
 
 
+def pooling_windows(cfg: AutoencoderKLConfig) -> Tensor:
+    """Pooling windows [n_windows, k, k] of the pooled encoder, each scaled to unit L2 norm and centred on a block;
+    k = f plus three of the widest Gaussian's standard deviations on each side, rounded up to whole blocks.
+    hermite: a Gaussian of pool_sigma latent pixels times the monomials of (x, y) / sigma up to pool_order;
+    isotropic: per scale s_j = pool_sigma * 1.5^j a Gaussian and a Gaussian times (r^2 / s_j^2 - 2)."""
+    f = cfg.downscale_factor
+    sigmas = [cfg.pool_sigma * f * (1.5**j if cfg.pool_windows == "isotropic" else 1.0) for j in range(cfg.pool_order + 1)]
+    k = f * (1 + 2 * math.ceil(3.0 * max(sigmas) / f))
+    offsets = torch.arange(k, dtype=torch.float64) - (k - 1) / 2.0
+    y, x = torch.meshgrid(offsets, offsets, indexing="ij")
+    if cfg.pool_windows == "isotropic":
+        windows = []
+        for sigma in sigmas:
+            r2 = (x**2 + y**2) / sigma**2
+            windows += [torch.exp(-0.5 * r2), torch.exp(-0.5 * r2) * (r2 - 2.0)]
+    elif cfg.pool_windows == "hermite":
+        x, y = x / sigmas[0], y / sigmas[0]
+        gauss = torch.exp(-0.5 * (x**2 + y**2))
+        windows = [gauss * x**i * y ** (n - i) for n in range(cfg.pool_order + 1) for i in range(n + 1)]
+    else:
+        raise ValueError(f"pool_windows '{cfg.pool_windows}': choose hermite or isotropic")
+    stacked = torch.stack(windows)
+    return (stacked / stacked.flatten(1).norm(dim=1)[:, None, None]).float()
+
+
+class PooledEncoder(nn.Module):
+    """Image [B, 3, H, W] -> moments [B, 2C, H/f, W/f]: per-pixel features (the image and a small stride-1 network),
+    each pooled by every Hermite window at stride f, mixed by a 1x1 conv."""
+
+    def __init__(self, cfg: AutoencoderKLConfig):
+        super().__init__()
+        width = cfg.pool_width
+        self.features = nn.Sequential(
+            nn.Conv2d(cfg.in_channels, width, cfg.pool_feature_kernel, padding=cfg.pool_feature_kernel // 2),
+            nn.SiLU(),
+            nn.Conv2d(width, width, 1),
+            nn.SiLU(),
+            nn.Conv2d(width, width, 1),
+        )
+        windows = pooling_windows(cfg)
+        self.register_buffer("windows", windows, persistent=False)
+        self.channels = cfg.in_channels + width
+        self.mix = nn.Conv2d(self.channels * windows.shape[0], 2 * cfg.latent_channels, 1)
+        self.factor = cfg.downscale_factor
+
+    def pooled(self, images: Tensor) -> Tensor:
+        """Every feature pooled by every window: [B, (3 + width) * n_windows, H/f, W/f]."""
+        feats = torch.cat([images, self.features(images)], dim=1)
+        k = self.windows.shape[-1]
+        pad = (k - self.factor) // 2
+        padded = F.pad(feats, (pad,) * 4, mode="replicate")
+        weight = self.windows.repeat(self.channels, 1, 1)[:, None]  # [channels * n, 1, k, k]
+        return F.conv2d(padded, weight, stride=self.factor, groups=self.channels)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.mix(self.pooled(images))
+
+
 class Decoder(nn.Module):
     """Latent [B, C, h, w] (after post_quant_conv) -> image [B, 3, h*f, w*f]."""
 
@@ -284,7 +373,7 @@ class AutoencoderKL(nn.Module):
     def __init__(self, cfg: AutoencoderKLConfig):
         super().__init__()
         self.config = cfg
-        self.encoder = Encoder(cfg)
+        self.encoder = PooledEncoder(cfg) if cfg.encoder_type == "pooled" else Encoder(cfg)
         self.decoder = Decoder(cfg)
         c = cfg.latent_channels
         self.quant_conv = nn.Conv2d(2 * c, 2 * c, 1) if cfg.use_quant_conv else None
@@ -403,6 +492,48 @@ def init_patch_paths_with_pca(model: AutoencoderKL, images: Tensor, logvar: floa
     for conv in (model.encoder.conv_out, model.decoder.conv_out):
         conv.weight.zero_()
         conv.bias.zero_()
+
+
+def init_pooled_with_pca(model: AutoencoderKL, images: Tensor, logvar: float = -10.0, fit_steps: int = 60) -> None:
+    """Starts a pooled-encoder autoencoder as a linear codec of `images` [B, 3, H, W] in [-1, 1]: the mix takes the
+    top-C principal components of the pooled values (each scaled to unit variance first, so the image's own and the
+    random features weigh alike), whitened; quant_conv and post_quant_conv are identities (log-variance: constant
+    `logvar`), the decoder's conv_out is zero and its lapped patch path is the least-squares decoding of those
+    latents (L-BFGS)."""
+    enc, dec = model.encoder, model.decoder.patch_skip
+    if not isinstance(enc, PooledEncoder) or dec is None or not model.config.lapped or model.quant_conv is None or model.post_quant_conv is None:
+        raise ValueError("the pooled PCA start needs a pooled encoder, lapped patch paths, quant_conv and post_quant_conv")
+    c = model.latent_channels
+    with torch.no_grad():
+        pooled = enc.pooled(images).permute(0, 2, 3, 1).reshape(-1, enc.mix.in_channels)
+        mean, spread = pooled.mean(0), pooled.std(0).clamp_min(1e-6)
+        _, s, v = torch.linalg.svd((pooled - mean) / spread, full_matrices=False)
+        components = v[:c] / (s[:c, None] / (pooled.shape[0] ** 0.5)).clamp_min(1e-6) / spread  # unit-variance latents
+        enc.mix.weight[:, :, 0, 0] = 0.0
+        enc.mix.bias.zero_()
+        enc.mix.weight[:c, :, 0, 0] = components
+        enc.mix.bias[:c] = -(components @ mean)
+        for conv in (model.quant_conv, model.post_quant_conv):
+            conv.weight.zero_()
+            conv.weight[:, :, 0, 0] = torch.eye(conv.weight.shape[0])
+            conv.bias.zero_()
+        model.quant_conv.weight[c:] = 0.0
+        model.quant_conv.bias[c:] = logvar
+        model.decoder.conv_out.weight.zero_()
+        model.decoder.conv_out.bias.zero_()
+        dec.weight.zero_()
+        dec.bias.zero_()
+        z = model.encode(images)[0]
+        z = F.pad(z, (1, 1, 1, 1), mode="replicate")
+    solver = torch.optim.LBFGS([dec.weight, dec.bias], lr=1.0, max_iter=fit_steps, line_search_fn="strong_wolfe")
+
+    def closure() -> Tensor:
+        solver.zero_grad()
+        loss = torch.mean((dec(z) - images) ** 2)
+        loss.backward()
+        return loss
+
+    solver.step(closure)
 
 
 def kl_divergence(mean: Tensor, logvar: Tensor) -> Tensor:

@@ -30,6 +30,18 @@ AE_PRESETS: dict[str, AutoencoderKLConfig] = {
         patch_skip=True,
         patch_kernel=16,
     ),
+    # Latents pooled from per-pixel features by smooth windows (pooled encoder), decoded by the lapped preset's decoder.
+    "latlas-f8c16-pooled": AutoencoderKLConfig(
+        block_out_channels=(32, 64, 128, 128),
+        layers_per_block=1,
+        latent_channels=16,
+        norm_num_groups=8,
+        mid_block_add_attention=False,
+        patch_skip=True,
+        patch_kernel=16,
+        encoder_type="pooled",
+        pool_order=2,
+    ),
     # CPU-sized f8 autoencoders (about 0.3 M parameters) for the demo, tests and users without weights.
     "tiny": AutoencoderKLConfig(block_out_channels=(16, 32, 32, 32), layers_per_block=1, latent_channels=4, norm_num_groups=8, mid_block_add_attention=False),
     "tiny16": AutoencoderKLConfig(

@@ -20,7 +20,14 @@ from latent_atlas.evaluation.metrics import psnr
 from latent_atlas.methods.base import OptimizerConfig
 from latent_atlas.rendering.backgrounds import background_colors
 from latent_atlas.spaces.ae_loading import load_autoencoder, save_pretrained
-from latent_atlas.spaces.autoencoder_kl import AutoencoderKL, init_patch_paths_with_pca, kl_divergence, latent_statistics, standardize_latents
+from latent_atlas.spaces.autoencoder_kl import (
+    AutoencoderKL,
+    init_patch_paths_with_pca,
+    init_pooled_with_pca,
+    kl_divergence,
+    latent_statistics,
+    standardize_latents,
+)
 from latent_atlas.spaces.equivariance import shift_equivariance
 from latent_atlas.spaces.presets import AE_PRESETS, preset_config
 
@@ -31,7 +38,7 @@ class AETrainConfig(RunConfig):
 
     data: tuple[Path, ...] = ()
     """Scene folders, families or trees of them (train images are used, val images are held out)."""
-    preset: Literal["tiny", "tiny16", "latlas-f8c16", "latlas-f8c16-lapped", "stable-diffusion", "ostris"] = "tiny"
+    preset: Literal["tiny", "tiny16", "latlas-f8c16", "latlas-f8c16-lapped", "latlas-f8c16-pooled", "stable-diffusion", "ostris"] = "tiny"
     """Architecture: tiny, tiny16, latlas-f8c16 (the built-in one's: 8x8 block patch paths), latlas-f8c16-lapped (the same
     with overlapping 16x16 patch paths, whose latents move with the image), stable-diffusion or ostris."""
     init: Optional[str] = None
@@ -152,7 +159,10 @@ class AETrainer(Task):
             self.model = AutoencoderKL(preset_config(config.preset)).to(self.device).train()
             if self.model.config.patch_skip:  # start as the best linear codec of the training images
                 sample = torch.cat([self._batch(images, 64, self.generator) for images in self.train_images.values()])
-                init_patch_paths_with_pca(self.model, sample, config.logvar_init)
+                if self.model.config.encoder_type == "pooled":
+                    init_pooled_with_pca(self.model, sample, config.logvar_init)
+                else:
+                    init_patch_paths_with_pca(self.model, sample, config.logvar_init)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optimizer.lr, eps=config.optimizer.eps, betas=config.optimizer.betas)
         self.open_run()
 

@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 
 from latent_atlas.errors import ConfigError, DataError
 from latent_atlas.spaces.ae_loading import convert_ldm_keys, fingerprint, load_autoencoder, save_pretrained
-from latent_atlas.spaces.autoencoder_kl import AutoencoderKL, AutoencoderKLConfig
+from latent_atlas.spaces.autoencoder_kl import AutoencoderKL, AutoencoderKLConfig, pooling_windows
 from latent_atlas.spaces.presets import AE_PRESETS, preset_config
 
 TINY = AutoencoderKLConfig(block_out_channels=(8, 16), layers_per_block=1, latent_channels=4, norm_num_groups=4)
@@ -280,3 +280,71 @@ def test_lapped_pca_initialisation_at_full_rank_reconstructs_exactly():
     with torch.no_grad():
         error = (model.decode(model.encode(images)[0]) - images).pow(2).mean()
     assert 0.0 < error < (images - images.mean()).pow(2).mean()  # rank 3 of 48: a lossy codec, better than a constant
+
+
+POOLED = replace(LAPPED, encoder_type="pooled", pool_width=4, pool_order=1, latent_channels=4)
+
+
+def test_pooling_windows_are_unit_gaussian_moments():
+
+    windows = pooling_windows(replace(POOLED, pool_order=2))  # factor 2, sigma 1.2 px: 2 + 2 x 4 pixels
+    assert windows.shape == (6, 10, 10)
+    torch.testing.assert_close(windows.flatten(1).norm(dim=1), torch.ones(6))
+    gauss, y_moment, x_moment = windows[0], windows[1], windows[2]
+    torch.testing.assert_close(gauss, gauss.flip(0))  # even in both axes, centred between pixels 4 and 5
+    torch.testing.assert_close(gauss, gauss.T)
+    torch.testing.assert_close(x_moment, -x_moment.flip(1))  # odd in x, even in y
+    torch.testing.assert_close(y_moment, x_moment.T)
+    assert gauss[4, 4] > gauss[0, 4] > gauss[0, 0] > 0
+
+
+def test_pooled_latents_move_with_the_image():
+    """Moving the image by f pixels moves the pooled encoder's latents by exactly one latent pixel (away from the
+    borders, which replication pads): its latents are samples of one field that moves with the image."""
+    model = _model(POOLED)
+    image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    with torch.no_grad():
+        latents = model.encode(image)[0]  # [1, 4, 16, 16]
+        moved = model.encode(image[..., 2:, 2:])[0]  # moved up-left by one latent pixel (factor 2)
+    torch.testing.assert_close(moved[..., 3:-4, 3:-4], latents[..., 4:-4, 4:-4])
+    assert (latents[..., 4:-4, 4:-4] - latents[..., 3:-5, 3:-5]).abs().max() > 1e-3  # and they are not constant
+
+
+def test_pooled_pca_start_is_a_linear_codec(tmp_path):
+    from latent_atlas.spaces.autoencoder_kl import init_pooled_with_pca
+
+    model = _model(POOLED)
+    g = torch.Generator().manual_seed(0)
+    images = torch.nn.functional.interpolate(torch.rand(6, 3, 4, 4, generator=g), size=16, mode="bilinear") * 2 - 1
+    init_pooled_with_pca(model, images, logvar=-7.0)
+    with torch.no_grad():
+        mean, logvar = model.encode(images)
+        error = (model.decode(mean) - images).pow(2).mean()
+    assert torch.all(logvar == -7.0)
+    torch.testing.assert_close(mean.std(dim=(0, 2, 3)), torch.ones(4), atol=0.02, rtol=0)  # whitened components
+    assert error < 0.3 * (images - images.mean()).pow(2).mean()  # a codec, not a constant
+    folder = save_pretrained(model, tmp_path / "pooled")
+    assert json.loads((folder / "config.json").read_text())["encoder_type"] == "pooled"
+    _same_outputs(model, load_autoencoder(folder))
+    bare = tmp_path / "pooled.safetensors"
+    save_file(model.state_dict(), str(bare))
+    with pytest.raises(DataError, match=r"pooled.safetensors.*pooled-encoder.*config.json"):
+        load_autoencoder(bare)
+
+
+def test_isotropic_pooled_latents_turn_with_the_image():
+    """With isotropic windows and per-pixel features, the latents of an image turned by 90 degrees are its latents
+    turned likewise (a camera's roll does not change what a latent pixel says); oriented windows break this."""
+    cfg = replace(POOLED, pool_windows="isotropic", pool_order=1, pool_feature_kernel=1)
+    image = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    for config, turns_with_it in ((cfg, True), (replace(cfg, pool_windows="hermite"), False)):
+        model = _model(config)
+        with torch.no_grad():
+            latents = model.encode(image)[0]
+            turned = model.encode(torch.rot90(image, 1, dims=(2, 3)))[0]
+        error = (turned - torch.rot90(latents, 1, dims=(2, 3))).abs().max().item()
+        assert (error < 1e-5) == turns_with_it, (config.pool_windows, error)
+    windows = pooling_windows(cfg)
+    assert windows.shape[0] == 4  # two scales, a Gaussian and a ring each
+    torch.testing.assert_close(windows, torch.rot90(windows, 1, dims=(1, 2)))
+    assert abs(windows[1].sum()) < 0.05 * windows[0].sum()  # the ring window is about zero-mean
