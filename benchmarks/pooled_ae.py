@@ -1,6 +1,7 @@
 """Pooled-encoder autoencoders: does a latent that moves exactly with the image make latents a NeRF can learn?
 
     python benchmarks/pooled_ae.py [--variants hermite isotropic] [--steps 600] [--budgets 60 120] [--probe-start]
+    python benchmarks/pooled_ae.py --variants isotropic-f4 --logvar-init -1.4    # latlas-f4c16-pooled with latent noise
 
 Per variant of the latlas-f8c16-pooled preset (hermite: its oriented Gaussian-Hermite windows and 3x3 features;
 isotropic: one Gaussian and one zero-mean Gaussian times r^2 over 1x1 colour features, unchanged by image
@@ -45,14 +46,12 @@ VARIANTS = {
     "isotropic-f4-2scales": replace(
         AE_PRESETS[PRESET], block_out_channels=(32, 64, 128), patch_kernel=8, pool_windows="isotropic", pool_order=1, pool_feature_kernel=1
     ),
-    "isotropic-f4": replace(
-        AE_PRESETS[PRESET], block_out_channels=(32, 64, 128), patch_kernel=8, pool_windows="isotropic", pool_order=0, pool_feature_kernel=1
-    ),
+    "isotropic-f4": AE_PRESETS["latlas-f4c16-pooled"],
 }
 """Architectures compared, by name."""
 
 
-def train_variant(name: str, data: Path, steps: int, out: Path) -> tuple[Path, Path]:
+def train_variant(name: str, data: Path, steps: int, out: Path, logvar_init: float) -> tuple[Path, Path]:
     """Trains one variant; returns the folders of its linear start and of its trained weights."""
     AE_PRESETS[PRESET] = VARIANTS[name]
     try:
@@ -67,6 +66,7 @@ def train_variant(name: str, data: Path, steps: int, out: Path) -> tuple[Path, P
             output_dir=out / name,
             eval_every=100,
             progress=False,
+            logvar_init=logvar_init,
         )
         trainer = AETrainer(config)
         start = save_pretrained(trainer.exported(), out / name / "start")
@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--scene", type=Path, default=DATASETS / "bunny", help="the scene the latent NeRF learns")
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--budgets", nargs="+", type=float, default=[60.0, 120.0])
+    parser.add_argument("--logvar-init", type=float, default=-10.0, help="posterior log-variance at the start (-1.4: latent noise of std 0.5)")
     parser.add_argument("--probe-start", action="store_true", help="also train a latent NeRF on each linear start")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/pooled_ae"))
     args = parser.parse_args()
@@ -90,7 +91,7 @@ def main() -> None:
     views = held_out_views([DATASETS / "bunny", DATASETS / "suzanne"], 16)
     lines = []
     for name in args.variants:
-        start, trained = train_variant(name, data, args.steps, args.output_dir)
+        start, trained = train_variant(name, data, args.steps, args.output_dir, args.logvar_init)
         for label, ae in (("start", start), (f"{args.steps} steps", trained)):
             ae_row = measure(str(ae), views)
             nerf = []

@@ -452,6 +452,18 @@ def lapped_window(cfg: AutoencoderKLConfig) -> Tensor:
 
 
 @torch.no_grad()
+def _identity_quant_convs(model: AutoencoderKL, logvar: float) -> None:
+    """quant_conv passes the means through with a constant log-variance `logvar`; post_quant_conv is the identity."""
+    c = model.latent_channels
+    for conv in (model.quant_conv, model.post_quant_conv):
+        conv.weight.zero_()
+        conv.weight[:, :, 0, 0] = torch.eye(conv.weight.shape[0])
+        conv.bias.zero_()
+    model.quant_conv.weight[c:] = 0.0
+    model.quant_conv.bias[c:] = logvar
+
+
+@torch.no_grad()
 def init_patch_paths_with_pca(model: AutoencoderKL, images: Tensor, logvar: float = -10.0) -> None:
     """Starts a patch_skip autoencoder as the best linear codec of `images` [B, 3, H, W] in [-1, 1]: its patch paths
     project each f x f patch on the top-C principal components and back, adding the mean patch (lapped: each
@@ -483,12 +495,7 @@ def init_patch_paths_with_pca(model: AutoencoderKL, images: Tensor, logvar: floa
         enc.weight[:c, :, 0, 0] = components
         dec.weight[:, :, 0, 0] = components.T
         dec.bias.copy_(mean)
-    for conv in (model.quant_conv, model.post_quant_conv):
-        conv.weight.zero_()
-        conv.weight[:, :, 0, 0] = torch.eye(conv.weight.shape[0])
-        conv.bias.zero_()
-    model.quant_conv.weight[c:] = 0.0
-    model.quant_conv.bias[c:] = logvar
+    _identity_quant_convs(model, logvar)
     for conv in (model.encoder.conv_out, model.decoder.conv_out):
         conv.weight.zero_()
         conv.bias.zero_()
@@ -513,12 +520,7 @@ def init_pooled_with_pca(model: AutoencoderKL, images: Tensor, logvar: float = -
         enc.mix.bias.zero_()
         enc.mix.weight[:c, :, 0, 0] = components
         enc.mix.bias[:c] = -(components @ mean)
-        for conv in (model.quant_conv, model.post_quant_conv):
-            conv.weight.zero_()
-            conv.weight[:, :, 0, 0] = torch.eye(conv.weight.shape[0])
-            conv.bias.zero_()
-        model.quant_conv.weight[c:] = 0.0
-        model.quant_conv.bias[c:] = logvar
+        _identity_quant_convs(model, logvar)
         model.decoder.conv_out.weight.zero_()
         model.decoder.conv_out.bias.zero_()
         dec.weight.zero_()

@@ -3,9 +3,15 @@ ones that train on a CPU."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from latent_atlas.spaces.autoencoder_kl import AutoencoderKLConfig
+
+_LATLAS = AutoencoderKLConfig(
+    block_out_channels=(32, 64, 128, 128), layers_per_block=1, latent_channels=16, norm_num_groups=8, mid_block_add_attention=False, patch_skip=True
+)
+"""The built-in autoencoders' architecture, which the latlas-* presets vary."""
 
 AE_PRESETS: dict[str, AutoencoderKLConfig] = {
     # Stable Diffusion's KL-f8 VAE (stabilityai/sd-vae-ft-mse): 4 latent channels.
@@ -17,30 +23,15 @@ AE_PRESETS: dict[str, AutoencoderKLConfig] = {
     # The built-in f8 autoencoder (16 latent channels as IG-AE's ostris VAE, 3.8 M parameters, no attention, linear
     # patch paths): weights ship in spaces/weights/latlas-f8c16 (reconstruction-trained) and latlas-f8c16-igae (then
     # IG-AE fine-tuned), both made from synthesized scenes by benchmarks/builtin_ae.py (see their MODEL_CARD.md).
-    "latlas-f8c16": AutoencoderKLConfig(
-        block_out_channels=(32, 64, 128, 128), layers_per_block=1, latent_channels=16, norm_num_groups=8, mid_block_add_attention=False, patch_skip=True
-    ),
+    "latlas-f8c16": _LATLAS,
     # The same with lapped patch paths (16 x 16 windows at stride 8): latents that move with the image.
-    "latlas-f8c16-lapped": AutoencoderKLConfig(
-        block_out_channels=(32, 64, 128, 128),
-        layers_per_block=1,
-        latent_channels=16,
-        norm_num_groups=8,
-        mid_block_add_attention=False,
-        patch_skip=True,
-        patch_kernel=16,
-    ),
+    "latlas-f8c16-lapped": replace(_LATLAS, patch_kernel=16),
     # Latents pooled from per-pixel features by smooth windows (pooled encoder), decoded by the lapped preset's decoder.
-    "latlas-f8c16-pooled": AutoencoderKLConfig(
-        block_out_channels=(32, 64, 128, 128),
-        layers_per_block=1,
-        latent_channels=16,
-        norm_num_groups=8,
-        mid_block_add_attention=False,
-        patch_skip=True,
-        patch_kernel=16,
-        encoder_type="pooled",
-        pool_order=2,
+    "latlas-f8c16-pooled": replace(_LATLAS, patch_kernel=16, encoder_type="pooled", pool_order=2),
+    # The pooled encoder at f4 with isotropic windows over colour features: 32 x 32 latents of 128-px views whose
+    # every channel a latent NeRF can learn (the best decoded PSNR measured, BENCHMARKS.md "Latents that move ...").
+    "latlas-f4c16-pooled": replace(
+        _LATLAS, block_out_channels=(32, 64, 128), patch_kernel=8, encoder_type="pooled", pool_windows="isotropic", pool_order=0, pool_feature_kernel=1
     ),
     # CPU-sized f8 autoencoders (about 0.3 M parameters) for the demo, tests and users without weights.
     "tiny": AutoencoderKLConfig(block_out_channels=(16, 32, 32, 32), layers_per_block=1, latent_channels=4, norm_num_groups=8, mid_block_add_attention=False),
@@ -74,6 +65,4 @@ def preset_config(name: str) -> AutoencoderKLConfig:
     """A copy of the named preset's architecture (ValueError naming the choices when unknown)."""
     if name not in AE_PRESETS:
         raise ValueError(f"unknown autoencoder preset '{name}' (choose from {', '.join(AE_PRESETS)})")
-    from dataclasses import replace
-
     return replace(AE_PRESETS[name])

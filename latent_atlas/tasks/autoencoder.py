@@ -38,9 +38,13 @@ class AETrainConfig(RunConfig):
 
     data: tuple[Path, ...] = ()
     """Scene folders, families or trees of them (train images are used, val images are held out)."""
-    preset: Literal["tiny", "tiny16", "latlas-f8c16", "latlas-f8c16-lapped", "latlas-f8c16-pooled", "stable-diffusion", "ostris"] = "tiny"
+    preset: Literal["tiny", "tiny16", "latlas-f8c16", "latlas-f8c16-lapped", "latlas-f8c16-pooled", "latlas-f4c16-pooled", "stable-diffusion", "ostris"] = (
+        "tiny"
+    )
     """Architecture: tiny, tiny16, latlas-f8c16 (the built-in one's: 8x8 block patch paths), latlas-f8c16-lapped (the same
-    with overlapping 16x16 patch paths, whose latents move with the image), stable-diffusion or ostris."""
+    with overlapping 16x16 patch paths, whose latents move with the image), latlas-f8c16-pooled / latlas-f4c16-pooled
+    (latents pooled from per-pixel features by fixed smooth windows: oriented at f8, isotropic at f4), stable-diffusion
+    or ostris."""
     init: Optional[str] = None
     """Start from these weights (any --ae value: folder, file, hub id) instead of random ones."""
     max_steps: int = 2000
@@ -62,9 +66,11 @@ class AETrainConfig(RunConfig):
     """What transparent pixels are composited on: white, black, random (a colour per image) or varied (white
     for half the images, a random colour for the rest)."""
     logvar_init: float = -10.0
-    """Starting log-variance of the posterior of a fresh patch_skip autoencoder (PCA start): it keeps sampling noise
-    from drowning the linear codec's latents in the first steps. Other presets keep their random init (about 0):
-    setting it there did not speed training up (measured: the same grey reconstructions)."""
+    """Starting log-variance of the posterior of a fresh patch_skip autoencoder (PCA start, whitened latents for the
+    pooled presets): -10 keeps sampling noise from drowning the linear codec's latents in the first steps; about -2.4
+    (noise of 0.3 of the latents' spread, which barely moves at the default KL weight) trains a decoder that
+    tolerates a latent NeRF's render errors (latlas-f4c16-pooled: +0.8 dB decoded at the same reconstruction).
+    Other presets keep their random init (about 0): setting it there did not speed training up."""
     crop: int = 0
     """Train on random square crops of this many pixels (a multiple of the factor; 0: whole images). The
     network is convolutional: crops make steps cheaper without changing what it learns to code."""
