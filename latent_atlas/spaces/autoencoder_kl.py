@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -52,9 +53,9 @@ class AutoencoderKLConfig:
     """Window of the patch paths in pixels: 0 (or f) codes disjoint f x f blocks; 2f codes overlapping windows at
     stride f (encoder: a k x k conv, decoder: its transpose, overlap-added), a lapped codec whose latents move
     smoothly with the image instead of coding content by its phase inside a block."""
-    encoder_type: str = "cnn"
+    encoder_type: Literal["cnn", "pooled"] = "cnn"
     """cnn (diffusers' encoder) or pooled (not in diffusers): per-pixel features of a stride-1 network, pooled at
-    stride f by smooth fixed windows (Gaussian times Hermite polynomials) and mixed linearly. Its latents are linear
+    stride f by smooth fixed windows (see pool_windows) and mixed linearly. Its latents are linear
     in features of small neighbourhoods, so they move with the image like a blurred image does, and a latent NeRF's
     render (a linear blend along each ray) can match them."""
     pool_sigma: float = 0.6
@@ -64,7 +65,7 @@ class AutoencoderKLConfig:
     pool_order: int = 1
     """Pooled encoder: hermite windows: highest order of the moments (0: the Gaussian only; 1: and its x, y moments;
     2: and the second moments); isotropic windows: pool_order + 1 scales (pool_sigma times 1.5^j)."""
-    pool_windows: str = "hermite"
+    pool_windows: Literal["hermite", "isotropic"] = "hermite"
     """Pooled encoder: hermite (a Gaussian times monomials of x, y: oriented, so the latents depend on the camera's
     roll) or isotropic (per scale a Gaussian and a zero-mean Gaussian times r^2: unchanged by rotating the image)."""
     pool_feature_kernel: int = 3
@@ -302,7 +303,7 @@ def pooling_windows(cfg: AutoencoderKLConfig) -> Tensor:
 
 class PooledEncoder(nn.Module):
     """Image [B, 3, H, W] -> moments [B, 2C, H/f, W/f]: per-pixel features (the image and a small stride-1 network),
-    each pooled by every Hermite window at stride f, mixed by a 1x1 conv."""
+    each pooled by every window of `pooling_windows` at stride f, mixed by a 1x1 conv."""
 
     def __init__(self, cfg: AutoencoderKLConfig):
         super().__init__()
@@ -372,6 +373,8 @@ class AutoencoderKL(nn.Module):
 
     def __init__(self, cfg: AutoencoderKLConfig):
         super().__init__()
+        if cfg.encoder_type not in ("cnn", "pooled"):
+            raise ValueError(f"encoder_type '{cfg.encoder_type}': choose cnn or pooled")
         self.config = cfg
         self.encoder = PooledEncoder(cfg) if cfg.encoder_type == "pooled" else Encoder(cfg)
         self.decoder = Decoder(cfg)

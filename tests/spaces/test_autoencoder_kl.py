@@ -330,6 +330,10 @@ def test_pooled_pca_start_is_a_linear_codec(tmp_path):
     save_file(model.state_dict(), str(bare))
     with pytest.raises(DataError, match=r"pooled.safetensors.*pooled-encoder.*config.json"):
         load_autoencoder(bare)
+    with pytest.raises(ValueError, match="encoder_type 'pooling': choose cnn or pooled"):
+        AutoencoderKL(replace(POOLED, encoder_type="pooling"))
+    with pytest.raises(ValueError, match="pool_windows 'radial': choose hermite or isotropic"):
+        AutoencoderKL(replace(POOLED, pool_windows="radial"))
 
 
 def test_isotropic_pooled_latents_turn_with_the_image():
