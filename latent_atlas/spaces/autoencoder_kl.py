@@ -541,6 +541,15 @@ def init_pooled_with_pca(model: AutoencoderKL, images: Tensor, logvar: float = -
     solver.step(closure)
 
 
+def init_linear_codec(model: AutoencoderKL, images: Tensor, logvar: float = -10.0) -> None:
+    """Starts a patch_skip autoencoder as a linear codec of `images` [B, 3, H, W] in [-1, 1], by its encoder's kind:
+    init_pooled_with_pca for a pooled encoder, else init_patch_paths_with_pca."""
+    if model.config.encoder_type == "pooled":
+        init_pooled_with_pca(model, images, logvar)
+    else:
+        init_patch_paths_with_pca(model, images, logvar)
+
+
 def kl_divergence(mean: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(mean, exp(logvar)) || N(0, 1)) summed over latent elements, averaged over the batch: scalar."""
     return 0.5 * torch.sum(mean**2 + logvar.exp() - 1.0 - logvar) / mean.shape[0]

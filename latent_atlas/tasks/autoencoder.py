@@ -22,8 +22,7 @@ from latent_atlas.rendering.backgrounds import background_colors
 from latent_atlas.spaces.ae_loading import load_autoencoder, save_pretrained
 from latent_atlas.spaces.autoencoder_kl import (
     AutoencoderKL,
-    init_patch_paths_with_pca,
-    init_pooled_with_pca,
+    init_linear_codec,
     kl_divergence,
     latent_statistics,
     standardize_latents,
@@ -67,9 +66,9 @@ class AETrainConfig(RunConfig):
     for half the images, a random colour for the rest)."""
     logvar_init: float = -10.0
     """Starting log-variance of the posterior of a fresh patch_skip autoencoder (PCA start, whitened latents for the
-    pooled presets): -10 keeps sampling noise from drowning the linear codec's latents in the first steps; about -2.4
-    (noise of 0.3 of the latents' spread, which barely moves at the default KL weight) trains a decoder that
-    tolerates a latent NeRF's render errors (latlas-f4c16-pooled: +0.8 dB decoded at the same reconstruction).
+    pooled presets): -10 keeps sampling noise from drowning the linear codec's latents in the first steps; -2.4 to
+    -1.4 (noise of 0.3-0.5 of the latents' spread, which barely moves at the default KL weight) trains a decoder that
+    tolerates a latent NeRF's render errors (latlas-f4c16-pooled: +0.8 / +1.6 dB decoded at 120 s).
     Other presets keep their random init (about 0): setting it there did not speed training up."""
     crop: int = 0
     """Train on random square crops of this many pixels (a multiple of the factor; 0: whole images). The
@@ -165,10 +164,7 @@ class AETrainer(Task):
             self.model = AutoencoderKL(preset_config(config.preset)).to(self.device).train()
             if self.model.config.patch_skip:  # start as the best linear codec of the training images
                 sample = torch.cat([self._batch(images, 64, self.generator) for images in self.train_images.values()])
-                if self.model.config.encoder_type == "pooled":
-                    init_pooled_with_pca(self.model, sample, config.logvar_init)
-                else:
-                    init_patch_paths_with_pca(self.model, sample, config.logvar_init)
+                init_linear_codec(self.model, sample, config.logvar_init)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optimizer.lr, eps=config.optimizer.eps, betas=config.optimizer.betas)
         self.open_run()
 
