@@ -1,15 +1,16 @@
-"""Makes the built-in autoencoder (latlas-f8c16) from nothing but the package: `make ae` runs this.
+"""Makes the built-in autoencoders from nothing but the package: `make ae` runs this.
 
-    python benchmarks/builtin_ae.py [--workdir outputs/builtin_ae] [--recon-steps 4000] [--install]
+    python benchmarks/builtin_ae.py [--workdir outputs/builtin_ae] [--recon-steps 4000] [--install]     # latlas-f8c16(-igae)
+    python benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --logvar-init -1.4 --recon-steps 1500 --no-igae --install
 
 Stages (each skipped when its output exists, so an interrupted run continues where it stopped):
 1. data: `latlas data synth --family mixed` (objects, cars, patterned / image-textured, thin and wide structures,
    half with specular highlights, sizes 0.55-0.95, 3 in 10 over a sky), 128 px: 240 scenes x 8 views for
    reconstruction, 32 other scenes x 20 views for IG-AE. Never ../shared/datasets, held out for measuring.
-2. recon: `latlas ae train --preset latlas-f8c16` on random 64-px crops, white or random backgrounds.
-3. igae: `latlas igae` (Tri-Planes of the IG-AE scenes learned in its latent space, then jointly with the
+2. recon: `latlas ae train --preset <preset>` on random 64-px crops, white or random backgrounds.
+3. igae (unless --no-igae): `latlas igae` (Tri-Planes of the IG-AE scenes learned in its latent space, then jointly with the
    encoder and decoder: renders of latent scenes must decode to the views).
-4. export (--install): both autoencoders in float16 into latent_atlas/spaces/weights/ with their reconstruction
+4. export (--install): the autoencoders in float16 into latent_atlas/spaces/weights/ with their reconstruction
    PSNR on the test views of ../shared/datasets/objects128 (when present) and the times of each stage, written
    into the model card.
 """
@@ -64,13 +65,19 @@ def make_data(workdir: Path, times: dict) -> dict[str, Path]:
     return folders
 
 
-def train_reconstruction(workdir: Path, data: Path, steps: int, times: dict) -> Path:
+def reconstruction_flags(args: argparse.Namespace) -> list[str]:
+    """The `latlas ae train` flags of stage 2 that define the weights (the model card quotes them)."""
+    flags = ["--preset", args.preset, "--crop", "64", "--batch-size", "8", "--background", "varied", "--max-steps", str(args.recon_steps)]
+    return flags + (["--logvar-init", str(args.logvar_init)] if args.logvar_init is not None else [])
+
+
+def train_reconstruction(workdir: Path, data: Path, args: argparse.Namespace, times: dict) -> Path:
     """Stage 2: the plain autoencoder (a `latlas ae train` run folder)."""
-    out = workdir / "recon"
+    out = workdir / ("recon" if args.preset == "latlas-f8c16" else f"recon-{args.preset}")  # latlas-f8c16: the folder of its shipped run
     if (run := finished_run(out)) is not None:
         times.setdefault("recon_s", round(json.loads((run / "summary.json").read_text())["train_seconds"], 1))
         return run
-    flags = ["--preset", "latlas-f8c16", "--crop", "64", "--batch-size", "8", "--background", "varied", "--max-steps", str(steps)]
+    flags = reconstruction_flags(args)
     flags += ["--optimizer.lr", "1e-3", "--optimizer.lr-final", "5e-5", "--checkpoint-every", "500", "--log-every", "100", "--eval-every", "1000"]
     timed("recon_s", times, lambda: latlas("ae", "train", "--data", str(data), *flags, "--output-dir", str(out), "--no-progress"))
     return finished_run(out)
@@ -136,6 +143,25 @@ def install(name: str, run: Path, card: str, data: Path) -> Path:
     return target
 
 
+def architecture(preset: str, parameters: int) -> str:
+    """One sentence on what preset `preset` is, for its model card."""
+    from latent_atlas.spaces.presets import preset_config
+
+    cfg = preset_config(preset)
+    factor = 2 ** (len(cfg.block_out_channels) - 1)
+    channels = "-".join(str(c) for c in cfg.block_out_channels)
+    encoder = (
+        f"a pooled encoder (per-pixel features pooled at stride {factor} by fixed {cfg.pool_windows} Gaussian windows, so its latents move with the image)"
+        if cfg.encoder_type == "pooled"
+        else f"a convolutional encoder with channels {channels}"
+    )
+    return (
+        f"An f{factor} KL autoencoder with {cfg.latent_channels} latent channels and images in [-1, 1]: our AutoencoderKL (diffusers' "
+        f"layout and names) with {encoder}, a decoder with channels {channels}, one ResNet block per level, no attention, plus linear "
+        f"patch paths (`patch_skip`: loads in latent-atlas, not in diffusers); {parameters / 1e6:.2f} M parameters, stored in float16."
+    )
+
+
 def model_card(name: str, kind: str, results: dict, args: argparse.Namespace) -> str:
     """The MODEL_CARD.md written beside shipped weights: what they are, how they were made, what they score."""
     import platform
@@ -148,24 +174,28 @@ def model_card(name: str, kind: str, results: dict, args: argparse.Namespace) ->
 
     run = Path(results[f"{kind}_run"])
     parameters = sum(p.numel() for p in load_autoencoder(run).parameters())
+    noise = (
+        f", the posterior's log-variance starting at {args.logvar_init} (latent noise the decoder learns to tolerate)" if args.logvar_init is not None else ""
+    )
     lines = [
         f"# {name}",
         "",
-        "An f8 KL autoencoder with 16 latent channels (as the ostris VAE IG-AE uses) and images in [-1, 1]: our AutoencoderKL "
-        "(diffusers' layout and names) with channels 32-64-128-128, one ResNet block per level, no attention, plus linear "
-        f"patch paths (`patch_skip`: loads in latent-atlas, not in diffusers); {parameters / 1e6:.2f} M parameters, stored in "
-        f"float16. Made by {made}. Its latents are standardised per channel (mean 0, standard deviation 5.5 on training "
-        "views, as Stable Diffusion's raw latents), the scale latent NeRFs' tanh(0.02 z) normalisation expects.",
+        f"{architecture(args.preset, parameters)} Made by {made}. Its latents are standardised per channel (mean 0, standard "
+        "deviation 5.5 on training views, as Stable Diffusion's raw latents), the scale latent NeRFs' tanh(0.02 z) normalisation expects.",
         "",
         "## How it was made",
-        f"`python benchmarks/builtin_ae.py --install` (`make ae`), {time.strftime('%Y-%m-%d')}, "
+        f"`python {' '.join(['benchmarks/builtin_ae.py', *sys.argv[1:]])}`, {time.strftime('%Y-%m-%d')}, "
         f"on {platform.processor() or platform.machine()} ({cpu_model()}), torch {torch.__version__}, {torch.get_num_threads()} threads.",
         "- data (synthesized by the package, nothing downloaded): " + "; ".join(f"{k}: `latlas data synth {' '.join(v)}`" for k, v in DATA.items()),
-        f"- reconstruction: `latlas ae train --preset latlas-f8c16 --crop 64 --batch-size 8 --background varied --max-steps {args.recon_steps}` "
-        "(MSE + 1e-6 KL, Adam 1e-3 decaying to 5e-5; started as the best linear codec of the training patches, a rank-16 "
-        "PCA of 8x8 patches in the patch paths with both conv_out layers at zero, so the networks learn what PCA cannot)",
-        f"- IG-AE: `latlas igae --ae <plain run> --phases.0.epochs {args.igae_pretrain_epochs} --phases.1.epochs {args.igae_joint_epochs}` "
-        "(preset igae-cpu: Tri-Planes of the IG-AE scenes fitted to their latents, then trained jointly with the encoder and decoder)",
+        f"- reconstruction: `latlas ae train {' '.join(reconstruction_flags(args))}` (MSE + 1e-6 KL, Adam 1e-3 decaying to 5e-5"
+        f"{noise}; started as the best linear codec of the training patches (PCA), so the networks learn what PCA cannot)",
+    ]
+    if kind == "igae":
+        lines.append(
+            f"- IG-AE: `latlas igae --ae <plain run> --phases.0.epochs {args.igae_pretrain_epochs} --phases.1.epochs {args.igae_joint_epochs}` "
+            "(preset igae-cpu: Tri-Planes of the IG-AE scenes fitted to their latents, then trained jointly with the encoder and decoder)"
+        )
+    lines += [
         "- wall time per stage (s): " + ", ".join(f"{k} {v}" for k, v in results["times_s"].items()),
         "",
         "## What it scores",
@@ -177,10 +207,10 @@ def model_card(name: str, kind: str, results: dict, args: argparse.Namespace) ->
     ]
     if (shift := results.get(f"equivariance_{kind}")) is not None:
         lines.append(
-            "Its latents do not move with the image (`benchmarks/ae_equivariance.py` on objects128 bunny + suzanne): the latents of a view "
-            f"moved half a latent pixel differ from the resampled latents by {shift['encoder_error_over_std']:.2f} of their standard "
-            f"deviation, and resampled latents decode at {shift['half_shift_decode_psnr']:.2f} dB, so latent NeRFs fit them poorly "
-            "(BENCHMARKS.md, the built-in autoencoder)."
+            "Latent shift test (`benchmarks/ae_equivariance.py` on objects128 bunny + suzanne): the latents of a view moved half a latent "
+            f"pixel differ from the resampled latents by {shift['encoder_error_over_std']:.2f} of their standard deviation, and resampled "
+            f"latents decode at {shift['half_shift_decode_psnr']:.2f} dB (the closer to 0 and to the reconstruction PSNR, the better a "
+            "latent NeRF can fit them; BENCHMARKS.md)."
         )
     return "\n".join(lines) + "\n"
 
@@ -188,32 +218,37 @@ def model_card(name: str, kind: str, results: dict, args: argparse.Namespace) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", type=Path, default=REPO / "outputs" / "builtin_ae")
+    parser.add_argument("--preset", default="latlas-f8c16", choices=["latlas-f8c16", "latlas-f8c16-pooled", "latlas-f4c16-pooled"])
     parser.add_argument("--recon-steps", type=int, default=4000)
+    parser.add_argument("--logvar-init", type=float, default=None, help="posterior log-variance at the start (-1.4: latent noise of std 0.5)")
+    parser.add_argument("--no-igae", action="store_true", help="ship the reconstruction-trained weights only")
     parser.add_argument("--igae-pretrain-epochs", type=float, default=16.0, help="IG-AE: epochs fitting the Tri-Planes to the latents first")
     parser.add_argument("--igae-joint-epochs", type=float, default=3.0, help="IG-AE: epochs training planes and autoencoder together")
     parser.add_argument("--install", action="store_true", help="write the weights and model cards into latent_atlas/spaces/weights")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    times_path = args.workdir / "times.json"
+    times_path = args.workdir / f"times-{args.preset}.json"
     times = json.loads(times_path.read_text()) if times_path.is_file() else {}
     data = make_data(args.workdir, times)
     times_path.write_text(json.dumps(times, indent=2))
-    plain = train_reconstruction(args.workdir, data["recon"], args.recon_steps, times)
+    runs = {"plain": train_reconstruction(args.workdir, data["recon"], args, times)}
     times_path.write_text(json.dumps(times, indent=2))
-    igae = train_igae(args.workdir, data["igae"], plain, args.igae_pretrain_epochs, args.igae_joint_epochs, times)
-    times_path.write_text(json.dumps(times, indent=2))
-    results = {"times_s": times, "plain_run": str(plain), "igae_run": str(igae)}
+    if not args.no_igae:
+        runs["igae"] = train_igae(args.workdir, data["igae"], runs["plain"], args.igae_pretrain_epochs, args.igae_joint_epochs, times)
+        times_path.write_text(json.dumps(times, indent=2))
+    results = {"times_s": times, **{f"{kind}_run": str(run) for kind, run in runs.items()}}
     if OBJECTS128.is_dir():
         from ae_equivariance import held_out_views, measure
 
         views = held_out_views([OBJECTS128 / "bunny", OBJECTS128 / "suzanne"], 16)
-        for label, run in (("plain", plain), ("igae", igae)):
-            results[f"objects128_psnr_{label}"] = reconstruction_psnr(str(run), OBJECTS128)
-            results[f"equivariance_{label}"] = measure(str(run), views)
-    (args.workdir / "results.json").write_text(json.dumps(results, indent=2))
+        for kind, run in runs.items():
+            results[f"objects128_psnr_{kind}"] = reconstruction_psnr(str(run), OBJECTS128)
+            results[f"equivariance_{kind}"] = measure(str(run), views)
+    (args.workdir / f"results-{args.preset}.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     if args.install:
-        for name, run, kind in (("latlas-f8c16", plain, "plain"), ("latlas-f8c16-igae", igae, "igae")):
+        for kind, run in runs.items():
+            name = args.preset if kind == "plain" else f"{args.preset}-igae"
             print(f"installed {install(name, run, model_card(name, kind, results, args), data['recon'])}")
 
 

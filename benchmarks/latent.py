@@ -1,7 +1,7 @@
 """RGB vs latent NeRFs of the same scene: decoded PSNR over training time, the autoencoder's ceiling, memory.
 
-    python benchmarks/latent.py                                  # the built-in autoencoder (latlas-f8c16)
-    python benchmarks/latent.py --ae latlas-f8c16 latlas-f8c16-igae   # before vs after IG-AE, side by side
+    python benchmarks/latent.py                                  # the built-in autoencoder (latlas-f4c16-pooled)
+    python benchmarks/latent.py --ae latlas-f8c16 latlas-f4c16-pooled   # two autoencoders, side by side
 
 Each method trains once per space with --max-time = the largest budget (checkpoints kept
 at the others) and every checkpoint is scored by `latlas eval` on the first --eval-images
@@ -67,20 +67,24 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["tensorf", "instant-ngp", "triplane"])
     parser.add_argument("--budgets", nargs="+", type=float, default=[60.0, 150.0, 300.0])
     parser.add_argument("--eval-images", type=int, default=20)
-    parser.add_argument("--ae", nargs="+", default=["latlas-f8c16"], help="autoencoders (any --ae value; default: the built-in one)")
+    parser.add_argument("--ae", nargs="+", default=["latlas-f4c16-pooled"], help="autoencoders (any --ae value; default: the built-in one)")
     parser.add_argument("--target", type=float, default=28.0, help="decoded PSNR (dB) whose time-to-reach is compared")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/latent"))
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     budgets = sorted(args.budgets)
 
-    rows = []
+    rows, failed = [], {}
     for method in args.methods:
         flags = METHOD_FLAGS.get(method, [])
         spaces = [("rgb", "-", [])] + [("latent", ae, ["--space", "latent", "--ae", ae]) for ae in args.ae]
         for space, ae, extra in spaces:
-            for row in run_method(method, args.data, budgets, args.output_dir, args.eval_images, flags + extra):
-                rows.append({"space": space, "ae": Path(ae).name, **row})
+            try:
+                results = run_method(method, args.data, budgets, args.output_dir, args.eval_images, flags + extra)
+            except SystemExit as failure:  # a run that stops (collapse, divergence) is a result: the others still run
+                failed[(method, space, Path(ae).name)] = str(failure).strip().splitlines()[-1]
+                continue
+            rows.extend({"space": space, "ae": Path(ae).name, **row} for row in results)
 
     print(machine_line())
     print(f"# data: {args.data}, {args.eval_images} test views; latent psnr = decoded (metrics_d), its ceiling = the autoencoder's own (metrics_ae)")
@@ -95,16 +99,22 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for method in args.methods:
         rgb = [r for r in rows if r["method"] == method and r["space"] == "rgb"]
-        rgb_reach = time_to_reach(rgb, args.target)
+        rgb_reach = time_to_reach(rgb, args.target) if rgb else None
         for space, ae, _ in spaces:
             runs = [r for r in rows if r["method"] == method and r["space"] == space and r["ae"] == Path(ae).name]
+            if not runs:
+                print(f"| {method} | {space} | {Path(ae).name} | failed: {failed.get((method, space, Path(ae).name), 'no checkpoint')} | | | | | | |")
+                continue
             final = runs[-1]
             reach = time_to_reach(runs, args.target)
             ceiling = ceilings.get(Path(ae).name)
             gap = f"{ceiling - final['test_psnr']:.2f}" if ceiling is not None else "-"
-            reach_text = f"{reach:.0f}" if reach is not None else f"> {final['train_s']:.0f}"
-            ratio = f"{reach / rgb_reach:.2f}" if reach is not None and rgb_reach else "-"
-            catch_up = _reach_text(rgb, final["test_psnr"]) if space == "latent" else "-"
+            at_first = reach is not None and runs[0]["test_psnr"] >= args.target  # reached by its first checkpoint: a bound
+            rgb_at_first = bool(rgb) and rgb[0]["test_psnr"] >= args.target
+            reach_text = f"{'<= ' if at_first else ''}{reach:.0f}" if reach is not None else f"> {final['train_s']:.0f}"
+            marker = ">= " if rgb_at_first and not at_first else "<= " if at_first and not rgb_at_first else ""
+            ratio = f"{marker}{reach / rgb_reach:.2f}" if reach is not None and rgb_reach and not (at_first and rgb_at_first) else "-"
+            catch_up = _reach_text(rgb, final["test_psnr"]) if space == "latent" and rgb else "-"
             print(
                 f"| {method} | {space} | {Path(ae).name} | {final['test_psnr']:.2f} | {f'{ceiling:.2f}' if ceiling is not None else '-'} | {gap} | {reach_text} | {ratio} | {catch_up} | {final['peak_mem_mb']} |"
             )

@@ -55,7 +55,10 @@ METHODS: dict[str, MethodConfig] = {
     ),
     "tensorf": MethodConfig(
         model=TensoRFConfig(),
-        optimizers={"grids": OptimizerConfig(lr=0.02, lr_final=0.002), "networks": OptimizerConfig(lr=1e-3, lr_final=1e-4)},
+        # Adam's eps 1e-15 (the paper: 1e-8): latent targets vary ~10x less than colours, and with eps 1e-8 the grids'
+        # tiny early gradients barely moved, so latent scenes stayed empty (collapse guard at step 300, both built-in
+        # autoencoders); RGB is unchanged (bunny, 120 s: 42.37 vs 42.13 dB; BENCHMARKS.md, session 20).
+        optimizers={"grids": OptimizerConfig(lr=0.02, lr_final=0.002, eps=1e-15), "networks": OptimizerConfig(lr=1e-3, lr_final=1e-4, eps=1e-15)},
         max_steps=30000,
         rays_per_batch=4096,
     ),

@@ -32,7 +32,7 @@ def build_space(
 ) -> ImageSpace:
     """RGB, or the latent space of an autoencoder (frozen, on `device`): --ae weights, else a fresh --ae-preset one,
     else the architecture of --init's RUN/autoencoder (its weights come with the run's checkpoint), else the
-    built-in autoencoder (latlas-f8c16, shipped with the package)."""
+    built-in autoencoder (presets.BUILTIN_AE, shipped with the package)."""
     if space == "rgb":
         return RGBSpace()
     if space != "latent":

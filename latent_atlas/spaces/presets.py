@@ -29,7 +29,8 @@ AE_PRESETS: dict[str, AutoencoderKLConfig] = {
     # Latents pooled from per-pixel features by smooth windows (pooled encoder), decoded by the lapped preset's decoder.
     "latlas-f8c16-pooled": replace(_LATLAS, patch_kernel=16, encoder_type="pooled", pool_order=2),
     # The pooled encoder at f4 with isotropic windows over colour features: 32 x 32 latents of 128-px views whose
-    # every channel a latent NeRF can learn (the best decoded PSNR measured, BENCHMARKS.md "Latents that move ...").
+    # every channel a latent NeRF can learn (BENCHMARKS.md "Latents that move ..."); weights ship in
+    # spaces/weights/latlas-f4c16-pooled (reconstruction-trained with latent noise by benchmarks/builtin_ae.py).
     "latlas-f4c16-pooled": replace(
         _LATLAS, block_out_channels=(32, 64, 128), patch_kernel=8, encoder_type="pooled", pool_windows="isotropic", pool_order=0, pool_feature_kernel=1
     ),
@@ -51,7 +52,7 @@ HUB_IDS: dict[str, str] = {
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 """Folder of the built-in autoencoders' weights (one diffusers-layout folder per name, with a MODEL_CARD.md)."""
 
-BUILTIN_AE = "latlas-f8c16"
+BUILTIN_AE = "latlas-f4c16-pooled"
 """The autoencoder that `--space latent` uses when no --ae is given."""
 
 
