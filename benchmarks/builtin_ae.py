@@ -73,7 +73,7 @@ def reconstruction_flags(args: argparse.Namespace) -> list[str]:
 
 def train_reconstruction(workdir: Path, data: Path, args: argparse.Namespace, times: dict) -> Path:
     """Stage 2: the plain autoencoder (a `latlas ae train` run folder)."""
-    out = workdir / ("recon" if args.preset == "latlas-f8c16" else f"recon-{args.preset}")  # latlas-f8c16: the folder of its shipped run
+    out = workdir / f"recon-{args.preset}"
     if (run := finished_run(out)) is not None:
         times.setdefault("recon_s", round(json.loads((run / "summary.json").read_text())["train_seconds"], 1))
         return run
@@ -83,13 +83,13 @@ def train_reconstruction(workdir: Path, data: Path, args: argparse.Namespace, ti
     return finished_run(out)
 
 
-def train_igae(workdir: Path, data: Path, plain: Path, pretrain_epochs: float, joint_epochs: float, times: dict) -> Path:
+def train_igae(workdir: Path, data: Path, plain: Path, args: argparse.Namespace, times: dict) -> Path:
     """Stage 3: IG-AE from the plain autoencoder (an `latlas igae` run folder with autoencoder/)."""
-    out = workdir / "igae"
+    out = workdir / f"igae-{args.preset}"
     if (run := finished_run(out)) is not None:
         times.setdefault("igae_s", round(json.loads((run / "summary.json").read_text())["train_seconds"], 1))
         return run
-    flags = ["--ae", str(plain), "--phases.0.epochs", str(pretrain_epochs), "--phases.1.epochs", str(joint_epochs), "--eval-views", "2"]
+    flags = ["--ae", str(plain), "--phases.0.epochs", str(args.igae_pretrain_epochs), "--phases.1.epochs", str(args.igae_joint_epochs), "--eval-views", "2"]
     timed("igae_s", times, lambda: latlas("igae", "--data", str(data), *flags, "--output-dir", str(out), "--no-progress"))
     return finished_run(out)
 
@@ -234,7 +234,7 @@ def main() -> None:
     runs = {"plain": train_reconstruction(args.workdir, data["recon"], args, times)}
     times_path.write_text(json.dumps(times, indent=2))
     if not args.no_igae:
-        runs["igae"] = train_igae(args.workdir, data["igae"], runs["plain"], args.igae_pretrain_epochs, args.igae_joint_epochs, times)
+        runs["igae"] = train_igae(args.workdir, data["igae"], runs["plain"], args, times)
         times_path.write_text(json.dumps(times, indent=2))
     results = {"times_s": times, **{f"{kind}_run": str(run) for kind, run in runs.items()}}
     if OBJECTS128.is_dir():
