@@ -148,7 +148,7 @@ def architecture(preset: str, parameters: int) -> str:
     from latent_atlas.spaces.presets import preset_config
 
     cfg = preset_config(preset)
-    factor = 2 ** (len(cfg.block_out_channels) - 1)
+    factor = cfg.downscale_factor
     channels = "-".join(str(c) for c in cfg.block_out_channels)
     encoder = (
         f"a pooled encoder (per-pixel features pooled at stride {factor} by fixed {cfg.pool_windows} Gaussian windows, so its latents move with the image)"

@@ -100,6 +100,7 @@ def main() -> None:
     for method in args.methods:
         rgb = [r for r in rows if r["method"] == method and r["space"] == "rgb"]
         rgb_reach = time_to_reach(rgb, args.target) if rgb else None
+        rgb_at_first = bool(rgb) and rgb[0]["test_psnr"] >= args.target  # RGB's time is then an upper bound
         for space, ae, _ in spaces:
             runs = [r for r in rows if r["method"] == method and r["space"] == space and r["ae"] == Path(ae).name]
             if not runs:
@@ -110,8 +111,7 @@ def main() -> None:
             ceiling = ceilings.get(Path(ae).name)
             gap = f"{ceiling - final['test_psnr']:.2f}" if ceiling is not None else "-"
             at_first = reach is not None and runs[0]["test_psnr"] >= args.target  # reached by its first checkpoint: a bound
-            rgb_at_first = bool(rgb) and rgb[0]["test_psnr"] >= args.target
-            reach_text = f"{'<= ' if at_first else ''}{reach:.0f}" if reach is not None else f"> {final['train_s']:.0f}"
+            reach_text = _reach_text(runs, args.target)
             marker = ">= " if rgb_at_first and not at_first else "<= " if at_first and not rgb_at_first else ""
             ratio = f"{marker}{reach / rgb_reach:.2f}" if reach is not None and rgb_reach and not (at_first and rgb_at_first) else "-"
             catch_up = _reach_text(rgb, final["test_psnr"]) if space == "latent" and rgb else "-"
