@@ -1,13 +1,16 @@
 """Makes the built-in autoencoders from nothing but the package: `make ae` runs this.
 
     python benchmarks/builtin_ae.py [--workdir outputs/builtin_ae] [--recon-steps 4000] [--install]     # latlas-f8c16(-igae)
-    python benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --logvar-init -1.4 --recon-steps 1500 --no-igae --install
+    python benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --logvar-init -1.4 --recon-steps 1500 --no-igae --install   # the shipped f4
+    python benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --logvar-init -1.4 --recon-steps 1500 --decoder-steps 1500 --no-igae  # + decoder-only
 
 Stages (each skipped when its output exists, so an interrupted run continues where it stopped):
 1. data: `latlas data synth --family mixed` (objects, cars, patterned / image-textured, thin and wide structures,
    half with specular highlights, sizes 0.55-0.95, 3 in 10 over a sky), 128 px: 240 scenes x 8 views for
    reconstruction, 32 other scenes x 20 views for IG-AE. Never ../shared/datasets, held out for measuring.
 2. recon: `latlas ae train --preset <preset>` on random 64-px crops, white or random backgrounds.
+2b. decoder (with --decoder-steps N): `latlas ae train --train-parts decoder` from stage 2's autoencoder: the decoder
+   trains on, the encoder (so the latent space and its noise) stays as it is.
 3. igae (unless --no-igae): `latlas igae` (Tri-Planes of the IG-AE scenes learned in its latent space, then jointly with the
    encoder and decoder: renders of latent scenes must decode to the views).
 4. export (--install): the autoencoders in float16 into latent_atlas/spaces/weights/ with their reconstruction
@@ -80,6 +83,29 @@ def train_reconstruction(workdir: Path, data: Path, args: argparse.Namespace, ti
     flags = reconstruction_flags(args)
     flags += ["--optimizer.lr", "1e-3", "--optimizer.lr-final", "5e-5", "--checkpoint-every", "500", "--log-every", "100", "--eval-every", "1000"]
     timed("recon_s", times, lambda: latlas("ae", "train", "--data", str(data), *flags, "--output-dir", str(out), "--no-progress"))
+    return finished_run(out)
+
+
+def decoder_flags(args: argparse.Namespace) -> list[str]:
+    """The `latlas ae train` flags of stage 2b (after --init), which the model card quotes."""
+    return ["--train-parts", "decoder", "--crop", "64", "--batch-size", "8", "--background", "varied", "--max-steps", str(args.decoder_steps)] + [
+        "--optimizer.lr",
+        "3e-4",
+        "--optimizer.lr-final",
+        "3e-5",
+        "--latent-std",
+        "0",
+    ]
+
+
+def train_decoder(workdir: Path, data: Path, plain: Path, args: argparse.Namespace, times: dict) -> Path:
+    """Stage 2b: the decoder of the plain autoencoder trained on with its encoder frozen (a `latlas ae train` run folder)."""
+    out = workdir / f"decoder-{args.preset}"
+    if (run := finished_run(out)) is not None:
+        times.setdefault("decoder_s", round(json.loads((run / "summary.json").read_text())["train_seconds"], 1))
+        return run
+    flags = ["--preset", args.preset, "--init", str(plain / "autoencoder"), *decoder_flags(args), "--checkpoint-every", "500", "--log-every", "100"]
+    timed("decoder_s", times, lambda: latlas("ae", "train", "--data", str(data), *flags, "--eval-every", "500", "--output-dir", str(out), "--no-progress"))
     return finished_run(out)
 
 
@@ -190,6 +216,11 @@ def model_card(name: str, kind: str, results: dict, args: argparse.Namespace) ->
         f"- reconstruction: `latlas ae train {' '.join(reconstruction_flags(args))}` (MSE + 1e-6 KL, Adam 1e-3 decaying to 5e-5"
         f"{noise}; started as the best linear codec of the training patches (PCA), so the networks learn what PCA cannot)",
     ]
+    if args.decoder_steps:
+        lines.append(
+            f"- decoder: `latlas ae train --init <reconstruction run> {' '.join(decoder_flags(args))}` (the encoder frozen, so the latent "
+            "space and its noise stay those of the reconstruction stage; Adam 3e-4 decaying to 3e-5)"
+        )
     if kind == "igae":
         lines.append(
             f"- IG-AE: `latlas igae --ae <plain run> --phases.0.epochs {args.igae_pretrain_epochs} --phases.1.epochs {args.igae_joint_epochs}` "
@@ -221,6 +252,12 @@ def main() -> None:
     parser.add_argument("--preset", default="latlas-f8c16", choices=["latlas-f8c16", "latlas-f8c16-pooled", "latlas-f4c16-pooled"])
     parser.add_argument("--recon-steps", type=int, default=4000)
     parser.add_argument("--logvar-init", type=float, default=None, help="posterior log-variance at the start (-1.4: latent noise of std 0.5)")
+    parser.add_argument(
+        "--decoder-steps",
+        type=int,
+        default=0,
+        help="then train the decoder alone this many steps (the latent space unchanged; 1500 on the f4: +1.4-1.8 dB reconstruction, latent NeRFs decoded no better, so not shipped: BENCHMARKS.md session 21)",
+    )
     parser.add_argument("--no-igae", action="store_true", help="ship the reconstruction-trained weights only")
     parser.add_argument("--igae-pretrain-epochs", type=float, default=16.0, help="IG-AE: epochs fitting the Tri-Planes to the latents first")
     parser.add_argument("--igae-joint-epochs", type=float, default=3.0, help="IG-AE: epochs training planes and autoencoder together")
@@ -233,6 +270,9 @@ def main() -> None:
     times_path.write_text(json.dumps(times, indent=2))
     runs = {"plain": train_reconstruction(args.workdir, data["recon"], args, times)}
     times_path.write_text(json.dumps(times, indent=2))
+    if args.decoder_steps:
+        runs["plain"] = train_decoder(args.workdir, data["recon"], runs["plain"], args, times)
+        times_path.write_text(json.dumps(times, indent=2))
     if not args.no_igae:
         runs["igae"] = train_igae(args.workdir, data["igae"], runs["plain"], args, times)
         times_path.write_text(json.dumps(times, indent=2))

@@ -51,7 +51,6 @@ POSITIVE_FLOATS = frozenset(
         "step_ratio",
         "distance_scale",
         "far_plane",
-        "latent_std",
         "anneal_slope",
         "viewer_share",
         "share",

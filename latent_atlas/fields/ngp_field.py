@@ -34,6 +34,10 @@ class NGPFieldConfig:
     """Per-training-camera appearance embedding size (0: none). Unseen cameras use the mean embedding."""
     contraction: Literal["none", "l2", "linf"] = "none"
     """none (scene box), l2 or linf (unbounded scenes contracted into radius 2)."""
+    view_dependent: bool = True
+    """Feed the view direction (degree-4 spherical harmonics) to the colour MLP; off: one colour per point, whatever
+    the view. Keep it on for latents too: a latent instant-ngp without it decoded 26.1 dB against 28.7 on
+    objects128/bunny at 120 s (BENCHMARKS.md, session 21): an encoder's latents of a surface change with the view."""
 
 
 def make_encoding(cfg: NGPFieldConfig) -> nn.Module:
@@ -58,7 +62,7 @@ class NGPField(nn.Module):
         self.cfg = cfg
         self.encoding = make_encoding(cfg)
         self.density_mlp = nn.Sequential(nn.Linear(self.encoding.out_dim, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 1 + cfg.geometry_features))
-        color_in = cfg.geometry_features + 16 + cfg.appearance_dim
+        color_in = cfg.geometry_features + (16 if cfg.view_dependent else 0) + cfg.appearance_dim
         self.color_mlp = nn.Sequential(
             nn.Linear(color_in, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, channels)
         )
@@ -81,7 +85,7 @@ class NGPField(nn.Module):
 
     def color_from_features(self, geometry: Tensor, directions: Tensor, camera_indices: Tensor | None = None) -> Tensor:
         """Channels [m, C] from geometry features [m, G] and directions [m, 3]."""
-        parts = [geometry, spherical_harmonics(directions)]
+        parts = [geometry, spherical_harmonics(directions)] if self.cfg.view_dependent else [geometry]
         if self.appearance is not None:
             if camera_indices is None:
                 parts.append(self.appearance.weight.mean(0).expand(geometry.shape[0], -1))

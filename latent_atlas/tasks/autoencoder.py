@@ -46,6 +46,9 @@ class AETrainConfig(RunConfig):
     or ostris."""
     init: Optional[str] = None
     """Start from these weights (any --ae value: folder, file, hub id) instead of random ones."""
+    train_parts: Literal["all", "decoder"] = "all"
+    """What the optimiser changes: all (encoder and decoder), or decoder (the encoder and its posterior, so the latent
+    space and its noise, stay as --init left them)."""
     max_steps: int = 2000
     """Optimisation steps."""
     batch_size: int = 16
@@ -168,7 +171,13 @@ class AETrainer(Task):
             if self.model.config.patch_skip:  # start as the best linear codec of the training images
                 sample = torch.cat([self._batch(images, 64, self.generator) for images in self.train_images.values()])
                 init_linear_codec(self.model, sample, config.logvar_init)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optimizer.lr, eps=config.optimizer.eps, betas=config.optimizer.betas)
+        if config.train_parts == "decoder":
+            if not config.init:
+                raise ConfigError("--train-parts decoder needs --init (an encoder to keep)")
+            for p in self.model.encoder_parameters().values():
+                p.requires_grad_(False)
+        trained = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(trained, lr=config.optimizer.lr, eps=config.optimizer.eps, betas=config.optimizer.betas)
         self.open_run()
 
     @property

@@ -108,3 +108,18 @@ def test_equivariance_training_lowers_the_encoder_error(tiny_scene, tmp_path):
     trainer.train()
     after = encoder_error(trainer.model)
     assert after < 0.5 * before, (before, after)
+
+
+def test_decoder_only_training_keeps_the_encoder(tiny_scene, tmp_path):
+    """--train-parts decoder: the encoder (and so the latent space) is bit-identical to --init, the decoder learns."""
+    first = AETrainer(AETrainConfig(data=(tiny_scene,), max_steps=4, batch_size=4, output_dir=tmp_path / "a", progress=False, latent_std=0.0)).train()
+    start = load_autoencoder(first / "autoencoder")
+    config = AETrainConfig(data=(tiny_scene,), init=str(first / "autoencoder"), train_parts="decoder", max_steps=4, batch_size=4, latent_std=0.0)
+    trainer = AETrainer(AETrainConfig(**{**config.__dict__, "output_dir": tmp_path / "b", "progress": False}))
+    trainer.train()
+    for name, value in start.encoder_parameters().items():
+        assert torch.equal(value, trainer.model.encoder_parameters()[name]), name
+    moved = [name for name, value in start.decoder_parameters().items() if not torch.equal(value, trainer.model.decoder_parameters()[name])]
+    assert len(moved) == len(start.decoder_parameters())
+    with pytest.raises(ConfigError, match="needs --init"):
+        AETrainer(AETrainConfig(data=(tiny_scene,), train_parts="decoder", output_dir=tmp_path / "c", progress=False))
