@@ -88,14 +88,8 @@ def train_reconstruction(workdir: Path, data: Path, args: argparse.Namespace, ti
 
 def decoder_flags(args: argparse.Namespace) -> list[str]:
     """The `latlas ae train` flags of stage 2b (after --init), which the model card quotes."""
-    return ["--train-parts", "decoder", "--crop", "64", "--batch-size", "8", "--background", "varied", "--max-steps", str(args.decoder_steps)] + [
-        "--optimizer.lr",
-        "3e-4",
-        "--optimizer.lr-final",
-        "3e-5",
-        "--latent-std",
-        "0",
-    ]
+    flags = ["--train-parts", "decoder", "--crop", "64", "--batch-size", "8", "--background", "varied", "--max-steps", str(args.decoder_steps)]
+    return flags + ["--optimizer.lr", "3e-4", "--optimizer.lr-final", "3e-5", "--latent-std", "0"]
 
 
 def train_decoder(workdir: Path, data: Path, plain: Path, args: argparse.Namespace, times: dict) -> Path:
