@@ -48,7 +48,7 @@ class AETrainConfig(RunConfig):
     """Start from these weights (any --ae value: folder, file, hub id) instead of random ones."""
     train_parts: Literal["all", "decoder"] = "all"
     """What the optimiser changes: all (encoder and decoder), or decoder (the encoder and its posterior, so the latent
-    space and its noise, stay as --init left them)."""
+    space and its noise, stay as --init left them; add --latent-std 0 so that the export does not rescale them)."""
     max_steps: int = 2000
     """Optimisation steps."""
     batch_size: int = 16
@@ -142,6 +142,8 @@ class AETrainer(Task):
             raise ConfigError("--data is required (one or more data set folders)")
         if config.preset not in AE_PRESETS:
             raise ConfigError(f"--preset {config.preset}: choose from {', '.join(AE_PRESETS)}")
+        if config.train_parts == "decoder" and not config.init:
+            raise ConfigError("--train-parts decoder needs --init (an encoder to keep)")
         self.config = config
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
@@ -172,8 +174,6 @@ class AETrainer(Task):
                 sample = torch.cat([self._batch(images, 64, self.generator) for images in self.train_images.values()])
                 init_linear_codec(self.model, sample, config.logvar_init)
         if config.train_parts == "decoder":
-            if not config.init:
-                raise ConfigError("--train-parts decoder needs --init (an encoder to keep)")
             for p in self.model.encoder_parameters().values():
                 p.requires_grad_(False)
         trained = [p for p in self.model.parameters() if p.requires_grad]
