@@ -7,7 +7,10 @@ Per autoencoder, on the test views of --data (composited on white): reconstructi
 latents resampled half a latent pixel over against the image moved as much (decoder equivariance); and
 |E(moved) - resampled E| relative to each channel's standard deviation, as root mean over channels (encoder
 equivariance: the share of the latents that a 3D field cannot explain, since neighbouring views see the same
-surface at fractional offsets).
+surface at fractional offsets). With --view-data (synthesized scenes, `latlas data synth`): |E(view B) - E(view A)
+at the same surface points| relative to each channel's standard deviation, root mean over channels, each train view
+against its nearest one (view consistency: what a latent NeRF has to fit; images box-downsampled to the latent
+grid score 0.19 on the six held-out scenes of BENCHMARKS.md, session 22).
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from machine import machine_line  # noqa: E402
 
 from latent_atlas.data.loading import load_scene  # noqa: E402
 from latent_atlas.data.scene import composite_on_background  # noqa: E402
+from latent_atlas.data.synth.correspondence import ViewPairs, scene_view_pairs  # noqa: E402
 from latent_atlas.evaluation.metrics import psnr  # noqa: E402
 from latent_atlas.spaces.ae_loading import load_autoencoder  # noqa: E402
-from latent_atlas.spaces.equivariance import shift_equivariance  # noqa: E402
+from latent_atlas.spaces.equivariance import shift_equivariance, view_consistency  # noqa: E402
 from latent_atlas.spaces.presets import BUILTIN_AE  # noqa: E402
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "objects128"
@@ -60,6 +64,17 @@ def measure(spec: str, images: torch.Tensor) -> dict[str, float]:
     }
 
 
+@torch.no_grad()
+def view_consistency_error(spec: str, scenes: list[Path]) -> float:
+    """Root of view_consistency (error / channel std) of one autoencoder over each train view of the synthesized
+    scenes against its nearest view, on white."""
+    model = load_autoencoder(spec).float().eval()
+    pairs = ViewPairs.cat([scene_view_pairs(folder, model.downscale_factor) for folder in scenes])
+    x = (composite_on_background(pairs.images.float() / 255.0, torch.ones(3)) * 2 - 1).permute(0, 3, 1, 2)
+    latents = torch.cat([model.encode(chunk)[0] for chunk in x.split(16)])
+    return math.sqrt(view_consistency(latents[pairs.target], latents[pairs.source], pairs.grid, pairs.mask).item())
+
+
 def held_out_views(folders: list[Path], views: int) -> torch.Tensor:
     """The first `views` test views of each scene folder on white, as images [B, 3, H, W] in [-1, 1]."""
     batches = []
@@ -74,17 +89,20 @@ def main() -> None:
     parser.add_argument("--ae", nargs="+", default=[BUILTIN_AE, f"{BUILTIN_AE}-igae"])
     parser.add_argument("--data", type=Path, nargs="+", default=[DATASETS / "bunny", DATASETS / "suzanne"])
     parser.add_argument("--views", type=int, default=16, help="test views per scene")
+    parser.add_argument("--view-data", type=Path, nargs="*", default=[], help="synthesized scene folders for the view-consistency column")
     args = parser.parse_args()
     images = held_out_views(args.data, args.views)
     print(machine_line())
     print(f"# {images.shape[0]} test views of {', '.join(p.name for p in args.data)}; shifts of half a latent pixel {HALF_SHIFTS}")
-    print("| autoencoder | reconstruction PSNR | decode(half-shifted latents) PSNR | encoder error / latent std |")
-    print("|---|---|---|---|")
+    if args.view_data:
+        print(f"# view consistency: train views of {len(args.view_data)} synthesized scenes, each against its nearest view")
+    print("| autoencoder | reconstruction PSNR | decode(half-shifted latents) PSNR | encoder error / latent std | view consistency error / latent std |")
+    print("|---|---|---|---|---|")
     for spec in args.ae:
         row = measure(spec, images)
-        print(
-            f"| {Path(spec).name if Path(spec).exists() else spec} | {row['recon_psnr']:.2f} | {row['half_shift_decode_psnr']:.2f} | {row['encoder_error_over_std']:.3f} |"
-        )
+        views = f"{view_consistency_error(spec, args.view_data):.3f}" if args.view_data else "-"
+        name = Path(spec).name if Path(spec).exists() else spec
+        print(f"| {name} | {row['recon_psnr']:.2f} | {row['half_shift_decode_psnr']:.2f} | {row['encoder_error_over_std']:.3f} | {views} |")
 
 
 if __name__ == "__main__":

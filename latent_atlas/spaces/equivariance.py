@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from latent_atlas.spaces.autoencoder_kl import AutoencoderKL
@@ -54,3 +55,16 @@ def shift_equivariance(model: AutoencoderKL, wide: Tensor, size: int, ty: int, t
     channel_error = ((moved_latents - resampled) ** 2).mean(dim=(0, 2, 3))
     encoder = torch.mean(channel_error / latents.detach().var(dim=(0, 2, 3)).clamp_min(1e-8))
     return EquivarianceTerms(decoder=decoder, encoder=encoder)
+
+
+def view_consistency(target_latents: Tensor, source_latents: Tensor, grid: Tensor, mask: Tensor) -> Tensor:
+    """How differently two views code the same surface points: |E(x_B) - E(x_A) resampled at B's points in A|^2 over
+    the masked latent pixels, / Var(E(x_B)) per channel, averaged over channels (as EquivarianceTerms.encoder).
+
+    target_latents, source_latents: [P, C, h, w] posterior means of views B and A; grid [P, h, w, 2] (grid_sample
+    coordinates in A, align_corners=False) and mask [P, h, w] from data/synth/correspondence.py's view_pairs.
+    """
+    resampled = F.grid_sample(source_latents, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    weight = mask[:, None].to(target_latents.dtype)
+    channel_error = (((target_latents - resampled) ** 2) * weight).sum(dim=(0, 2, 3)) / weight.sum().clamp_min(1.0)
+    return torch.mean(channel_error / target_latents.detach().var(dim=(0, 2, 3)).clamp_min(1e-8))

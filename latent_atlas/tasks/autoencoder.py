@@ -11,6 +11,7 @@ import torch
 
 from latent_atlas.data.loading import find_scene_folders, load_scene
 from latent_atlas.data.scene import composite_on_background
+from latent_atlas.data.synth.correspondence import ViewPairs, scene_view_pairs
 from latent_atlas.engine.checkpoints import flatten_optimizer, restore_optimizer, tensors_under
 from latent_atlas.engine.config import RunConfig
 from latent_atlas.engine.device import resolve_device
@@ -27,7 +28,7 @@ from latent_atlas.spaces.autoencoder_kl import (
     latent_statistics,
     standardize_latents,
 )
-from latent_atlas.spaces.equivariance import shift_equivariance
+from latent_atlas.spaces.equivariance import shift_equivariance, view_consistency
 from latent_atlas.spaces.presets import AE_PRESETS, preset_config
 
 
@@ -85,6 +86,15 @@ class AETrainConfig(RunConfig):
     equivariance_encoder: float = 0.0
     """Weight of the encoder's shift-equivariance error |E(shift(x)) - shift(E(x))|^2 / Var(E(x)), per channel (needs --crop):
     the latents of a moved image must be the resampled latents, so that a latent NeRF can fit them."""
+    consistency_data: tuple[Path, ...] = ()
+    """Synthesized scenes (`latlas data synth` folders with their primitives.json, or trees of them) whose train views
+    each pair with their nearest view for --consistency-weight (the surface points they share are traced)."""
+    consistency_weight: float = 0.0
+    """Weight of the view-consistency error |E(x_B) - E(x_A) at the same surface points|^2 / Var(E(x_B)), per
+    channel (spaces/equivariance.py; needs --consistency-data): neighbouring views must code what they both see
+    alike, so that a latent NeRF, which renders one value per surface point, can fit and generalise across views."""
+    consistency_pairs: int = 2
+    """View pairs per step for --consistency-weight (whole images: each pair costs two full encodings)."""
     experiment_name: Optional[str] = "autoencoders"
     """Experiment folder name."""
     checkpoint_every: int = 250
@@ -165,6 +175,7 @@ class AETrainer(Task):
             for h, w in self.train_images:
                 if config.crop + factor > min(h, w):
                     raise ConfigError(f"--equivariance-*: --crop {config.crop} + {factor} pixels of shift exceed the {w}x{h} training images")
+        self.view_pairs = self._load_view_pairs(factor) if config.consistency_weight > 0 else None
         self.generator = torch.Generator().manual_seed(config.seed)
         if config.init:
             self.model: AutoencoderKL = load_autoencoder(config.init, config.preset).to(self.device).train()
@@ -188,6 +199,18 @@ class AETrainer(Task):
     def equivariant(self) -> bool:
         """Whether the shift-equivariance terms are trained."""
         return self.config.equivariance_decoder > 0 or self.config.equivariance_encoder > 0
+
+    def _load_view_pairs(self, factor: int) -> ViewPairs:
+        """The traced view pairs of every synthesized scene under --consistency-data."""
+        if not self.config.consistency_data:
+            raise ConfigError("--consistency-weight needs --consistency-data (synthesized scenes with their primitives.json)")
+        folders = [scene for root in self.config.consistency_data for scene in find_scene_folders(root)]
+        if not folders:
+            raise DataError(self.config.consistency_data[0], "no scenes found for --consistency-data")
+        pairs = ViewPairs.cat([scene_view_pairs(folder, factor) for folder in folders])
+        if not pairs.mask.any():
+            raise DataError(self.config.consistency_data[0], "no surface point is seen by two neighbouring views at the latent resolution (views too small?)")
+        return pairs
 
     def kind(self) -> str:
         return f"ae-{self.config.preset}"
@@ -256,12 +279,27 @@ class AETrainer(Task):
             terms = shift_equivariance(self.model, wide, cfg.crop, ty, tx, latents=mean)
             loss = loss + cfg.equivariance_decoder * terms.decoder + cfg.equivariance_encoder * terms.encoder
             logs.update(equivariance_decoder=terms.decoder.item(), equivariance_encoder=terms.encoder.item())
+        if self.view_pairs is not None:
+            consistency = self._view_consistency()
+            loss = loss + cfg.consistency_weight * consistency
+            logs["view_consistency"] = consistency.item()
         if not torch.isfinite(loss):  # the engine reports it; no step is taken with it
             return {"loss": loss.item(), **logs}
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         return {"loss": loss.item(), **logs, "psnr": psnr(((reconstruction.detach() + 1) / 2).clamp(0, 1), (x + 1) / 2)}
+
+    def _view_consistency(self) -> torch.Tensor:
+        """view_consistency of --consistency-pairs random pairs, both views of a pair on one random background."""
+        pairs = self.view_pairs
+        chosen = torch.randint(len(pairs), (self.config.consistency_pairs,), generator=self.generator)
+        views = torch.cat([pairs.target[chosen], pairs.source[chosen]])
+        bg = training_backgrounds(self.config.background, chosen.numel(), self.generator).repeat(2, 1)
+        rgba = pairs.images[views].float() / 255.0
+        x = (composite_on_background(rgba, bg[:, None, None, :]) * 2.0 - 1.0).permute(0, 3, 1, 2).to(self.device)
+        target, source = self.model.encode(x)[0].chunk(2)
+        return view_consistency(target, source, pairs.grid[chosen].to(self.device), pairs.mask[chosen].to(self.device))
 
     @torch.no_grad()
     def evaluate(self, max_images: int = 32) -> dict[str, float]:

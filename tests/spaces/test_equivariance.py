@@ -50,3 +50,21 @@ def test_a_block_codec_is_equivariant_to_whole_blocks_only():
     recon = model.decode(model.encode(crop)[0])
     torch.testing.assert_close(none.decoder, torch.mean((recon[..., :24, :24] - crop[..., :24, :24]) ** 2))
     assert none.encoder.item() < 1e-10
+
+
+def test_view_consistency_by_hand():
+    """Identical latents at the identity grid score 0; a constant offset d on one of C channels scores d^2 / var / C."""
+    from latent_atlas.spaces.equivariance import view_consistency
+
+    latents = torch.randn(2, 4, 6, 6, generator=torch.Generator().manual_seed(0))
+    ys, xs = torch.meshgrid((torch.arange(6.0) + 0.5) / 3 - 1, (torch.arange(6.0) + 0.5) / 3 - 1, indexing="ij")
+    grid = torch.stack([xs, ys], dim=-1).expand(2, 6, 6, 2)
+    mask = torch.zeros(2, 6, 6, dtype=torch.bool)
+    mask[:, 1:5, 2:6] = True
+    assert view_consistency(latents, latents, grid, mask).item() < 1e-10
+    moved = latents.clone()
+    moved[:, 2] += 0.5
+    expected = 0.25 / moved[:, 2].var().item() / 4
+    assert abs(view_consistency(moved, latents, grid, mask).item() - expected) < 1e-6
+    moved[:, 2, 0, 0] += 100.0  # outside the mask: ignored
+    assert abs(view_consistency(moved, latents, grid, mask).item() - 0.25 / moved[:, 2].var().item() / 4) < 1e-6

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from latent_atlas.cli.main import main
-from latent_atlas.errors import ConfigError
+from latent_atlas.errors import ConfigError, DataError
 from latent_atlas.spaces.ae_loading import load_autoencoder
 from latent_atlas.tasks.autoencoder import AETrainConfig, AETrainer, random_crops, training_backgrounds
 
@@ -123,3 +123,55 @@ def test_decoder_only_training_keeps_the_encoder(tiny_scene, tmp_path):
     assert len(moved) == len(start.decoder_parameters())
     with pytest.raises(ConfigError, match="needs --init"):
         AETrainer(AETrainConfig(data=(tiny_scene,), train_parts="decoder", output_dir=tmp_path / "c", progress=False))
+
+
+@pytest.fixture(scope="module")
+def small_views(tmp_path_factory):
+    """A 64x64 'objects' scene of 8 train views (16x16 latents at f4: room for surface points two views share)."""
+    from latent_atlas.data.synth.writer import SynthConfig, synthesize
+
+    cfg = SynthConfig(output=tmp_path_factory.mktemp("views"), resolution=64, num_train=8, num_val=1, num_test=1, seed=4, supersample=1)
+    return synthesize(cfg)[0]
+
+
+def test_view_consistency_training_lowers_the_view_error(small_views, micro_scene, tmp_path):
+    """With --consistency-weight, an f4 autoencoder's latents of neighbouring views agree more at shared surface
+    points; without --consistency-data, or with views too small to share a surface point, it is refused."""
+    from latent_atlas.data.scene import composite_on_background
+    from latent_atlas.spaces.equivariance import view_consistency
+
+    def view_error(trainer) -> float:
+        pairs = trainer.view_pairs
+        x = (composite_on_background(pairs.images.float() / 255.0, torch.ones(3)) * 2 - 1).permute(0, 3, 1, 2)
+        with torch.no_grad():
+            z = trainer.model.encode(x)[0]
+        return view_consistency(z[pairs.target], z[pairs.source], pairs.grid, pairs.mask).item()
+
+    config = AETrainConfig(
+        data=(small_views,),
+        preset="latlas-f4c16-pooled",
+        crop=32,
+        batch_size=2,
+        max_steps=30,
+        consistency_data=(small_views,),
+        consistency_weight=10.0,
+        consistency_pairs=8,
+    )
+    trainer = AETrainer(AETrainConfig(**{**config.__dict__, "output_dir": tmp_path, "progress": False}))
+    before = view_error(trainer)
+    trainer.train()
+    after = view_error(trainer)
+    assert after < 0.5 * before, (before, after)
+    with pytest.raises(ConfigError, match="needs --consistency-data"):
+        AETrainer(AETrainConfig(data=(small_views,), consistency_weight=1.0, output_dir=tmp_path / "b", progress=False))
+    with pytest.raises(DataError, match="no surface point is seen by two neighbouring views"):
+        AETrainer(
+            AETrainConfig(
+                data=(small_views,),
+                preset="latlas-f4c16-pooled",
+                consistency_data=(micro_scene,),
+                consistency_weight=1.0,
+                output_dir=tmp_path / "c",
+                progress=False,
+            )
+        )
