@@ -60,7 +60,9 @@ class AETrainConfig(RunConfig):
     """Weight of the KL term (summed over latent elements, averaged over images) against the mean squared error
     (averaged over pixels): relative to the reconstruction term it is 3*H*W times Stable Diffusion's 1e-6, whose
     reconstruction term is summed over pixels (12288x at 64-px crops). Its pull on the posterior's log-variance is
-    still small next to the MSE's: latlas-f4c16-pooled's latent noise stayed near its start (logvar_init)."""
+    still small next to the MSE's: latlas-f4c16-pooled's latent noise stayed near its start (logvar_init). With --init
+    of a standardised autoencoder (the built-in ones: latents of standard deviation 5.5) the term is ~170x the
+    MSE and shrinks the latents and their noise: fine-tune those with 0."""
     latent_std: float = 5.5
     """The exported autoencoder is reparametrised (exactly, decoding unchanged) so that its latents have this standard
     deviation on the training images, as Stable Diffusion's raw latents (~1 / 0.18215): latent NeRFs squash z with
@@ -204,10 +206,18 @@ class AETrainer(Task):
         """The traced view pairs of every synthesized scene under --consistency-data."""
         if not self.config.consistency_data:
             raise ConfigError("--consistency-weight needs --consistency-data (synthesized scenes with their primitives.json)")
+        if self.config.train_parts == "decoder":
+            raise ConfigError("--consistency-weight trains the encoder: it cannot go with --train-parts decoder")
+        if self.config.consistency_pairs < 1:
+            raise ConfigError(f"--consistency-pairs {self.config.consistency_pairs}: use 1 or more")
         folders = [scene for root in self.config.consistency_data for scene in find_scene_folders(root)]
         if not folders:
             raise DataError(self.config.consistency_data[0], "no scenes found for --consistency-data")
-        pairs = ViewPairs.cat([scene_view_pairs(folder, factor) for folder in folders])
+        parts = [scene_view_pairs(folder, factor) for folder in folders]
+        for folder, part in zip(folders, parts):
+            if part.images.shape[1:3] != parts[0].images.shape[1:3]:
+                raise DataError(folder, f"views of {tuple(part.images.shape[1:3])} pixels; --consistency-data scenes must share one size")
+        pairs = ViewPairs.cat(parts)
         if not pairs.mask.any():
             raise DataError(self.config.consistency_data[0], "no surface point is seen by two neighbouring views at the latent resolution (views too small?)")
         return pairs

@@ -50,3 +50,14 @@ def test_view_pairs_find_the_same_surface_points(tiny_scene):
     assert matched < 0.35 and shuffled > 2 * matched, (matched, shuffled)
     both = ViewPairs.cat([pairs, pairs])
     assert len(both) == 80 and int(both.target[40]) == int(pairs.target[0]) + 40
+
+
+def test_scenes_that_cannot_be_paired_are_refused(micro_scene, tmp_path):
+    import pytest
+
+    from latent_atlas.errors import DataError
+
+    with pytest.raises(DataError, match="no primitives.json"):
+        scene_view_pairs(tmp_path, 4)
+    with pytest.raises(DataError, match="16x16 pixels are not divisible by the autoencoder's factor 3"):
+        scene_view_pairs(micro_scene, 3)

@@ -152,7 +152,7 @@ def test_view_consistency_training_lowers_the_view_error(small_views, micro_scen
         preset="latlas-f4c16-pooled",
         crop=32,
         batch_size=2,
-        max_steps=30,
+        max_steps=15,
         consistency_data=(small_views,),
         consistency_weight=10.0,
         consistency_pairs=8,
@@ -164,6 +164,12 @@ def test_view_consistency_training_lowers_the_view_error(small_views, micro_scen
     assert after < 0.5 * before, (before, after)
     with pytest.raises(ConfigError, match="needs --consistency-data"):
         AETrainer(AETrainConfig(data=(small_views,), consistency_weight=1.0, output_dir=tmp_path / "b", progress=False))
+    with pytest.raises(ConfigError, match="cannot go with --train-parts decoder"):
+        AETrainer(
+            AETrainConfig(
+                data=(small_views,), init="x", train_parts="decoder", consistency_data=(small_views,), consistency_weight=1.0, output_dir=tmp_path / "d"
+            )
+        )
     with pytest.raises(DataError, match="no surface point is seen by two neighbouring views"):
         AETrainer(
             AETrainConfig(

@@ -126,4 +126,7 @@ def scene_view_pairs(folder: Path, factor: int, neighbours: int = 1, split: str 
     if "motions" in json.loads((folder / PRIMITIVES_FILE).read_text()):
         raise DataError(folder, "a dynamic scene: its views show moving parts, so their surface points cannot be paired")
     data = load_scene(folder).splits[split]
+    h, w = data.images.shape[1:3]
+    if h % factor or w % factor:
+        raise DataError(folder, f"views of {w}x{h} pixels are not divisible by the autoencoder's factor {factor}")
     return view_pairs(data.images, data.cameras, prims, scale, factor, neighbours)
