@@ -135,6 +135,11 @@ def spread_images(images: torch.Tensor, count: int) -> torch.Tensor:
     return images[torch.linspace(0, images.shape[0] - 1, min(count, images.shape[0])).long()]
 
 
+def model_input(rgba: torch.Tensor, backgrounds: torch.Tensor) -> torch.Tensor:
+    """Images [B, 3, H, W] in [-1, 1] from straight-alpha RGBA [B, H, W, 4] in [0, 1] on background colours [B, 3]."""
+    return (composite_on_background(rgba, backgrounds[:, None, None, :]) * 2.0 - 1.0).permute(0, 3, 1, 2)
+
+
 def training_backgrounds(mode: str, count: int, generator: torch.Generator) -> torch.Tensor:
     """Background colour per training image [count, 3]: varied is white for half the images, random for the rest."""
     if mode != "varied":
@@ -268,7 +273,7 @@ class AETrainer(Task):
         else:
             rgba = random_crops(images[torch.randint(images.shape[0], (count,), generator=generator)], crop or self.config.crop, generator).float() / 255.0
             bg = training_backgrounds(self.config.background, count, generator)
-        return (composite_on_background(rgba, bg[:, None, None, :]) * 2.0 - 1.0).permute(0, 3, 1, 2).to(self.device)
+        return model_input(rgba, bg).to(self.device)
 
     def train_step(self) -> dict[str, float]:
         sizes = list(self.train_images)
@@ -306,8 +311,7 @@ class AETrainer(Task):
         chosen = torch.randint(len(pairs), (self.config.consistency_pairs,), generator=self.generator)
         views = torch.cat([pairs.target[chosen], pairs.source[chosen]])
         bg = training_backgrounds(self.config.background, chosen.numel(), self.generator).repeat(2, 1)
-        rgba = pairs.images[views].float() / 255.0
-        x = (composite_on_background(rgba, bg[:, None, None, :]) * 2.0 - 1.0).permute(0, 3, 1, 2).to(self.device)
+        x = model_input(pairs.images[views].float() / 255.0, bg).to(self.device)
         target, source = self.model.encode(x)[0].chunk(2)
         return view_consistency(target, source, pairs.grid[chosen].to(self.device), pairs.mask[chosen].to(self.device))
 

@@ -100,8 +100,9 @@ def view_pairs(images: Tensor, cameras: Cameras, prims: list[Primitive], scale: 
     hit = hit.reshape(views, h, w)
     inner = interior(hit)
     targets, sources, grids, masks = [], [], [], []
+    nearest = nearest_views(cameras, neighbours)
     for b in range(views):
-        for a in nearest_views(cameras, neighbours)[b].tolist():
+        for a in nearest[b].tolist():
             xy, depth = project(latent, a, points[b])
             towards = points[b] - latent.camera_to_worlds[a, :3, 3]
             distance = towards.norm(dim=-1)
