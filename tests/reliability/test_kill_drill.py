@@ -21,18 +21,28 @@ def _family(kit, tmp_path):
     return family
 
 
+def _start(kind: str, kit, tmp_path) -> list[str]:
+    every_step = ["--checkpoint-every", "1", "--log-every", "1", "--no-progress", "--eval-every", "0"]
+    if kind == "scene":
+        return ["train", "tiny-nerf", "--data", str(kit.scene), "--max-steps", "35", "--rays-per-batch", "128", "--eval-images", "1", *every_step]
+    return ["triplanes", "--data", str(_family(kit, tmp_path)), "--phases.0.epochs", "10", "--rays-per-view", "64", "--scenes-per-batch", "1", *every_step]
+
+
+@pytest.fixture(scope="module")
+def references(kit, tmp_path_factory):
+    """One uninterrupted run per kind, shared by the SIGKILL and SIGTERM drills (the same command)."""
+    root = tmp_path_factory.mktemp("references")
+    starts = {kind: _start(kind, kit, root) for kind in ("scene", "many-scene")}
+    return {kind: (start, reference_run(start, root / kind)) for kind, start in starts.items()}
+
+
 @pytest.mark.parametrize(
     ("kind", "sig"),
     [("scene", signal.SIGKILL), ("many-scene", signal.SIGKILL), ("scene", signal.SIGTERM)],
     ids=["scene-SIGKILL", "many-scene-SIGKILL", "scene-SIGTERM"],
 )
-def test_kill_and_resume_is_exact(kit, tmp_path, kind, sig):
-    every_step = ["--checkpoint-every", "1", "--log-every", "1", "--no-progress", "--eval-every", "0"]
-    if kind == "scene":
-        start = ["train", "tiny-nerf", "--data", str(kit.scene), "--max-steps", "35", "--rays-per-batch", "128", "--eval-images", "1", *every_step]
-    else:
-        start = ["triplanes", "--data", str(_family(kit, tmp_path)), "--phases.0.epochs", "15", "--rays-per-view", "64", "--scenes-per-batch", "1", *every_step]
-    reference = reference_run(start, tmp_path / "reference")
+def test_kill_and_resume_is_exact(references, tmp_path, kind, sig):
+    start, reference = references[kind]
     report = kill_drill(start, tmp_path / "killed", reference, kills=2, seed=1, sig=sig)
     assert report.kills >= 2, "the run finished before the drill could kill it"
     assert report.resumes_ok == report.kills
