@@ -446,8 +446,11 @@ class MultiSceneTask(Task):
                 optimizer.step(rows=batch_rows)
             elif trains[name]:
                 optimizer.step()
-        with torch.no_grad():  # for the engine's collapse guard: the fit against a constant colour per view (the background is one)
-            fit = {"fit_mse": l2(render, target).item(), "baseline_mse": l2(target.mean(1, keepdim=True).expand_as(target), target).item()}
+        with torch.no_grad():  # for the engine's collapse guard: what the phase fits, against a constant colour per view (the background is one)
+            if "e" in losses or "d" not in losses:
+                fit = {"fit_mse": l2(render, target).item(), "baseline_mse": _constant_error(target)}
+            else:  # a decoded phase lets the latents drift from the encoder's; the decoded views are the fit ([-1, 1] scale)
+                fit = {"fit_mse": (losses["d"] / phase.loss_d).item(), "baseline_mse": 4.0 * _constant_error(rgb.reshape(len(rgb), -1, 3))}
         return {"loss": loss.item(), **{f"loss_{k}": v.item() for k, v in losses.items()}, "phase": float(phase_index), **fit}
 
     @staticmethod
@@ -525,3 +528,8 @@ class MultiSceneTask(Task):
             "eval": result["mean"],
             "per_scene": result["per_scene"],
         }
+
+
+def _constant_error(views: Tensor) -> float:
+    """Mean squared error of the best constant colour per view: views [B, n, C]."""
+    return l2(views.mean(1, keepdim=True).expand_as(views), views).item()

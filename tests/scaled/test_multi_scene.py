@@ -196,3 +196,23 @@ def test_scene_learning_rate_far_too_high_is_a_collapse(cars, tmp_path):
     with pytest.raises(TrainingCollapsedError, match=r"training collapsed: the model has been .*x worse than a constant colour"):
         trainer.train()
     assert trainer.step <= trainer.total_steps // 4 + 1
+
+
+def test_decoded_phase_is_judged_on_the_decoded_views(cars, tmp_path):
+    """Stage 2's decoded phase trains on decoded views only, so its latents drift from the encoder's: a 64-scene
+    stage 2 was stopped as collapsed on that drift. The collapse guard now gets the decoded views' error and that
+    of a constant colour per view (both in [-1, 1] units), the latent phase the latents'."""
+    trainer = MultiSceneTrainer(_small("scale-stage2-cpu", cars, tmp_path, ae_preset="tiny", num_scenes=2))
+    latent = trainer.train_step()
+    assert latent["fit_mse"] == pytest.approx(latent["loss_e"], rel=1e-6)
+    trainer.step = trainer.total_steps - 1  # in the decoded phase
+    decoded = trainer.train_step()
+    assert "loss_e" not in decoded and decoded["fit_mse"] == pytest.approx(decoded["loss_d"], rel=1e-6)
+    spreads = []  # 4 x each training view's variance about its mean colour: a constant's error in [-1, 1] units
+    for scene in trainer.rgb_set.scenes:
+        train = scene.split("train")
+        for v in range(len(train)):
+            rgb = composite_on_background(train.rgba(v), trainer.rgb_background)
+            spreads.append(4.0 * float(((rgb - rgb.mean(dim=(0, 1))) ** 2).mean()))
+    assert min(spreads) * 0.999 <= decoded["baseline_mse"] <= max(spreads) * 1.001
+    assert decoded["baseline_mse"] > 10 * latent["baseline_mse"]  # the latent baseline's units would have been wrong here
