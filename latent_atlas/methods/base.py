@@ -30,6 +30,11 @@ class OptimizerConfig:
     weight_decay: float = 0.0
     """Decoupled weight decay (AdamW) when positive."""
 
+    def build(self, params) -> torch.optim.Optimizer:
+        """Adam (AdamW with weight decay) over `params` at the initial learning rate, with this eps and betas."""
+        cls = torch.optim.AdamW if self.weight_decay > 0 else torch.optim.Adam
+        return cls(params, lr=self.lr, eps=self.eps, betas=self.betas, weight_decay=self.weight_decay)
+
     def lr_at(self, progress: float) -> float:
         """Learning rate at `progress` in [0, 1] of the schedule."""
         progress = min(max(progress, 0.0), 1.0)

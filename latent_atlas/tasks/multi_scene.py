@@ -184,11 +184,19 @@ class MultiSceneTask(Task):
         }[name]
 
     def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """One optimiser per group with its OptimizerConfig (lr, eps, betas, weight decay); row-adam for the per-scene groups."""
         row_wise = self.config.scene_optimizer == "row-adam"
-        return {
-            name: (RowAdam if row_wise and name in self.LOCAL_GROUPS else torch.optim.Adam)(params, lr=self._schedule(name).lr)
-            for name, params in self.groups.items()
-        }
+        optimizers = {}
+        for name, params in self.groups.items():
+            opt = self._schedule(name)
+            if row_wise and name in self.LOCAL_GROUPS:
+                if opt.weight_decay > 0:
+                    flag = {"scenes": "--scene-lr.weight-decay", "coefficients": "--coefficient-lr.weight-decay"}[name]
+                    raise ConfigError(f"--scene-optimizer row-adam has no weight decay: drop {flag} {opt.weight_decay:g}")
+                optimizers[name] = RowAdam(params, lr=opt.lr, betas=opt.betas, eps=opt.eps)
+            else:
+                optimizers[name] = opt.build(params)
+        return optimizers
 
     def _trains(self, phase: PhaseConfig) -> dict[str, bool]:
         return {

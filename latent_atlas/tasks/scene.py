@@ -163,8 +163,7 @@ class SceneTask(Task):
             if not params:
                 continue
             opt = self.optimizer_config(name)
-            cls = torch.optim.AdamW if opt.weight_decay > 0 else torch.optim.Adam
-            optimizers[name] = cls(params, lr=opt.lr, eps=opt.eps, betas=opt.betas, weight_decay=opt.weight_decay)
+            optimizers[name] = opt.build(params)
         if AE_DECODER in self.optimizers:
             optimizers[AE_DECODER] = self.optimizers[AE_DECODER]
         return optimizers

@@ -13,7 +13,7 @@ import torch
 from latent_atlas.cli.main import main
 from latent_atlas.data.scene import composite_on_background
 from latent_atlas.data.synth.writer import SynthConfig, synthesize
-from latent_atlas.errors import TrainingCollapsedError
+from latent_atlas.errors import ConfigError, TrainingCollapsedError
 from latent_atlas.scaled.presets import scaled_preset
 from latent_atlas.scaled.trainer import MultiSceneTrainer
 
@@ -216,3 +216,19 @@ def test_decoded_phase_is_judged_on_the_decoded_views(cars, tmp_path):
             spreads.append(4.0 * float(((rgb - rgb.mean(dim=(0, 1))) ** 2).mean()))
     assert min(spreads) * 0.999 <= decoded["baseline_mse"] <= max(spreads) * 1.001
     assert decoded["baseline_mse"] > 10 * latent["baseline_mse"]  # the latent baseline's units would have been wrong here
+
+
+@pytest.mark.parametrize("scene_optimizer", ["adam", "row-adam"])
+def test_optimisers_take_every_setting_of_their_group(cars, tmp_path, scene_optimizer):
+    """--scene-lr.eps and the other OptimizerConfig fields reach the optimisers (they were dropped: only lr was used)."""
+    cfg = _small("triplanes-rgb-cpu", cars, tmp_path, scene_optimizer=scene_optimizer)
+    cfg.scene_lr.eps, cfg.scene_lr.betas = 1e-15, (0.8, 0.95)
+    cfg.shared_lr.eps, cfg.shared_lr.weight_decay = 1e-12, 1e-4
+    optimizers = MultiSceneTrainer(cfg).optimizers
+    scenes, shared = optimizers["scenes"].param_groups[0], optimizers["shared"].param_groups[0]
+    assert (scenes["eps"], tuple(scenes["betas"])) == (1e-15, (0.8, 0.95))
+    assert isinstance(optimizers["shared"], torch.optim.AdamW) and (shared["eps"], shared["weight_decay"]) == (1e-12, 1e-4)
+    if scene_optimizer == "row-adam":
+        cfg.scene_lr.weight_decay = 1e-4
+        with pytest.raises(ConfigError, match=r"row-adam has no weight decay: drop --scene-lr.weight-decay 0.0001"):
+            MultiSceneTrainer(cfg)
