@@ -2,6 +2,7 @@
 
     python benchmarks/latent.py                                  # the built-in autoencoder (latlas-f4c16-pooled)
     python benchmarks/latent.py --ae latlas-f8c16 latlas-f4c16-pooled   # two autoencoders, side by side
+    python benchmarks/latent.py --variants "crop16=--latent.decoded-crop 16"   # latent runs with extra flags too
 
 Each method trains once per space with --max-time = the largest budget (checkpoints kept
 at the others) and every checkpoint is scored by `latlas eval` on the first --eval-images
@@ -71,30 +72,37 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=28.0, help="decoded PSNR (dB) whose time-to-reach is compared")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/latent"))
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--variants", nargs="*", default=[], help='more latent runs per autoencoder, "NAME=FLAGS" (e.g. "crop16=--latent.decoded-crop 16"), labelled "AE NAME"'
+    )
     args = parser.parse_args()
     budgets = sorted(args.budgets)
     names = [Path(ae).name for ae in args.ae]
     label = {ae: name if names.count(name) == 1 else ae for ae, name in zip(args.ae, names)}  # run folders all end in autoencoder/
     label["-"] = "-"
+    variants = [("", [])] + [(spec.partition("=")[0], spec.partition("=")[2].split()) for spec in args.variants]
 
     rows, failed = [], {}
     for method in args.methods:
         flags = METHOD_FLAGS.get(method, [])
-        spaces = [("rgb", "-", [])] + [("latent", ae, ["--space", "latent", "--ae", ae]) for ae in args.ae]
-        for space, ae, extra in spaces:
+        # (space, autoencoder, its label in the tables, extra flags)
+        spaces = [("rgb", "-", "-", [])] + [
+            ("latent", ae, f"{label[ae]} {name}".strip(), ["--space", "latent", "--ae", ae, *more]) for ae in args.ae for name, more in variants
+        ]
+        for space, _ae, name, extra in spaces:
             try:
                 results = run_method(method, args.data, budgets, args.output_dir, args.eval_images, flags + extra)
             except SystemExit as failure:  # a run that stops (collapse, divergence) is a result: the others still run
-                failed[(method, space, label[ae])] = str(failure).strip().splitlines()[-1]
+                failed[(method, space, name)] = str(failure).strip().splitlines()[-1]
                 continue
-            rows.extend({"space": space, "ae": label[ae], **row} for row in results)
+            rows.extend({"space": space, "ae": name, **row} for row in results)
 
     print(machine_line())
     print(f"# data: {args.data}, {args.eval_images} test views; latent psnr = decoded (metrics_d), its ceiling = the autoencoder's own (metrics_ae)")
     header = ["method", "space", "ae", "train_s", "steps", "test_psnr", "test_ssim", "metrics_e_psnr", "metrics_ae_psnr", "rays_per_s", "peak_mem_mb"]
     print_table(rows, header)
     print()
-    ceilings = {label[ae]: autoencoder_ceiling(ae, args.data, args.eval_images) for _, ae, extra in spaces if extra}
+    ceilings = {ae: autoencoder_ceiling(ae, args.data, args.eval_images) for ae in args.ae}
     print("# ceiling: the autoencoder's own reconstruction of the same test views (its metrics_ae before any decoder fine-tuning)")
     print(
         f"| method | space | ae | final PSNR | ceiling | ceiling - final | s to reach {args.target:g} dB | ratio to RGB | RGB s to reach latent's final | peak MiB |"
@@ -104,14 +112,14 @@ def main() -> None:
         rgb = [r for r in rows if r["method"] == method and r["space"] == "rgb"]
         rgb_reach = time_to_reach(rgb, args.target) if rgb else None
         rgb_at_first = bool(rgb) and rgb[0]["test_psnr"] >= args.target  # RGB's time is then an upper bound
-        for space, ae, _ in spaces:
-            runs = [r for r in rows if r["method"] == method and r["space"] == space and r["ae"] == label[ae]]
+        for space, ae, name, _ in spaces:
+            runs = [r for r in rows if r["method"] == method and r["space"] == space and r["ae"] == name]
             if not runs:
-                print(f"| {method} | {space} | {label[ae]} | failed: {failed.get((method, space, label[ae]), 'no checkpoint')} | | | | | | |")
+                print(f"| {method} | {space} | {name} | failed: {failed.get((method, space, name), 'no checkpoint')} | | | | | | |")
                 continue
             final = runs[-1]
             reach = time_to_reach(runs, args.target)
-            ceiling = ceilings.get(label[ae])
+            ceiling = ceilings.get(ae)
             gap = f"{ceiling - final['test_psnr']:.2f}" if ceiling is not None else "-"
             at_first = reach is not None and runs[0]["test_psnr"] >= args.target  # reached by its first checkpoint: a bound
             reach_text = _reach_text(runs, args.target)
@@ -119,7 +127,7 @@ def main() -> None:
             ratio = f"{marker}{reach / rgb_reach:.2f}" if reach is not None and rgb_reach and not (at_first and rgb_at_first) else "-"
             catch_up = _reach_text(rgb, final["test_psnr"]) if space == "latent" and rgb else "-"
             print(
-                f"| {method} | {space} | {label[ae]} | {final['test_psnr']:.2f} | {f'{ceiling:.2f}' if ceiling is not None else '-'} | {gap} | {reach_text} | {ratio} | {catch_up} | {final['peak_mem_mb']} |"
+                f"| {method} | {space} | {name} | {final['test_psnr']:.2f} | {f'{ceiling:.2f}' if ceiling is not None else '-'} | {gap} | {reach_text} | {ratio} | {catch_up} | {final['peak_mem_mb']} |"
             )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

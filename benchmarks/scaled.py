@@ -7,11 +7,13 @@
    autoencoder (frozen) and their decoded PSNR compared (IG-AE's claim: higher with IG-AE).
 2. Stage 1 (scale-stage1-cpu) learns the macro basis on the same scenes with the IG-AE autoencoder;
    for each size N, N new cars are synthesized and learned by stage 2 and by independent RGB
-   Tri-Planes, one run per --stage-epochs / --rgb-epochs value. For every stage-2 run: the per-scene
+   Tri-Planes, one run per --stage-epochs / --rgb-epochs value (a stage-2 value is "L" for L latent +
+   L decoded epochs, "L+D" for D decoded epochs, "L+D/C" to decode C x C-latent crops of each view). For every stage-2 run: the per-scene
    time RGB Tri-Planes need to reach its PSNR (interpolated between the RGB runs that bracket it),
    and per-scene memory.
 
    python benchmarks/scaled.py --ae AE --sizes 256 --stage-epochs 1 2 5 --rgb-epochs 0.5 1 --igae-run IGAE --stage1-run STAGE1
+   python benchmarks/scaled.py --ae AE --sizes 16 --stage-epochs 2+2 2+1 2+2/16 --rgb-epochs 4 8 --igae-run IGAE --stage1-run STAGE1
 """
 
 from __future__ import annotations
@@ -58,6 +60,18 @@ def memory_with_activations_ratio(latent: dict, rgb: dict) -> float:
     return (latent["scene_memory_mb"] + latent[key]) / (rgb["scene_memory_mb"] + rgb[key])
 
 
+def stage2_schedule(spec: str) -> tuple[float, float, int]:
+    """(latent epochs, decoded epochs, decoded crop) of a --stage-epochs value: "2", "2+1" or "2+2/16"."""
+    schedule, _, crop = spec.partition("/")
+    latent, _, decoded = schedule.partition("+")
+    return float(latent), float(decoded or latent), int(crop or 0)
+
+
+def schedule_name(latent: float, decoded: float, crop: int) -> str:
+    """How a stage-2 schedule reads in tables: "2 + 1 epochs", "2 + 2 epochs, 16 x 16 crops"."""
+    return f"{latent:g} + {decoded:g} epochs" + (f", {crop} x {crop} crops" if crop else "")
+
+
 def time_to_psnr(runs: list[dict], target: float) -> str:
     """Per-scene seconds at which RGB runs of increasing length reach `target` PSNR (linear between bracketing runs)."""
     points = sorted((r["train_seconds_per_scene"], r["eval"]["psnr_e"]) for r in runs)
@@ -82,15 +96,17 @@ def main() -> None:
     parser.add_argument("--igae-run", type=Path, help="reuse this IG-AE run folder instead of training one")
     parser.add_argument("--stage1-run", type=Path, help="reuse this stage-1 run folder instead of training one")
     parser.add_argument("--rgb-sizes", type=int, nargs="*", help="sizes that also get RGB Tri-Planes (default: all)")
-    parser.add_argument("--rgb-epochs", type=float, nargs="+", help="epochs of each RGB Tri-Planes run (default: 2 x the largest --stage-epochs)")
+    parser.add_argument(
+        "--rgb-epochs", type=float, nargs="+", help="epochs of each RGB Tri-Planes run (default: L + D and 2 (L + D) of the longest --stage-epochs)"
+    )
     parser.add_argument("--heldout-epochs", type=float, default=20)
     parser.add_argument("--sizes", type=int, nargs="+", default=[16])
     parser.add_argument(
         "--stage-epochs",
-        type=float,
         nargs="+",
-        default=[2.0],
-        help="epochs of each stage-2 phase, one run per value (2: where it converges on the CPU presets)",
+        default=["2+4/16"],
+        help='epochs of each stage-2 phase, one run per value: "L" (L latent + L decoded epochs), "L+D" (D decoded epochs) or "L+D/C" '
+        "(the decoded phase renders and decodes C x C-latent crops of each view; default: scale-stage2-cpu's 2 + 4 epochs of 16 x 16 crops)",
     )
     parser.add_argument("--num-train", type=int, default=20, help="training views of each synthesized car")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/scaled"))
@@ -199,7 +215,9 @@ def main() -> None:
         )
     for size in sorted(args.sizes):
         stage2s = []
-        for epochs in args.stage_epochs:
+        for spec in args.stage_epochs:
+            latent_epochs, decoded_epochs, crop = stage2_schedule(spec)
+            tag = f"e{latent_epochs:g}" + (f"-d{decoded_epochs:g}" if decoded_epochs != latent_epochs else "") + (f"-c{crop}" if crop else "")
             s2 = run(
                 "scale",
                 "stage2",
@@ -210,26 +228,29 @@ def main() -> None:
                 "--init",
                 stage1["run_dir"],
                 "--phases.0.epochs",
-                str(epochs),
+                str(latent_epochs),
                 "--phases.1.epochs",
-                str(epochs),
+                str(decoded_epochs),
+                "--decoded-crop",
+                str(crop),
                 "--eval-views",
                 "5",
                 "--output-dir",
                 out,
                 "--experiment-name",
-                f"stage2-{size}-e{epochs:g}",
+                f"stage2-{size}-{tag}",
                 reuse=reuse,
             )
-            s2["epochs"] = epochs
+            s2["schedule"] = schedule_name(latent_epochs, decoded_epochs, crop)
             print(
-                f"stage 2, {size} scenes, {epochs:g} + {epochs:g} epochs: {s2['run_dir']} decoded PSNR {s2['eval']['psnr_d']:.2f}, {s2['train_seconds_per_scene']:.1f} s / scene",
+                f"stage 2, {size} scenes, {s2['schedule']}: {s2['run_dir']} decoded PSNR {s2['eval']['psnr_d']:.2f}, {s2['train_seconds_per_scene']:.1f} s / scene",
                 flush=True,
             )
             stage2s.append(s2)
         rgbs = []
         if args.rgb_sizes is None or size in args.rgb_sizes:
-            for epochs in args.rgb_epochs or [2 * max(args.stage_epochs)]:
+            longest = max(sum(stage2_schedule(spec)[:2]) for spec in args.stage_epochs)
+            for epochs in args.rgb_epochs or [longest, 2 * longest]:
                 rgb = run(
                     "triplanes",
                     "--data",
@@ -269,7 +290,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for size, stage2s, rgbs in rows2:
-        rows = [(f"stage 2 (latent, micro-macro), {s['epochs']:g} + {s['epochs']:g} epochs", s, "psnr_d") for s in stage2s]
+        rows = [(f"stage 2 (latent, micro-macro), {s['schedule']}", s, "psnr_d") for s in stage2s]
         rows += [(f"RGB Tri-Planes, {r['epochs']:g} epochs", r, "psnr_e") for r in rgbs]
         for name, s, key in rows:
             print(
@@ -288,7 +309,7 @@ def main() -> None:
             bound, _, value = theirs.rpartition(" ")  # "<= t" or "> t": the ratio is a bound the other way round
             ratio = {"": "", "<=": ">= ", ">": "< "}[bound] + f"{mine / float(value):.2f}x"
             print(
-                f"| {size} | {s2['epochs']:g} + {s2['epochs']:g} | {target:.2f} | {mine:.2f} | {theirs} | {ratio} "
+                f"| {size} | {s2['schedule']} | {target:.2f} | {mine:.2f} | {theirs} | {ratio} "
                 f"| {s2['scene_memory_mb'] / rgbs[0]['scene_memory_mb']:.2f}x | {memory_with_activations_ratio(s2, rgbs[0]):.2f}x ({activations_key(s2, rgbs[0]).split('_')[0]}) |"
             )
 

@@ -17,6 +17,7 @@ ZERO_ALLOWED = frozenset(
         "appearance_dim",
         "checkpoint_every",
         "crop",
+        "decoded_crop",
         "eval_every",
         "eval_images",
         "eval_views",

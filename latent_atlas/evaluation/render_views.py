@@ -59,19 +59,27 @@ def render_full_view(
     chunk: int = 4096,
     training_cameras: bool = False,
     metadata: FrameMetadata | None = None,
+    window: tuple[int, int, int, int] | None = None,
 ) -> dict[str, Tensor]:
     """Every pixel of camera `index` in the model's current mode, autograd as the caller has it: [H, W, ...];
-    metadata: the frame's values ({'time': [1]}) given to every ray."""
+    metadata: the frame's values ({'time': [1]}) given to every ray; window (x0, y0, w, h): only that rectangle,
+    [h, w, ...] (models without neural upsampling)."""
     device = next(model.parameters()).device
     cameras = cameras.to(device)
     h, w = int(cameras.height[index]), int(cameras.width[index])
     k = getattr(model, "upsample_factor", 1)  # neural upsampling: a ray per k x k block, then the CNN
+    if window is not None and k > 1:
+        raise ValueError("a window of a view is rendered without neural upsampling only")
     renderer = model.inner if k > 1 else model
     if k > 1:
         zero = torch.zeros(1, device=device)
         hb, wb = -(-h // k), -(-w // k)  # blocks covering the image (a size that is no multiple of k is cropped)
         px, py = block_centres(zero, zero, wb * k, hb * k, k)
         background = model.feature_background(background.to(device))
+    elif window is not None:
+        x0, y0, w, h = window
+        ys, xs = torch.meshgrid(torch.arange(y0, y0 + h, device=device), torch.arange(x0, x0 + w, device=device), indexing="ij")
+        px, py = xs.reshape(-1), ys.reshape(-1)
     else:
         px, py = cameras.image_pixels(index)
     idx = torch.full_like(px, index, dtype=torch.long)

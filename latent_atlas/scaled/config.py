@@ -80,6 +80,10 @@ class MultiSceneConfig(RunConfig):
     falls with the number of ranks). Resuming a scenes-parallel run needs the same number of ranks."""
     rays_per_view: int = 0
     """Rays drawn from each view per step (0: the whole image; latent images are small)."""
+    decoded_crop: int = 0
+    """Latent pixels per side of the square a phase with loss_d renders and decodes from each view per step, at a
+    random place (0: the whole view). A crop of half the side costs a quarter of a whole view's rendering and
+    decoding; the autoencoders are trained on crops, so they decode one as they decode the view."""
     n_samples: int = 48
     """Stratified samples per ray."""
     n_importance: int = 48

@@ -141,7 +141,8 @@ SCALED_PRESETS: dict[str, MultiSceneConfig] = {
         field=CPU_FIELD,
         micro_macro=CPU_MICRO_MACRO,
         reinit_decoder_mlp=True,
-        phases=_stage2_phases(2, 2, train_macro=False),
+        phases=_stage2_phases(2, 4, train_macro=False),
+        decoded_crop=16,  # 128-px views at f4 (32 x 32 latents): 4 decoded epochs of quarter views beat 2 of whole ones in 60% of the time (BENCHMARKS.md)
         scene_lr=_lr(2e-2),
         coefficient_lr=_lr(2e-2),
         shared_lr=_lr(5e-3),

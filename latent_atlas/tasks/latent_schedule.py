@@ -15,6 +15,9 @@ class LatentTrainingConfig:
     """Fraction of the run after which the decoded loss is added (latent-nerfstudio: step 10k of 25k)."""
     loss_d_weight: float = 0.01
     """Weight of loss_d = |D(render) - image|^2 on one full decoded training view per step."""
+    decoded_crop: int = 0
+    """Latent pixels per side of the square of that view rendered and decoded per step, at a random place (0: the
+    whole view; a crop of half the side costs a quarter of the view's rendering and decoding)."""
     finetune_decoder: bool = True
     """Train the decoder during the decoded phase (the encoder is never trained)."""
     decoder_lr: float = 1e-4

@@ -413,12 +413,19 @@ class MultiSceneTask(Task):
         train = [self.scenes[s].split("train") for s in scene_ids.tolist()]
         self._rendered_scenes = len(train)
         h, w = train[0].height, train[0].width
-        pixels = None
+        pixels, corners = None, None
         if cfg.rays_per_view > 0:  # drawn for the whole global batch, so every rank's generator stays in step
             flat = [torch.randint(h * w, (cfg.rays_per_view,), generator=self.generator) for _ in range(batch_size)]
             if data_parallel:
                 flat = flat[part]
             pixels = [(f % w, f // w) for f in flat]
+        elif phase.loss_d > 0 and 0 < cfg.decoded_crop < max(h, w):  # a square of each view, rendered and decoded
+            h, w = min(cfg.decoded_crop, h), min(cfg.decoded_crop, w)
+            corners = [(self._draw(train[0].width - w + 1), self._draw(train[0].height - h + 1)) for _ in range(batch_size)]
+            if data_parallel:
+                corners = corners[part]
+            ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+            pixels = [(xs.reshape(-1) + x0, ys.reshape(-1) + y0) for x0, y0 in corners]
         render = self.render_views(scene_ids, "train", views, pixels)  # [B, n, C]
         rgb = torch.stack(
             [composite_on_background(self.rgb_set.scenes[s].split("train").rgba(v), self.rgb_background) for s, v in zip(scene_ids.tolist(), views)]
@@ -431,10 +438,14 @@ class MultiSceneTask(Task):
         else:  # the space's cached targets (opaque in a latent space; RGB composites them on the background)
             target = torch.stack([composite_on_background(t.rgba(v), self.background_value.cpu()) for t, v in zip(train, views)]).to(self.device)
         target = self._pick(target, pixels)
+        decoded_target = rgb  # what the decoded render is compared with: the views, or their crops' pixels
+        if corners is not None:  # a latent pixel covers f x f image pixels
+            f = rgb.shape[1] // train[0].height
+            decoded_target = torch.stack([image[y0 * f : (y0 + h) * f, x0 * f : (x0 + w) * f] for image, (x0, y0) in zip(rgb, corners)])
         if phase.loss_e > 0 or not (phase.loss_d > 0 or phase.loss_ae > 0):
             losses["e"] = phase.loss_e * l2(render, target)
         if phase.loss_d > 0:
-            losses["d"] = phase.loss_d * self.space.decoded_loss(render.reshape(-1, h, w, self.space.channels), rgb)
+            losses["d"] = phase.loss_d * self.space.decoded_loss(render.reshape(-1, h, w, self.space.channels), decoded_target)
         if phase.loss_ae > 0:
             losses["ae"] = phase.loss_ae * self.space.reconstruction_loss(raw, rgb)
         if phase.tv > 0:
@@ -458,8 +469,12 @@ class MultiSceneTask(Task):
             if "e" in losses or "d" not in losses:
                 fit = {"fit_mse": l2(render, target).item(), "baseline_mse": _constant_error(target)}
             else:  # a decoded phase lets the latents drift from the encoder's; the decoded views are the fit ([-1, 1] scale)
-                fit = {"fit_mse": (losses["d"] / phase.loss_d).item(), "baseline_mse": 4.0 * _constant_error(rgb.reshape(len(rgb), -1, 3))}
+                fit = {"fit_mse": (losses["d"] / phase.loss_d).item(), "baseline_mse": 4.0 * _constant_error(decoded_target.reshape(len(rgb), -1, 3))}
         return {"loss": loss.item(), **{f"loss_{k}": v.item() for k, v in losses.items()}, "phase": float(phase_index), **fit}
+
+    def _draw(self, n: int) -> int:
+        """A random integer in [0, n) from the run's generator."""
+        return int(torch.randint(n, (1,), generator=self.generator))
 
     @staticmethod
     def _pick(images: Tensor, pixels: list[tuple[Tensor, Tensor]] | None) -> Tensor:

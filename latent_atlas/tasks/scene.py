@@ -54,6 +54,8 @@ def check_upsampling(config: TrainConfig, height: int, width: int) -> None:
         return
     if k < 1 or k & (k - 1):
         raise ConfigError(f"--upsampling.factor {k}: must be a power of two")
+    if config.latent.decoded_crop > 0:
+        raise ConfigError("--latent.decoded-crop: a crop is rendered without neural upsampling; drop one of the two")
     if config.background == "random":
         raise ConfigError("--upsampling.factor: the CNN cannot see a random background per pixel; use --background white, black or learned")
     if config.method.sampler in RAY_SAMPLERS:
@@ -190,14 +192,26 @@ class SceneTask(Task):
         return OptimizerConfig(lr=latent.decoder_lr, lr_final=latent.decoder_lr_final).lr_at(phase)
 
     def decoded_loss(self) -> Tensor:
-        """|D(render) - image|^2 on one random training view rendered in full (latent-nerfstudio's loss_d)."""
-        index = int(torch.randint(len(self.train_split), (1,), generator=self.sampler.generator))
+        """|D(render) - image|^2 on one random training view rendered in full, or on a random square of it
+        (--latent.decoded-crop) (latent-nerfstudio's loss_d)."""
+        generator = self.sampler.generator
+        index = int(torch.randint(len(self.train_split), (1,), generator=generator))
         metadata = {k: v[index] for k, v in self.train_split.metadata.items()}
+        h, w = self.train_split.height, self.train_split.width
+        crop = self.config.latent.decoded_crop
+        window = None
+        if 0 < crop < max(h, w):
+            cw, ch = min(crop, w), min(crop, h)
+            window = (int(torch.randint(w - cw + 1, (1,), generator=generator)), int(torch.randint(h - ch + 1, (1,), generator=generator)), cw, ch)
         render = render_full_view(
-            self.model, self.train_cameras, index, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk, True, metadata
+            self.model, self.train_cameras, index, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk, True, metadata, window
         )["color"]
         decoded = self.space.decode(render[None])[0]
         target = composite_on_background(self.rgb_scene.split("train").rgba(index), self.rgb_background).to(decoded.device)
+        if window is not None:  # a latent pixel covers f x f image pixels
+            x0, y0, cw, ch = window
+            f = target.shape[0] // h
+            target = target[y0 * f : (y0 + ch) * f, x0 * f : (x0 + cw) * f]
         return l2(decoded, target)
 
     # ---- state ------------------------------------------------------------------------------------

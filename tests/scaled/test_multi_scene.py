@@ -232,3 +232,36 @@ def test_optimisers_take_every_setting_of_their_group(cars, tmp_path, scene_opti
         cfg.scene_lr.weight_decay = 1e-4
         with pytest.raises(ConfigError, match=r"row-adam has no weight decay: drop --scene-lr.weight-decay 0.0001"):
             MultiSceneTrainer(cfg)
+
+
+def test_decoded_crop_renders_and_decodes_a_square_of_each_view(cars, tmp_path, monkeypatch):
+    """--decoded-crop c: a decoded phase renders c x c latent pixels of each view and compares their decoding with
+    the same square of the view's pixels (f c x f c); latent phases still render whole views."""
+    trainer = MultiSceneTrainer(_small("scale-stage2-cpu", cars, tmp_path, ae_preset="tiny", num_scenes=2, decoded_crop=2))
+    seen = {}
+    render_views, decoded_loss = trainer.render_views, trainer.space.decoded_loss
+
+    def spy_render(scene_ids, split, views, pixels=None):
+        seen.update(scene_ids=scene_ids.tolist(), views=views, pixels=pixels)
+        return render_views(scene_ids, split, views, pixels)
+
+    def spy_decoded(values, rgb):
+        seen.update(values=values, rgb=rgb)
+        return decoded_loss(values, rgb)
+
+    monkeypatch.setattr(trainer, "render_views", spy_render)
+    monkeypatch.setattr(trainer.space, "decoded_loss", spy_decoded)
+    trainer.train_step()  # the latent phase: whole views
+    h, w = trainer.scenes[0].split("train").height, trainer.scenes[0].split("train").width
+    assert seen["pixels"] is None and "values" not in seen
+    trainer.step = trainer.total_steps - 1  # the decoded phase
+    trainer.train_step()
+    assert seen["values"].shape[1:3] == (2, 2)
+    full = trainer.rgb_set.scenes[0].split("train").height
+    f = full // h
+    for b, ((px, py), sid, view) in enumerate(zip(seen["pixels"], seen["scene_ids"], seen["views"])):
+        x0, y0 = int(px.min()), int(py.min())
+        assert 0 <= x0 <= w - 2 and 0 <= y0 <= h - 2
+        assert px.tolist() == [x0, x0 + 1, x0, x0 + 1] and py.tolist() == [y0, y0, y0 + 1, y0 + 1]  # row-major square
+        image = composite_on_background(trainer.rgb_set.scenes[sid].split("train").rgba(view), trainer.rgb_background)
+        assert torch.equal(seen["rgb"][b], image[y0 * f : (y0 + 2) * f, x0 * f : (x0 + 2) * f])

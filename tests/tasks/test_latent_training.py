@@ -155,3 +155,33 @@ def test_latent_nerf_learns_the_latent_images(tiny_scene, dynamic_scene, tmp_pat
     constant = trainer.train_split.images[..., :-1].mean(dim=(0, 1, 2))
     baseline = float(-10 * torch.log10(((test - constant) ** 2).mean()))
     assert result["results"]["metrics_e"]["psnr"] > baseline + 6.0, (result["results"]["metrics_e"], baseline, result["results"]["metrics_d"])
+
+
+def test_decoded_crop_decodes_a_square_of_a_training_view(tiny_scene, tmp_path, tiny_ae):
+    """--latent.decoded-crop 2: loss_d renders a 2 x 2-latent square of a random training view, decodes it and
+    compares it with the same square of the image: numerically the full render's square, decoded."""
+    from latent_atlas.data.scene import composite_on_background
+    from latent_atlas.evaluation.render_views import render_full_view
+
+    cfg = _latent_config(tiny_scene, tmp_path, tiny_ae, "triplane")
+    cfg.latent.decoded_crop = 2
+    trainer = SceneTask(cfg)
+    trainer.model.eval()  # deterministic samples: the crop's render equals the full render's pixels
+    generator = trainer.sampler.generator
+    state = generator.get_state()
+    decoded = []
+    decode = trainer.space.decode
+    trainer.space.decode = lambda values: decoded.append(values.shape) or decode(values)
+    with torch.no_grad():
+        loss = trainer.decoded_loss()
+    assert decoded == [torch.Size([1, 2, 2, 4])]
+    generator.set_state(state)  # the same draws: view, then the square's corner
+    index = int(torch.randint(len(trainer.train_split), (1,), generator=generator))
+    h, w = trainer.train_split.height, trainer.train_split.width
+    x0, y0 = int(torch.randint(w - 1, (1,), generator=generator)), int(torch.randint(h - 1, (1,), generator=generator))
+    with torch.no_grad():
+        full = render_full_view(trainer.model, trainer.train_cameras, index, trainer.background_value, trainer.box_min, trainer.box_max)["color"]
+        image = composite_on_background(trainer.rgb_scene.split("train").rgba(index), trainer.rgb_background)
+        f = image.shape[0] // h
+        expected = torch.mean((decode(full[None, y0 : y0 + 2, x0 : x0 + 2])[0] - image[y0 * f : (y0 + 2) * f, x0 * f : (x0 + 2) * f]) ** 2)
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-7)
