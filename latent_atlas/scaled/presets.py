@@ -140,7 +140,7 @@ SCALED_PRESETS: dict[str, MultiSceneConfig] = {
         planes="micro-macro",
         field=CPU_FIELD,
         micro_macro=CPU_MICRO_MACRO,
-        reinit_decoder_mlp=True,
+        reinit_decoder_mlp=False,  # stage 1's decoder MLP: +0.9 dB at 16 scenes, level at 64, same time (BENCHMARKS.md, session 24)
         phases=_stage2_phases(2, 4, train_macro=False),
         decoded_crop=16,  # 128-px views at f4 (32 x 32 latents): 4 decoded epochs of quarter views beat 2 of whole ones in 60% of the time (BENCHMARKS.md)
         scene_lr=_lr(2e-2),
