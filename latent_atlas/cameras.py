@@ -138,6 +138,21 @@ class Cameras:
         return xs.reshape(-1), ys.reshape(-1)
 
 
+def random_window(generator: torch.Generator, width: int, height: int, size: int) -> tuple[int, int, int, int]:
+    """A size x size square (cut to the image) at a random place of a width x height image: (x0, y0, w, h)."""
+    w, h = min(size, width), min(size, height)
+    x0 = int(torch.randint(width - w + 1, (1,), generator=generator))
+    y0 = int(torch.randint(height - h + 1, (1,), generator=generator))
+    return x0, y0, w, h
+
+
+def window_pixels(window: tuple[int, int, int, int], device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
+    """Row-major pixel coordinates of the rectangle (x0, y0, w, h): pixel_x, pixel_y [h*w]."""
+    x0, y0, w, h = window
+    ys, xs = torch.meshgrid(torch.arange(y0, y0 + h, device=device), torch.arange(x0, x0 + w, device=device), indexing="ij")
+    return xs.reshape(-1), ys.reshape(-1)
+
+
 def ray_box_intersection(origins: Tensor, directions: Tensor, box_min: Tensor, box_max: Tensor) -> tuple[Tensor, Tensor]:
     """Slab test: entry and exit distances t_near, t_far [n] of rays [n, 3] with an axis-aligned box.
 

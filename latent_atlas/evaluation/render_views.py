@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from latent_atlas.cameras import Cameras, RayBundle, near_far_in_box
+from latent_atlas.cameras import Cameras, RayBundle, near_far_in_box, window_pixels
 from latent_atlas.data.scene import SceneSplit, composite_on_background
 from latent_atlas.encodings.integrated import PIXEL_RADIUS
 from latent_atlas.methods.base import Model
@@ -77,9 +77,8 @@ def render_full_view(
         px, py = block_centres(zero, zero, wb * k, hb * k, k)
         background = model.feature_background(background.to(device))
     elif window is not None:
-        x0, y0, w, h = window
-        ys, xs = torch.meshgrid(torch.arange(y0, y0 + h, device=device), torch.arange(x0, x0 + w, device=device), indexing="ij")
-        px, py = xs.reshape(-1), ys.reshape(-1)
+        w, h = window[2], window[3]
+        px, py = window_pixels(window, device)
     else:
         px, py = cameras.image_pixels(index)
     idx = torch.full_like(px, index, dtype=torch.long)

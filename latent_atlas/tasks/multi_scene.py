@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from latent_atlas.cameras import Cameras, RayBundle
+from latent_atlas.cameras import Cameras, RayBundle, random_window, window_pixels
 from latent_atlas.data.scene import composite_on_background
 from latent_atlas.data.scene_set import load_scene_set, scene_folders
 from latent_atlas.engine.checkpoints import (
@@ -420,12 +420,12 @@ class MultiSceneTask(Task):
                 flat = flat[part]
             pixels = [(f % w, f // w) for f in flat]
         elif phase.loss_d > 0 and 0 < cfg.decoded_crop < max(h, w):  # a square of each view, rendered and decoded
-            h, w = min(cfg.decoded_crop, h), min(cfg.decoded_crop, w)
-            corners = [(self._draw(train[0].width - w + 1), self._draw(train[0].height - h + 1)) for _ in range(batch_size)]
+            windows = [random_window(self.generator, w, h, cfg.decoded_crop) for _ in range(batch_size)]
             if data_parallel:
-                corners = corners[part]
-            ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-            pixels = [(xs.reshape(-1) + x0, ys.reshape(-1) + y0) for x0, y0 in corners]
+                windows = windows[part]
+            w, h = windows[0][2], windows[0][3]
+            corners = [window[:2] for window in windows]
+            pixels = [window_pixels(window) for window in windows]
         render = self.render_views(scene_ids, "train", views, pixels)  # [B, n, C]
         rgb = torch.stack(
             [composite_on_background(self.rgb_set.scenes[s].split("train").rgba(v), self.rgb_background) for s, v in zip(scene_ids.tolist(), views)]
@@ -471,10 +471,6 @@ class MultiSceneTask(Task):
             else:  # a decoded phase lets the latents drift from the encoder's; the decoded views are the fit ([-1, 1] scale)
                 fit = {"fit_mse": (losses["d"] / phase.loss_d).item(), "baseline_mse": 4.0 * _constant_error(decoded_target.reshape(len(rgb), -1, 3))}
         return {"loss": loss.item(), **{f"loss_{k}": v.item() for k, v in losses.items()}, "phase": float(phase_index), **fit}
-
-    def _draw(self, n: int) -> int:
-        """A random integer in [0, n) from the run's generator."""
-        return int(torch.randint(n, (1,), generator=self.generator))
 
     @staticmethod
     def _pick(images: Tensor, pixels: list[tuple[Tensor, Tensor]] | None) -> Tensor:

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from latent_atlas.backends import set_backend
-from latent_atlas.cameras import Cameras
+from latent_atlas.cameras import Cameras, random_window
 from latent_atlas.data.loading import load_scene
 from latent_atlas.data.pixel_sampler import RAY_SAMPLERS, PixelBatch, PixelSampler
 from latent_atlas.data.scene import SceneData, composite_on_background
@@ -199,10 +199,7 @@ class SceneTask(Task):
         metadata = {k: v[index] for k, v in self.train_split.metadata.items()}
         h, w = self.train_split.height, self.train_split.width
         crop = self.config.latent.decoded_crop
-        window = None
-        if 0 < crop < max(h, w):
-            cw, ch = min(crop, w), min(crop, h)
-            window = (int(torch.randint(w - cw + 1, (1,), generator=generator)), int(torch.randint(h - ch + 1, (1,), generator=generator)), cw, ch)
+        window = random_window(generator, w, h, crop) if 0 < crop < max(h, w) else None
         render = render_full_view(
             self.model, self.train_cameras, index, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk, True, metadata, window
         )["color"]
