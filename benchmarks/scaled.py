@@ -8,7 +8,8 @@
 2. Stage 1 (scale-stage1-cpu) learns the macro basis on the same scenes with the IG-AE autoencoder;
    for each size N, N new cars are synthesized and learned by stage 2 and by independent RGB
    Tri-Planes, one run per --stage-epochs / --rgb-epochs value (a stage-2 value is "L" for L latent +
-   L decoded epochs, "L+D" for D decoded epochs, "L+D/C" to decode C x C-latent crops of each view). For every stage-2 run: the per-scene
+   L decoded epochs, "L+D" for D decoded epochs, "L+D/C" to decode C x C-latent crops of each view, "L+D/C@R" to render R
+   random latent pixels of each view per step in the latent phase). For every stage-2 run: the per-scene
    time RGB Tri-Planes need to reach its PSNR (interpolated between the RGB runs that bracket it),
    and per-scene memory.
 
@@ -60,16 +61,17 @@ def memory_with_activations_ratio(latent: dict, rgb: dict) -> float:
     return (latent["scene_memory_mb"] + latent[key]) / (rgb["scene_memory_mb"] + rgb[key])
 
 
-def stage2_schedule(spec: str) -> tuple[float, float, int]:
-    """(latent epochs, decoded epochs, decoded crop) of a --stage-epochs value: "2", "2+1" or "2+2/16"."""
+def stage2_schedule(spec: str) -> tuple[float, float, int, int]:
+    """(latent epochs, decoded epochs, decoded crop, latent rays per view) of a --stage-epochs value: "2", "2+1", "2+2/16" or "8+4/16@256"."""
+    spec, _, rays = spec.partition("@")
     schedule, _, crop = spec.partition("/")
     latent, _, decoded = schedule.partition("+")
-    return float(latent), float(decoded or latent), int(crop or 0)
+    return float(latent), float(decoded or latent), int(crop or 0), int(rays or 0)
 
 
-def schedule_name(latent: float, decoded: float, crop: int) -> str:
-    """How a stage-2 schedule reads in tables: "2 + 1 epochs", "2 + 2 epochs, 16 x 16 crops"."""
-    return f"{latent:g} + {decoded:g} epochs" + (f", {crop} x {crop} crops" if crop else "")
+def schedule_name(latent: float, decoded: float, crop: int, rays: int = 0) -> str:
+    """How a stage-2 schedule reads in tables: "2 + 1 epochs", "2 + 2 epochs, 16 x 16 crops, 256 latent rays"."""
+    return f"{latent:g} + {decoded:g} epochs" + (f", {crop} x {crop} crops" if crop else "") + (f", {rays} latent rays / view" if rays else "")
 
 
 def time_to_psnr(runs: list[dict], target: float) -> str:
@@ -106,7 +108,8 @@ def main() -> None:
         nargs="+",
         default=["2+4/16"],
         help='epochs of each stage-2 phase, one run per value: "L" (L latent + L decoded epochs), "L+D" (D decoded epochs) or "L+D/C" '
-        "(the decoded phase renders and decodes C x C-latent crops of each view; default: scale-stage2-cpu's 2 + 4 epochs of 16 x 16 crops)",
+        '(the decoded phase renders and decodes C x C-latent crops of each view) or "L+D/C@R" (the latent phase renders R random latent pixels '
+        "of each view instead of all; default: scale-stage2-cpu's 2 + 4 epochs of 16 x 16 crops)",
     )
     parser.add_argument("--num-train", type=int, default=20, help="training views of each synthesized car")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/scaled"))
@@ -216,8 +219,9 @@ def main() -> None:
     for size in sorted(args.sizes):
         stage2s = []
         for spec in args.stage_epochs:
-            latent_epochs, decoded_epochs, crop = stage2_schedule(spec)
+            latent_epochs, decoded_epochs, crop, rays = stage2_schedule(spec)
             tag = f"e{latent_epochs:g}" + (f"-d{decoded_epochs:g}" if decoded_epochs != latent_epochs else "") + (f"-c{crop}" if crop else "")
+            tag += f"-r{rays}" if rays else ""
             s2 = run(
                 "scale",
                 "stage2",
@@ -233,6 +237,8 @@ def main() -> None:
                 str(decoded_epochs),
                 "--decoded-crop",
                 str(crop),
+                "--rays-per-view",
+                str(rays),
                 "--eval-views",
                 "5",
                 "--output-dir",
@@ -241,7 +247,7 @@ def main() -> None:
                 f"stage2-{size}-{tag}",
                 reuse=reuse,
             )
-            s2["schedule"] = schedule_name(latent_epochs, decoded_epochs, crop)
+            s2["schedule"] = schedule_name(latent_epochs, decoded_epochs, crop, rays)
             print(
                 f"stage 2, {size} scenes, {s2['schedule']}: {s2['run_dir']} decoded PSNR {s2['eval']['psnr_d']:.2f}, {s2['train_seconds_per_scene']:.1f} s / scene",
                 flush=True,

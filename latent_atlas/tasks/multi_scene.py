@@ -51,8 +51,6 @@ class MultiSceneTask(Task):
         cfg = self.config = config
         if not cfg.data:
             raise ConfigError("--data is required (a family folder, folders of scenes or scene folders)")
-        if cfg.rays_per_view > 0 and any(p.loss_d > 0 for p in cfg.phases):
-            raise ConfigError("loss_d decodes whole images: use --rays-per-view 0 with it")
         if cfg.parallel not in ("data", "scenes"):
             raise ConfigError(f"--parallel {cfg.parallel}: choose data or scenes")
         self.device = resolve_device(cfg.device)
@@ -414,7 +412,7 @@ class MultiSceneTask(Task):
         self._rendered_scenes = len(train)
         h, w = train[0].height, train[0].width
         pixels, corners = None, None
-        if cfg.rays_per_view > 0:  # drawn for the whole global batch, so every rank's generator stays in step
+        if cfg.rays_per_view > 0 and phase.loss_d == 0:  # drawn for the whole global batch, so every rank's generator stays in step
             flat = [torch.randint(h * w, (cfg.rays_per_view,), generator=self.generator) for _ in range(batch_size)]
             if data_parallel:
                 flat = flat[part]

@@ -265,3 +265,29 @@ def test_decoded_crop_renders_and_decodes_a_square_of_each_view(cars, tmp_path, 
         assert px.tolist() == [x0, x0 + 1, x0, x0 + 1] and py.tolist() == [y0, y0, y0 + 1, y0 + 1]  # row-major square
         image = composite_on_background(trainer.rgb_set.scenes[sid].split("train").rgba(view), trainer.rgb_background)
         assert torch.equal(seen["rgb"][b], image[y0 * f : (y0 + 2) * f, x0 * f : (x0 + 2) * f])
+
+
+def test_rays_per_view_draws_latent_pixels_and_decoded_phases_render_whole_views(cars, tmp_path, monkeypatch):
+    """--rays-per-view r in a latent-then-decoded schedule: the latent phase renders r drawn latent pixels of each
+    view and fits the encoder's latents at exactly those pixels; the decoded phase still renders whole views."""
+    trainer = MultiSceneTrainer(_small("scale-stage2-cpu", cars, tmp_path, ae_preset="tiny", num_scenes=2, decoded_crop=0, rays_per_view=3))
+    seen = {}
+    render_views, decoded_loss = trainer.render_views, trainer.space.decoded_loss
+
+    def spy_render(scene_ids, split, views, pixels=None):
+        out = render_views(scene_ids, split, views, pixels)
+        seen.update(scene_ids=scene_ids.tolist(), views=views, pixels=pixels, render=out)
+        return out
+
+    monkeypatch.setattr(trainer, "render_views", spy_render)
+    monkeypatch.setattr(trainer.space, "decoded_loss", lambda values, rgb: seen.update(values=values) or decoded_loss(values, rgb))
+    scalars = trainer.train_step()  # the latent phase
+    assert "values" not in seen and [len(px) for px, _ in seen["pixels"]] == [3, 3]
+    targets = [trainer.scenes[s].split("train").rgba(v) for s, v in zip(seen["scene_ids"], seen["views"])]
+    picked = torch.stack([composite_on_background(t, trainer.background_value.cpu())[py, px] for t, (px, py) in zip(targets, seen["pixels"])])
+    assert seen["render"].shape == picked.shape == (2, 3, trainer.space.channels)
+    assert scalars["fit_mse"] == pytest.approx(((seen["render"].detach() - picked) ** 2).mean().item(), rel=1e-5)
+    trainer.step = trainer.total_steps - 1  # the decoded phase
+    trainer.train_step()
+    h, w = trainer.scenes[0].split("train").height, trainer.scenes[0].split("train").width
+    assert seen["pixels"] is None and seen["values"].shape[1:3] == (h, w)
