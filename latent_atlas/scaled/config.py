@@ -79,8 +79,8 @@ class MultiSceneConfig(RunConfig):
     draws --scenes-per-batch scenes from it per step, and only the shared parts are averaged: memory per rank
     falls with the number of ranks). Resuming a scenes-parallel run needs the same number of ranks."""
     rays_per_view: int = 0
-    """Rays drawn from each view per step in phases without loss_d (0: the whole image); a phase with loss_d
-    renders whole views or --decoded-crop squares, which it decodes."""
+    """Rays drawn from each view per step in phases without loss_d (0, or at least the view's pixels: the whole
+    image); a phase with loss_d renders whole views or --decoded-crop squares, which it decodes."""
     decoded_crop: int = 0
     """Latent pixels per side of the square a phase with loss_d renders and decodes from each view per step, at a
     random place (0: the whole view). A crop of half the side costs a quarter of a whole view's rendering and

@@ -412,7 +412,7 @@ class MultiSceneTask(Task):
         self._rendered_scenes = len(train)
         h, w = train[0].height, train[0].width
         pixels, corners = None, None
-        if cfg.rays_per_view > 0 and phase.loss_d == 0:  # drawn for the whole global batch, so every rank's generator stays in step
+        if 0 < cfg.rays_per_view < h * w and phase.loss_d == 0:  # drawn for the whole global batch, so every rank's generator stays in step
             flat = [torch.randint(h * w, (cfg.rays_per_view,), generator=self.generator) for _ in range(batch_size)]
             if data_parallel:
                 flat = flat[part]

@@ -287,7 +287,10 @@ def test_rays_per_view_draws_latent_pixels_and_decoded_phases_render_whole_views
     picked = torch.stack([composite_on_background(t, trainer.background_value.cpu())[py, px] for t, (px, py) in zip(targets, seen["pixels"])])
     assert seen["render"].shape == picked.shape == (2, 3, trainer.space.channels)
     assert scalars["fit_mse"] == pytest.approx(((seen["render"].detach() - picked) ** 2).mean().item(), rel=1e-5)
+    h, w = trainer.scenes[0].split("train").height, trainer.scenes[0].split("train").width
+    trainer.config.rays_per_view = h * w  # as many rays as the view has pixels: the whole view, in order
+    trainer.train_step()
+    assert seen["pixels"] is None and seen["render"].shape == (2, h * w, trainer.space.channels)
     trainer.step = trainer.total_steps - 1  # the decoded phase
     trainer.train_step()
-    h, w = trainer.scenes[0].split("train").height, trainer.scenes[0].split("train").width
     assert seen["pixels"] is None and seen["values"].shape[1:3] == (h, w)
