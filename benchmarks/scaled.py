@@ -106,10 +106,10 @@ def main() -> None:
     parser.add_argument(
         "--stage-epochs",
         nargs="+",
-        default=["2+4/16"],
+        default=["8+4/16@256"],
         help='epochs of each stage-2 phase, one run per value: "L" (L latent + L decoded epochs), "L+D" (D decoded epochs) or "L+D/C" '
         '(the decoded phase renders and decodes C x C-latent crops of each view) or "L+D/C@R" (the latent phase renders R random latent pixels '
-        "of each view instead of all; default: scale-stage2-cpu's 2 + 4 epochs of 16 x 16 crops)",
+        "of each view instead of all; default: scale-stage2-cpu's 8 + 4 epochs, 256 latent rays per view, 16 x 16 crops)",
     )
     parser.add_argument("--num-train", type=int, default=20, help="training views of each synthesized car")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/scaled"))

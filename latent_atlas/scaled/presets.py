@@ -134,14 +134,15 @@ SCALED_PRESETS: dict[str, MultiSceneConfig] = {
         ae_lr=_lr(1e-4),
         scenes_per_batch=4,
     ),
-    # stage 2 converges within 2 + 2 epochs on 20-view cars (BENCHMARKS.md, "Many scenes"); 5 + 5 gained at most 0.04 dB
+    # stage 2 on 128-px cars (BENCHMARKS.md, session 25): more decoded epochs still gain (2 + 8: +0.8 dB over 2 + 4, 4 + 16: 25.9 dB at 16 scenes)
     "scale-stage2-cpu": MultiSceneConfig(
         kind="scale-stage2",
         planes="micro-macro",
         field=CPU_FIELD,
         micro_macro=CPU_MICRO_MACRO,
         reinit_decoder_mlp=False,  # stage 1's decoder MLP: +0.9 dB at 16 scenes, level at 64, same time (BENCHMARKS.md, session 24)
-        phases=_stage2_phases(2, 4, train_macro=False),
+        phases=_stage2_phases(8, 4, train_macro=False),
+        rays_per_view=256,  # latent epochs of a quarter of each view's latent pixels: 8 + 4 beats 2 + 4 of whole views in 1.03x the time, half the activations (BENCHMARKS.md, session 25)
         decoded_crop=16,  # 128-px views at f4 (32 x 32 latents): 4 decoded epochs of quarter views beat 2 of whole ones in 60% of the time (BENCHMARKS.md)
         scene_lr=_lr(2e-2),
         coefficient_lr=_lr(2e-2),
