@@ -69,8 +69,8 @@ def stage2_schedule(spec: str) -> tuple[float, float, int, int]:
     return float(latent), float(decoded or latent), int(crop or 0), int(rays or 0)
 
 
-def schedule_name(latent: float, decoded: float, crop: int, rays: int = 0) -> str:
-    """How a stage-2 schedule reads in tables: "2 + 1 epochs", "2 + 2 epochs, 16 x 16 crops, 256 latent rays"."""
+def schedule_name(latent: float, decoded: float, crop: int, rays: int) -> str:
+    """How a stage-2 schedule reads in tables: "2 + 1 epochs", "8 + 4 epochs, 16 x 16 crops, 256 latent rays / view"."""
     return f"{latent:g} + {decoded:g} epochs" + (f", {crop} x {crop} crops" if crop else "") + (f", {rays} latent rays / view" if rays else "")
 
 
