@@ -425,9 +425,11 @@ class MultiSceneTask(Task):
             corners = [window[:2] for window in windows]
             pixels = [window_pixels(window) for window in windows]
         render = self.render_views(scene_ids, "train", views, pixels)  # [B, n, C]
-        rgb = torch.stack(
-            [composite_on_background(self.rgb_set.scenes[s].split("train").rgba(v), self.rgb_background) for s, v in zip(scene_ids.tolist(), views)]
-        ).to(self.device)
+        rgb = None  # the RGB views, composited only for a phase that encodes or decodes: [B, H, W, 3]
+        if phase.train_encoder or phase.loss_ae > 0 or phase.loss_d > 0:
+            rgb = torch.stack(
+                [composite_on_background(self.rgb_set.scenes[s].split("train").rgba(v), self.rgb_background) for s, v in zip(scene_ids.tolist(), views)]
+            ).to(self.device)
         losses: dict[str, Tensor] = {}
         raw = None
         if phase.train_encoder or phase.loss_ae > 0:  # the targets from the encoder as it is now
@@ -437,7 +439,7 @@ class MultiSceneTask(Task):
             target = torch.stack([composite_on_background(t.rgba(v), self.background_value.cpu()) for t, v in zip(train, views)]).to(self.device)
         target = self._pick(target, pixels)
         decoded_target = rgb  # what the decoded render is compared with: the views, or their crops' pixels
-        if corners is not None:  # a latent pixel covers f x f image pixels
+        if corners is not None and rgb is not None:  # a latent pixel covers f x f image pixels
             f = rgb.shape[1] // train[0].height
             decoded_target = torch.stack([image[y0 * f : (y0 + h) * f, x0 * f : (x0 + w) * f] for image, (x0, y0) in zip(rgb, corners)])
         if phase.loss_e > 0 or not (phase.loss_d > 0 or phase.loss_ae > 0):
