@@ -94,6 +94,11 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=64, help="pixels per side of the synthesized cars of stage 2 (128: 16x16 latents at f8)")
     parser.add_argument("--igae-scenes", type=int, default=12)
     parser.add_argument("--igae-seconds", type=float, default=300)
+    parser.add_argument(
+        "--stage1-seconds",
+        type=float,
+        help="time limit of stage 1 (default: --igae-seconds; 1200 s: +0.7 dB in stage 2 at equal time, BENCHMARKS.md session 26)",
+    )
     parser.add_argument("--igae-epochs", type=float, default=8, help="epochs of each IG-AE / stage-1 phase (pretrain, joint)")
     parser.add_argument("--igae-run", type=Path, help="reuse this IG-AE run folder instead of training one")
     parser.add_argument("--stage1-run", type=Path, help="reuse this stage-1 run folder instead of training one")
@@ -111,6 +116,13 @@ def main() -> None:
         '(the decoded phase renders and decodes C x C-latent crops of each view) or "L+D/C@R" (the latent phase renders R random latent pixels '
         "of each view instead of all; default: scale-stage2-cpu's 8 + 4 epochs, 256 latent rays per view, 16 x 16 crops)",
     )
+    parser.add_argument(
+        "--samples",
+        type=int,
+        nargs=2,
+        metavar=("STRATIFIED", "IMPORTANCE"),
+        help="samples per ray of every stage-2 and RGB Tri-Planes run (default: each preset's; run names get an -sSxI suffix)",
+    )
     parser.add_argument("--num-train", type=int, default=20, help="training views of each synthesized car")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/scaled"))
     parser.add_argument(
@@ -120,6 +132,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     reuse = not args.fresh
+    samples = ["--n-samples", str(args.samples[0]), "--n-importance", str(args.samples[1])] if args.samples else []
+    samples_tag = f"-s{args.samples[0]}x{args.samples[1]}" if args.samples else ""
     out = str(args.output_dir)
     cars = args.data
     n_cars = len(json.loads((cars / "dataset_map.json").read_text())["cars"])
@@ -185,11 +199,12 @@ def main() -> None:
             str(args.igae_scenes),
             "--ae",
             igae["run_dir"],
-            *igae_length,
+            *igae_length[:-1],
+            str(args.stage1_seconds or args.igae_seconds),
             "--output-dir",
             out,
             "--experiment-name",
-            "stage1",
+            f"stage1-{args.stage1_seconds:g}s" if args.stage1_seconds else "stage1",
             reuse=reuse,
         )
     print(f"stage 1: {stage1['run_dir']}", flush=True)
@@ -241,10 +256,11 @@ def main() -> None:
                 str(rays),
                 "--eval-views",
                 "5",
+                *samples,
                 "--output-dir",
                 out,
                 "--experiment-name",
-                f"stage2-{size}-{tag}",
+                f"stage2-{size}-{tag}{samples_tag}",
                 reuse=reuse,
             )
             s2["schedule"] = schedule_name(latent_epochs, decoded_epochs, crop, rays)
@@ -267,10 +283,11 @@ def main() -> None:
                     str(epochs),
                     "--eval-views",
                     "5",
+                    *samples,
                     "--output-dir",
                     out,
                     "--experiment-name",
-                    f"rgb-{size}-e{epochs:g}",
+                    f"rgb-{size}-e{epochs:g}{samples_tag}",
                     reuse=reuse,
                 )
                 rgb["epochs"] = epochs
@@ -282,7 +299,8 @@ def main() -> None:
         rows2.append((size, stage2s, rgbs))
 
     print(
-        f"# {time.strftime('%Y-%m-%d')} | plain AE: {args.ae} | {cars.name} scenes [0, {args.igae_scenes}) for IG-AE / stage 1, [{args.igae_scenes}, {n_cars}) held out; stage-2 cars at {args.resolution} px"
+        f"# {time.strftime('%Y-%m-%d')} | plain AE: {args.ae} | {cars.name} scenes [0, {args.igae_scenes}) for IG-AE / stage 1, [{args.igae_scenes}, {n_cars}) held out; stage-2 cars at {args.resolution} px; "
+        f"samples per ray: {' + '.join(map(str, args.samples)) if args.samples else 'preset defaults'}"
     )
     print("| autoencoder | held-out scenes | decoded PSNR | latent PSNR | AE ceiling PSNR |")
     print("|---|---|---|---|---|")
