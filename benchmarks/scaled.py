@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument(
         "--stage1-seconds",
         type=float,
-        help="time limit of stage 1 (default: --igae-seconds; 1200 s: +0.7 dB in stage 2 at equal time, BENCHMARKS.md session 26)",
+        help="time limit of stage 1 (default: --igae-seconds; 1200 s: +0.6-0.7 dB in stage 2 at equal time, BENCHMARKS.md session 26)",
     )
     parser.add_argument("--igae-epochs", type=float, default=8, help="epochs of each IG-AE / stage-1 phase (pretrain, joint)")
     parser.add_argument("--igae-run", type=Path, help="reuse this IG-AE run folder instead of training one")
