@@ -136,6 +136,7 @@ RESUME_MAY_CHANGE = frozenset(
         "resume",
         "detect_collapse",
         "mixed_precision",
+        "decoder_precision",
         "backend",
         "on_divergence",
         "viewer",

@@ -26,6 +26,22 @@ def resolve_precision(name: str, device: torch.device, bf16_on_cuda: bool = True
     return PRECISIONS[name]
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX): elsewhere bf16 is emulated, and slower than fp32."""
+    return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def decoder_autocast_dtype(name: str, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype of a decoder precision ('fp32': None, 'bf16'), refused on a CPU without bf16 units."""
+    if name == "fp32":
+        return None
+    if name != "bf16":
+        raise ConfigError(f"--decoder-precision {name}: choose from fp32, bf16")
+    if device.type == "cpu" and not cpu_has_bf16():
+        raise ConfigError("--decoder-precision bf16: this CPU has no bf16 units (AVX512-BF16 or AMX); use fp32")
+    return torch.bfloat16
+
+
 def autocast(device: torch.device, dtype: torch.dtype | None):
     """torch.autocast in `dtype` on `device`, or a no-op context for full precision."""
     if dtype is None:

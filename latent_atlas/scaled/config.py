@@ -85,6 +85,9 @@ class MultiSceneConfig(RunConfig):
     """Latent pixels per side of the square a phase with loss_d renders and decodes from each view per step, at a
     random place (0: the whole view). A crop of half the side costs a quarter of a whole view's rendering and
     decoding; the autoencoders are trained on crops, so they decode one as they decode the view."""
+    decoder_precision: Literal["fp32", "bf16"] = "fp32"
+    """Precision of the autoencoder's decoder in phases with loss_d or loss_ae: bf16 runs it under bf16 autocast
+    (the loss stays fp32): 1.7-2x faster on a CPU with bf16 units (AVX512-BF16 or AMX), refused on one without."""
     n_samples: int = 48
     """Stratified samples per ray."""
     n_importance: int = 48

@@ -238,12 +238,12 @@ class LatentSpace(ImageSpace):
 
     def decoded_loss(self, values: Tensor, rgb: Tensor) -> Tensor:
         z = denormalize_latent(values).permute(0, 3, 1, 2)
-        return torch.mean((self.autoencoder.decode(z) - (rgb.permute(0, 3, 1, 2) * 2.0 - 1.0)) ** 2)
+        return torch.mean((self.autoencoder.decode(z).float() - (rgb.permute(0, 3, 1, 2) * 2.0 - 1.0)) ** 2)  # fp32 also under autocast
 
     def reconstruction_loss(self, raw: Tensor | None, rgb: Tensor) -> Tensor:
         if raw is None:
             raw = self.autoencoder.encode(rgb.permute(0, 3, 1, 2) * 2.0 - 1.0)[0]
-        return torch.mean((self.autoencoder.decode(raw) - (rgb.permute(0, 3, 1, 2) * 2.0 - 1.0)) ** 2)
+        return torch.mean((self.autoencoder.decode(raw).float() - (rgb.permute(0, 3, 1, 2) * 2.0 - 1.0)) ** 2)
 
     @torch.no_grad()
     def score_view(self, render: Tensor, target_values: Tensor, rgb_target: Tensor) -> ViewScore:

@@ -27,6 +27,7 @@ from latent_atlas.engine.checkpoints import (
     tensors_under,
 )
 from latent_atlas.engine.device import resident_peak_mb, resolve_device
+from latent_atlas.engine.precision import autocast, decoder_autocast_dtype
 from latent_atlas.engine.saved_activations import SavedActivationMeter
 from latent_atlas.engine.task import Task
 from latent_atlas.errors import ConfigError, DataError
@@ -54,6 +55,7 @@ class MultiSceneTask(Task):
         if cfg.parallel not in ("data", "scenes"):
             raise ConfigError(f"--parallel {cfg.parallel}: choose data or scenes")
         self.device = resolve_device(cfg.device)
+        self.decoder_dtype = decoder_autocast_dtype(cfg.decoder_precision, self.device)
         self.rank, self.world_size = init_from_env(self.device)
         self.is_main = self.rank == 0
         self.unique_run_dir = self.world_size == 1
@@ -444,10 +446,11 @@ class MultiSceneTask(Task):
             decoded_target = torch.stack([image[y0 * f : (y0 + h) * f, x0 * f : (x0 + w) * f] for image, (x0, y0) in zip(rgb, corners)])
         if phase.loss_e > 0 or not (phase.loss_d > 0 or phase.loss_ae > 0):
             losses["e"] = phase.loss_e * l2(render, target)
-        if phase.loss_d > 0:
-            losses["d"] = phase.loss_d * self.space.decoded_loss(render.reshape(-1, h, w, self.space.channels), decoded_target)
-        if phase.loss_ae > 0:
-            losses["ae"] = phase.loss_ae * self.space.reconstruction_loss(raw, rgb)
+        with autocast(self.device, self.decoder_dtype):  # --decoder-precision: the autoencoder's convolutions; the losses stay fp32
+            if phase.loss_d > 0:
+                losses["d"] = phase.loss_d * self.space.decoded_loss(render.reshape(-1, h, w, self.space.channels), decoded_target)
+            if phase.loss_ae > 0:
+                losses["ae"] = phase.loss_ae * self.space.reconstruction_loss(raw, rgb)
         if phase.tv > 0:
             losses["tv"] = phase.tv * plane_tv(self.field.table(scene_ids.to(self.device)))
         loss = sum(losses.values())
