@@ -87,7 +87,8 @@ class MultiSceneConfig(RunConfig):
     decoding; the autoencoders are trained on crops, so they decode one as they decode the view."""
     decoder_precision: Literal["fp32", "bf16"] = "fp32"
     """Precision of the autoencoder's decoder in phases with loss_d or loss_ae: bf16 runs it under bf16 autocast
-    (the loss stays fp32): 1.7-2x faster on a CPU with bf16 units (AVX512-BF16 or AMX), refused on one without."""
+    (the loss stays fp32). On a CPU with bf16 units (AVX512-BF16 or AMX) the decoder runs 1.7-2x faster and stage 2
+    takes 0.77-0.84x its fp32 time at the same PSNR (BENCHMARKS.md, session 26); refused on a CPU without them."""
     n_samples: int = 48
     """Stratified samples per ray."""
     n_importance: int = 48
