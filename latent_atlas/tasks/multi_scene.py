@@ -441,7 +441,7 @@ class MultiSceneTask(Task):
             target = torch.stack([composite_on_background(t.rgba(v), self.background_value.cpu()) for t, v in zip(train, views)]).to(self.device)
         target = self._pick(target, pixels)
         decoded_target = rgb  # what the decoded render is compared with: the views, or their crops' pixels
-        if corners is not None and rgb is not None:  # a latent pixel covers f x f image pixels
+        if corners is not None:  # a latent pixel covers f x f image pixels (corners come only with loss_d, so rgb is there)
             f = rgb.shape[1] // train[0].height
             decoded_target = torch.stack([image[y0 * f : (y0 + h) * f, x0 * f : (x0 + w) * f] for image, (x0, y0) in zip(rgb, corners)])
         if phase.loss_e > 0 or not (phase.loss_d > 0 or phase.loss_ae > 0):
