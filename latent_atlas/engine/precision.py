@@ -31,14 +31,18 @@ def cpu_has_bf16() -> bool:
     return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def decoder_autocast_dtype(name: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype of a decoder precision ('fp32': None, 'bf16'), refused on a CPU without bf16 units."""
+def decoder_autocast_dtype(name: str, device: torch.device, flag: str = "--decoder-precision") -> torch.dtype | None:
+    """Autocast dtype of a decoder precision: fp32 (None); bf16, refused on a CPU without bf16 units; auto: bf16 where
+    the device computes it natively (a CUDA GPU with bf16, a CPU with AVX512-BF16 or AMX), else fp32. Errors name `flag`."""
     if name == "fp32":
         return None
+    if name == "auto":
+        native = torch.cuda.is_bf16_supported() if device.type == "cuda" else device.type == "cpu" and cpu_has_bf16()
+        return torch.bfloat16 if native else None
     if name != "bf16":
-        raise ConfigError(f"--decoder-precision {name}: choose from fp32, bf16")
+        raise ConfigError(f"{flag} {name}: choose from fp32, bf16, auto")
     if device.type == "cpu" and not cpu_has_bf16():
-        raise ConfigError("--decoder-precision bf16: this CPU has no bf16 units (AVX512-BF16 or AMX); use fp32")
+        raise ConfigError(f"{flag} bf16: this CPU has no bf16 units (AVX512-BF16 or AMX); use fp32 or auto")
     return torch.bfloat16
 
 

@@ -16,7 +16,7 @@ from latent_atlas.data.pixel_sampler import RAY_SAMPLERS, PixelBatch, PixelSampl
 from latent_atlas.data.scene import SceneData, composite_on_background
 from latent_atlas.engine.checkpoints import flatten_optimizer, restore_optimizer, tensors_under
 from latent_atlas.engine.device import resolve_device
-from latent_atlas.engine.precision import autocast, grad_scaler, resolve_precision
+from latent_atlas.engine.precision import autocast, decoder_autocast_dtype, grad_scaler, resolve_precision
 from latent_atlas.engine.task import Task
 from latent_atlas.errors import ConfigError, DataError
 from latent_atlas.evaluation.metrics import psnr_from_mse
@@ -101,6 +101,7 @@ class SceneTask(Task):
         self.device = resolve_device(config.device)
         self.precision = resolve_precision(config.mixed_precision, self.device, config.method.bf16_on_cuda)  # autocast dtype or None
         self.scaler = grad_scaler(self.device, self.precision)
+        self.decoder_dtype = decoder_autocast_dtype(config.latent.decoder_precision, self.device, "--latent.decoder-precision")  # the decoded phase's decoder
         try:
             set_backend(config.backend)
         except ValueError as exc:
@@ -203,7 +204,8 @@ class SceneTask(Task):
         render = render_full_view(
             self.model, self.train_cameras, index, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk, True, metadata, window
         )["color"]
-        decoded = self.space.decode(render[None])[0]
+        with autocast(self.device, self.decoder_dtype):
+            decoded = self.space.decode(render[None])[0].float()
         target = composite_on_background(self.rgb_scene.split("train").rgba(index), self.rgb_background).to(decoded.device)
         if window is not None:  # a latent pixel covers f x f image pixels
             x0, y0, cw, ch = window

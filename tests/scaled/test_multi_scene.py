@@ -323,5 +323,5 @@ def test_bf16_decoder_runs_in_bf16_and_agrees_with_fp32(cars, tmp_path):
 
 def test_bf16_decoder_is_refused_on_a_cpu_without_bf16_units(cars, tmp_path, monkeypatch):
     monkeypatch.setattr("latent_atlas.engine.precision.cpu_has_bf16", lambda: False)
-    with pytest.raises(ConfigError, match=r"--decoder-precision bf16: this CPU has no bf16 units"):
+    with pytest.raises(ConfigError, match=r"--decoder-precision bf16: this CPU has no bf16 units \(AVX512-BF16 or AMX\); use fp32 or auto"):
         MultiSceneTrainer(_small("scale-stage2-cpu", cars, tmp_path, ae_preset="tiny", num_scenes=2, decoder_precision="bf16"))
