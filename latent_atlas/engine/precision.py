@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Literal
 
 import torch
 
@@ -24,6 +25,10 @@ def resolve_precision(name: str, device: torch.device, bf16_on_cuda: bool = True
     if PRECISIONS[name] is not None and device.type != "cuda":
         raise ConfigError(f"--mixed-precision {name}: needs a CUDA device (training here runs on {device.type})")
     return PRECISIONS[name]
+
+
+DecoderPrecision = Literal["fp32", "bf16", "auto"]
+"""Choices of --decoder-precision / --latent.decoder-precision (decoder_autocast_dtype maps them to a dtype)."""
 
 
 def cpu_has_bf16() -> bool:

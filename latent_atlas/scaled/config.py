@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 from latent_atlas.engine.config import RunConfig
+from latent_atlas.engine.precision import DecoderPrecision
 from latent_atlas.fields.multi_triplane import MicroMacroConfig
 from latent_atlas.fields.triplane_field import TriPlaneFieldConfig
 from latent_atlas.methods.base import OptimizerConfig
@@ -85,7 +86,7 @@ class MultiSceneConfig(RunConfig):
     """Latent pixels per side of the square a phase with loss_d renders and decodes from each view per step, at a
     random place (0: the whole view). A crop of half the side costs a quarter of a whole view's rendering and
     decoding; the autoencoders are trained on crops, so they decode one as they decode the view."""
-    decoder_precision: Literal["fp32", "bf16", "auto"] = "fp32"
+    decoder_precision: DecoderPrecision = "fp32"
     """Precision of the autoencoder's decoder in phases with loss_d or loss_ae: bf16 runs it under bf16 autocast
     (the loss stays fp32). On a CPU with bf16 units (AVX512-BF16 or AMX) the decoder runs 1.7-2x faster and stage 2
     takes 0.77-0.84x its fp32 time at the same PSNR (BENCHMARKS.md, session 26); refused on a CPU without them.

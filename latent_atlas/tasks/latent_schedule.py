@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Optional
+
+from latent_atlas.engine.precision import DecoderPrecision
 
 
 @dataclass
@@ -24,7 +26,7 @@ class LatentTrainingConfig:
     """Adam learning rate of the decoder at the start of the decoded phase."""
     decoder_lr_final: float = 1e-5
     """Decoder learning rate at the end of the run (exponential decay)."""
-    decoder_precision: Literal["fp32", "bf16", "auto"] = "fp32"
+    decoder_precision: DecoderPrecision = "fp32"
     """Precision of the decoder in the decoded phase: bf16 runs it under bf16 autocast (loss_d stays fp32), refused on a
     CPU without bf16 units (AVX512-BF16 or AMX); auto: bf16 where the device has them, else fp32. On a CPU the decoder
     is a small share of a single-scene step: +7% steps, same PSNR (BENCHMARKS.md, session 27)."""
