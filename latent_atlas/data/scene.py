@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -12,11 +13,15 @@ from latent_atlas.cameras import Cameras
 
 SPLITS = ("train", "val", "test")
 
+TargetPrecision = Literal["fp32", "fp16"]
+"""How a scene mapped into a latent space holds its values (--target-precision); RGB images stay uint8."""
+
 
 @dataclass
 class SceneSplit:
     """One split of a scene: images [N, H, W, 4] uint8 RGBA (straight alpha), or [N, H, W, C + 1] float
-    channels + alpha in [0, 1] (a scene mapped into a latent space), and the cameras of N views."""
+    channels + alpha in [0, 1] (a scene mapped into a latent space: fp32, or fp16 to halve their memory), and the
+    cameras of N views."""
 
     images: Tensor
     cameras: Cameras
@@ -76,8 +81,8 @@ class SceneData:
 
 
 def to_float(values: Tensor) -> Tensor:
-    """uint8 pixels -> float in [0, 1]; float values pass through."""
-    return values.float() / 255.0 if values.dtype == torch.uint8 else values
+    """uint8 pixels -> float32 in [0, 1]; fp16 / bf16 values (stored latents) -> float32; float32 passes through."""
+    return values.float() / 255.0 if values.dtype == torch.uint8 else values.float()
 
 
 def composite_on_background(rgba: Tensor, background: Tensor) -> Tensor:

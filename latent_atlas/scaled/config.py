@@ -7,6 +7,7 @@ from dataclasses import field as dataclass_field  # the config has an attribute 
 from pathlib import Path
 from typing import Literal, Optional
 
+from latent_atlas.data.scene import TargetPrecision
 from latent_atlas.engine.config import RunConfig
 from latent_atlas.engine.precision import DecoderPrecision
 from latent_atlas.fields.multi_triplane import MicroMacroConfig
@@ -91,6 +92,9 @@ class MultiSceneConfig(RunConfig):
     (the loss stays fp32). On a CPU with bf16 units (AVX512-BF16 or AMX) the decoder runs 1.7-2x faster and stage 2
     takes 0.77-0.84x its fp32 time at the same PSNR (BENCHMARKS.md, session 26); refused on a CPU without them.
     auto: bf16 where the device has bf16 units, else fp32."""
+    target_precision: TargetPrecision = "fp16"
+    """How latent targets are held in memory: fp16 halves them (at 256 scenes of 27 views of 32 x 32 x 16 latents,
+    459 of the run's MiB become 229; values rounded to 11 significant bits, read back as fp32), fp32 as encoded."""
     n_samples: int = 48
     """Stratified samples per ray."""
     n_importance: int = 48

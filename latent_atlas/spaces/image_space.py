@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from latent_atlas.data.scene import SceneData, SceneSplit, composite_on_background
+from latent_atlas.data.scene import SceneData, SceneSplit, TargetPrecision, composite_on_background
 from latent_atlas.evaluation.metrics import psnr, ssim
 from latent_atlas.rendering.backgrounds import background_colors
 from latent_atlas.spaces.ae_loading import fingerprint, save_pretrained
@@ -74,8 +74,8 @@ class ImageSpace:
         """The space's value [C] of an image filled with RGB `color` [3]."""
         raise NotImplementedError
 
-    def map_scene(self, scene: SceneData, background: Tensor | None) -> SceneData:
-        """The scene's splits in this space."""
+    def map_scene(self, scene: SceneData, background: Tensor | None, storage: TargetPrecision = "fp32") -> SceneData:
+        """The scene's splits in this space; `storage`: the dtype of values the space computes (RGB keeps uint8)."""
         raise NotImplementedError
 
     def ray_backgrounds(self, mode: str, count: int, constant: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -133,7 +133,7 @@ class RGBSpace(ImageSpace):
     def background_value(self, color: Tensor) -> Tensor:
         return color
 
-    def map_scene(self, scene: SceneData, background: Tensor | None) -> SceneData:
+    def map_scene(self, scene: SceneData, background: Tensor | None, storage: TargetPrecision = "fp32") -> SceneData:
         return scene
 
     def ray_backgrounds(self, mode: str, count: int, constant: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -199,8 +199,9 @@ class LatentSpace(ImageSpace):
         )
         return cached(self.cache, key, lambda: self.encode(composite_on_background(split.rgba(slice(None)), background)))
 
-    def map_scene(self, scene: SceneData, background: Tensor | None) -> SceneData:
-        """Every split encoded on `background` (opaque: alpha 1) with cameras scaled by 1/f."""
+    def map_scene(self, scene: SceneData, background: Tensor | None, storage: TargetPrecision = "fp32") -> SceneData:
+        """Every split encoded on `background` (opaque: alpha 1) with cameras scaled by 1/f, held in `storage`
+        precision (fp16: half the memory, values rounded to 11 significant bits; read back as fp32)."""
         if background is None:
             raise ValueError("a latent space needs a constant background colour")
         splits = {}
@@ -209,6 +210,8 @@ class LatentSpace(ImageSpace):
                 raise ValueError(f"{name} images are {split.width}x{split.height}: not divisible by the autoencoder's factor {self.downscale}")
             latents = self.encode_split(split, background)
             values = torch.cat([latents, torch.ones_like(latents[..., :1])], dim=-1)
+            if storage == "fp16":  # normalised latents lie in [0, 1]: no overflow, at most 2^-12 off
+                values = values.half()
             splits[name] = replace(split, images=values, cameras=split.cameras.rescale(1.0 / self.downscale))
         return replace(scene, splits=splits)
 

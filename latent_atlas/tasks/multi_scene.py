@@ -8,6 +8,7 @@ losses and what trains are given per phase (IG-AE, Scaled-IG stage 1 / 2 are pre
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ class MultiSceneTask(Task):
         torch.manual_seed(cfg.seed)
         self.generator = torch.Generator().manual_seed(cfg.seed + (7919 * self.rank if self.sharded else 0))
         first, count, self.total_scenes = self._scene_range()
+        prepare_start = time.perf_counter()  # reading the views and, in a latent space, encoding them (or their cache)
         self.rgb_set = load_scene_set(cfg.data, first, count)
         self.rgb_background = rgb_background(cfg.background)
         self.space = build_space(cfg.space, self.device, cfg.ae, cfg.ae_preset, cfg.init)
@@ -71,9 +73,12 @@ class MultiSceneTask(Task):
         self.scenes = []
         for scene in self.rgb_set.scenes:
             try:
-                self.scenes.append(self.space.map_scene(scene, self.rgb_background))
+                self.scenes.append(self.space.map_scene(scene, self.rgb_background, cfg.target_precision))
             except ValueError as exc:
                 raise DataError(scene.source, str(exc)) from None
+        self.prepare_seconds = time.perf_counter() - prepare_start
+        cache = getattr(self.space, "cache", None)  # a latent space's: how many splits were encoded, how many read back
+        self.encoded_splits = {"encoded": cache.misses, "cached": cache.hits} if cache is not None else None
         sizes = {tuple(s.split("train").images.shape[1:3]) for s in self.scenes}
         if len(sizes) != 1:
             raise DataError(cfg.data[0], f"scenes have different image sizes {sorted(sizes)}; a batch needs one size")
@@ -115,7 +120,6 @@ class MultiSceneTask(Task):
 
     def _shared_timestamp(self) -> str:
         """Rank 0's timestamp, so that every rank writes to (and resumes from) the same run folder."""
-        import time
 
         stamp = time.strftime("%Y-%m-%d_%H%M%S")
         if self.world_size == 1:
@@ -530,6 +534,10 @@ class MultiSceneTask(Task):
             "saved_activations_per_scene_mb": self.saved_activation_mb,
             # process-seconds: every rank trained for train_seconds
             "train_seconds_per_scene": self.train_seconds * self.world_size / (self.total_scenes if self.sharded else n),
+            # not in train_seconds: reading the views and encoding them (a one-time cost per scene of a latent space
+            # unless encoded_splits says they came from the cache)
+            "prepare_seconds_per_scene": self.prepare_seconds * self.world_size / (self.total_scenes if self.sharded else n),
+            **({"encoded_splits": self.encoded_splits} if self.encoded_splits is not None else {}),
         }
 
     def summary(self) -> dict[str, Any] | None:

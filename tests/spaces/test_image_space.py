@@ -59,3 +59,16 @@ def test_latent_cache_reused_then_invalidated(tiny_scene, tmp_path):
         decoder_only.autoencoder.decoder.conv_out.bias.add_(0.1)
     decoder_only.map_scene(scene, torch.ones(3))  # latents do not depend on the decoder
     assert decoder_only.cache.hits == 3
+
+
+def test_latents_held_in_fp16(tiny_scene, tmp_path):
+    """--target-precision fp16: half the bytes, read back as fp32 within fp16's rounding, alpha exactly 1."""
+    scene = load_scene(tiny_scene)
+    space = _space(tmp_path)
+    full = space.map_scene(scene, torch.ones(3)).split("train")
+    half = space.map_scene(scene, torch.ones(3), "fp16").split("train")
+    assert half.images.dtype == torch.float16 and half.images.element_size() * 2 == full.images.element_size()
+    read = half.rgba(slice(None))
+    assert read.dtype == torch.float32 and (read[..., -1] == 1).all()
+    assert (read - full.rgba(slice(None))).abs().max() <= 2**-12  # values in [0, 1]: half an fp16 ulp below 1
+    assert (read != full.rgba(slice(None))).any()  # it was rounded, not passed through
