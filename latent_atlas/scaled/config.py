@@ -101,10 +101,12 @@ class MultiSceneConfig(RunConfig):
     """Importance samples per ray."""
     perturb: bool = True
     """Jitter samples during training (off: deterministic, e.g. to compare multi-process runs)."""
-    scene_optimizer: Literal["adam", "row-adam"] = "adam"
+    scene_optimizer: Literal["adam", "row-adam", "lazy-adam"] = "adam"
     """Optimiser of the per-scene tables. adam: torch's Adam over every scene at every step (momentum moves
-    scenes that were not rendered; the cost grows with the number of scenes). row-adam: only the batch's
-    scenes are updated, each with its own step count (cost independent of the number of scenes)."""
+    scenes that were not rendered; the cost grows with the number of scenes). lazy-adam: the same result (to
+    rounding), at a cost independent of the number of scenes: a scene's moves between its visits are summed in
+    closed form when it is next rendered, evaluated or checkpointed. row-adam: only the batch's scenes are updated,
+    each with its own step count (no moves between visits: slower to learn at the same epochs)."""
     scene_lr: OptimizerConfig = dataclass_field(default_factory=lambda: OptimizerConfig(lr=1e-2, lr_final=1e-3))
     """Per-scene planes / micro planes."""
     coefficient_lr: OptimizerConfig = dataclass_field(default_factory=lambda: OptimizerConfig(lr=1e-2, lr_final=1e-3))

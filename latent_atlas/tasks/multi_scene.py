@@ -86,7 +86,7 @@ class MultiSceneTask(Task):
         n = len(self.scenes)
         r = cfg.field.plane_resolution
         table = PlaneTable(n, cfg.field.plane_channels, r, cfg.field.init_std) if cfg.planes == "independent" else MicroMacroTable(n, cfg.micro_macro, r)
-        table.sparse_grad = cfg.scene_optimizer == "row-adam"  # RowAdam reads the rows from the gradient: no O(N) dense gradient
+        table.sparse_grad = cfg.scene_optimizer != "adam"  # RowAdam reads the rows from the gradient: no O(N) dense gradient
         self.field = MultiSceneTriPlaneField(table, cfg.field, self.space.channels).to(self.device)
         if init_tensors:
             self._load_shared(init_tensors)
@@ -188,19 +188,26 @@ class MultiSceneTask(Task):
         }[name]
 
     def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """One optimiser per group with its OptimizerConfig (lr, eps, betas, weight decay); row-adam for the per-scene groups."""
-        row_wise = self.config.scene_optimizer == "row-adam"
+        """One optimiser per group with its OptimizerConfig (lr, eps, betas, weight decay); row-adam or lazy-adam for
+        the per-scene groups."""
+        row_wise = self.config.scene_optimizer != "adam"
         optimizers = {}
         for name, params in self.groups.items():
             opt = self._schedule(name)
             if row_wise and name in self.LOCAL_GROUPS:
                 if opt.weight_decay > 0:
                     flag = {"scenes": "--scene-lr.weight-decay", "coefficients": "--coefficient-lr.weight-decay"}[name]
-                    raise ConfigError(f"--scene-optimizer row-adam has no weight decay: drop {flag} {opt.weight_decay:g}")
-                optimizers[name] = RowAdam(params, lr=opt.lr, betas=opt.betas, eps=opt.eps)
+                    raise ConfigError(f"--scene-optimizer {self.config.scene_optimizer} has no weight decay: drop {flag} {opt.weight_decay:g}")
+                optimizers[name] = RowAdam(params, lr=opt.lr, betas=opt.betas, eps=opt.eps, catch_up=self.config.scene_optimizer == "lazy-adam")
             else:
                 optimizers[name] = opt.build(params)
         return optimizers
+
+    def _catch_up_scenes(self, scene_ids: Tensor | None = None) -> None:
+        """lazy-adam: moves these scenes' rows (None: every scene, before all are read) by the steps they missed."""
+        for name in self.LOCAL_GROUPS:
+            if isinstance(self.optimizers.get(name), RowAdam):
+                self.optimizers[name].catch_up(scene_ids)
 
     def _trains(self, phase: PhaseConfig) -> dict[str, bool]:
         return {
@@ -218,6 +225,7 @@ class MultiSceneTask(Task):
 
     def _checkpoint_tensors(self, groups: list[str], field_names: set[str] | None) -> tuple[dict[str, Tensor], dict]:
         """Field tensors (all, or those named), the optimisers of `groups` and the random states."""
+        self._catch_up_scenes()  # a checkpoint holds every scene where dense Adam has it (and resumes from there)
         tensors = {f"field.{k}": v for k, v in self.field.state_dict().items() if field_names is None or k in field_names}
         meta = {}
         for name in groups:
@@ -430,6 +438,7 @@ class MultiSceneTask(Task):
             w, h = windows[0][2], windows[0][3]
             corners = [window[:2] for window in windows]
             pixels = [window_pixels(window) for window in windows]
+        self._catch_up_scenes(scene_ids)  # lazy-adam: the batch's scenes where dense Adam has them
         render = self.render_views(scene_ids, "train", views, pixels)  # [B, n, C]
         rgb = None  # the RGB views, composited only for a phase that encodes or decodes: [B, H, W, 3]
         if phase.train_encoder or phase.loss_ae > 0 or phase.loss_d > 0:
@@ -491,6 +500,7 @@ class MultiSceneTask(Task):
     def evaluate_scenes(self) -> dict:
         """Mean over scenes of the first eval_views test views, and each scene's: the space's metric groups as
         psnr_e/ssim_e (in the space), psnr_d/ssim_d (decoded), psnr_ae (the autoencoder's reconstruction), ..."""
+        self._catch_up_scenes()
         self.field.eval()
         encoder_trained = any(p.train_encoder for p in self.config.phases[: self.phase_at(self.step)[0] + 1])
         per_scene = []
