@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+CATCH_UP_ROWS = 16
+"""Rows caught up at once when every row is (before evaluation or a checkpoint): bounds the temporaries."""
 CATCH_UP_TERMS = 256
 """Missed steps a catch-up sums (momentum fades as (beta1 / sqrt(beta2))^j: 2e-12 of the first step's at j = 256)."""
 
@@ -70,21 +72,25 @@ class RowAdam(torch.optim.Optimizer):
                 state = self.state[p]
                 if not state:
                     continue
-                now = int(state["step"])
                 index = torch.arange(p.shape[0], device=p.device) if rows is None else rows.to(p.device)
-                behind = index[state["row_step"][index] < now]
-                if behind.numel() == 0:
-                    continue
-                last = state["row_step"][behind]
-                factor, eps = missed_steps_factor(last, now, group["betas"], group["eps"], state["lr_at"][behind], float(state["lr_last"]))
-                shape = (-1,) + (1,) * (p.dim() - 1)
-                exp_avg, exp_avg_sq = state["exp_avg"][behind], state["exp_avg_sq"][behind]
-                p[behind] -= factor.to(p.dtype).view(shape) * exp_avg / (exp_avg_sq.sqrt() + eps.to(p.dtype).view(shape))
-                beta1, beta2 = group["betas"]
-                missed = (now - last).view(shape)
-                state["exp_avg"][behind] = exp_avg * (beta1**missed).to(p.dtype)
-                state["exp_avg_sq"][behind] = exp_avg_sq * (beta2**missed).to(p.dtype)
-                state["row_step"][behind] = float(now)
+                behind = index[state["row_step"][index] < int(state["step"])]
+                for start in range(0, behind.numel(), CATCH_UP_ROWS):  # all rows: in slices, so temporaries stay small
+                    self._catch_up_rows(p, group, state, behind[start : start + CATCH_UP_ROWS])
+
+    @staticmethod
+    def _catch_up_rows(p: Tensor, group: dict, state: dict, behind: Tensor) -> None:
+        """Moves rows `behind` [k] of p (all behind the table's step) to where dense Adam has them."""
+        now = int(state["step"])
+        last = state["row_step"][behind]
+        factor, eps = missed_steps_factor(last, now, group["betas"], group["eps"], state["lr_at"][behind], float(state["lr_last"]))
+        shape = (-1,) + (1,) * (p.dim() - 1)
+        exp_avg, exp_avg_sq = state["exp_avg"][behind], state["exp_avg_sq"][behind]
+        p[behind] -= factor.to(p.dtype).view(shape) * exp_avg / (exp_avg_sq.sqrt() + eps.to(p.dtype).view(shape))
+        beta1, beta2 = group["betas"]
+        missed = (now - last).view(shape)
+        state["exp_avg"][behind] = exp_avg * (beta1**missed).to(p.dtype)
+        state["exp_avg_sq"][behind] = exp_avg_sq * (beta2**missed).to(p.dtype)
+        state["row_step"][behind] = float(now)
 
     @torch.no_grad()
     def step(self, closure=None, rows: Tensor | None = None) -> None:
