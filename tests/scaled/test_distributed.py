@@ -54,7 +54,7 @@ def _worker(rank: int, world_size: int, port: int, data, out, result_path, scene
     torch.distributed.destroy_process_group()
 
 
-@pytest.mark.parametrize("scene_optimizer", ["adam", "row-adam"])
+@pytest.mark.parametrize("scene_optimizer", ["adam", "row-adam", "lazy-adam"])
 def test_two_gloo_processes_match_one(tmp_path, scene_optimizer):
     from latent_atlas.data.synth.writer import SynthConfig, synthesize
 
