@@ -55,11 +55,11 @@ class RowAdam(torch.optim.Optimizer):
         if not state:
             state["exp_avg"] = torch.zeros_like(p)
             state["exp_avg_sq"] = torch.zeros_like(p)
-            # per row: steps taken (row-adam) or the step it is current at (lazy); float, as torch restores optimiser state
-            state["row_step"] = torch.zeros(p.shape[0], dtype=torch.float64, device=p.device)
-            state["lr_at"] = torch.zeros(p.shape[0], dtype=torch.float64, device=p.device)  # lazy: the lr of the row's last step
+            # in the parameter's dtype, as torch restores optimiser state (else a resumed run would round differently)
+            state["row_step"] = torch.zeros(p.shape[0], dtype=p.dtype, device=p.device)  # per row: steps taken (row-adam) or the step it is current at (lazy)
+            state["lr_at"] = torch.zeros(p.shape[0], dtype=p.dtype, device=p.device)  # lazy: the lr the row's catch-up starts from
             state["step"] = torch.zeros((), dtype=torch.float64)  # lazy: steps taken by the whole table
-            state["lr_last"] = torch.zeros((), dtype=torch.float64)  # lazy: the lr of the table's last step
+            state["lr_last"] = torch.zeros((), dtype=p.dtype)  # lazy: the lr of the table's last step
         return state
 
     @torch.no_grad()
@@ -91,6 +91,7 @@ class RowAdam(torch.optim.Optimizer):
         state["exp_avg"][behind] = exp_avg * (beta1**missed).to(p.dtype)
         state["exp_avg_sq"][behind] = exp_avg_sq * (beta2**missed).to(p.dtype)
         state["row_step"][behind] = float(now)
+        state["lr_at"][behind] = state["lr_last"].to(p.dtype)  # later missed steps start from the lr of step `now`
 
     @torch.no_grad()
     def step(self, closure=None, rows: Tensor | None = None) -> None:
