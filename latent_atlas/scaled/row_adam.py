@@ -69,13 +69,16 @@ class RowAdam(torch.optim.Optimizer):
             return
         for group in self.param_groups:
             for p in group["params"]:
-                state = self.state[p]
-                if not state:
-                    continue
-                index = torch.arange(p.shape[0], device=p.device) if rows is None else rows.to(p.device)
-                behind = index[state["row_step"][index] < int(state["step"])]
-                for start in range(0, behind.numel(), CATCH_UP_ROWS):  # all rows: in slices, so temporaries stay small
-                    self._catch_up_rows(p, group, state, behind[start : start + CATCH_UP_ROWS])
+                if self.state[p]:
+                    self._catch_up_param(p, group, rows)
+
+    def _catch_up_param(self, p: Tensor, group: dict, rows: Tensor | None) -> None:
+        """Catches up `rows` [k] (None: all) of one parameter, those behind its table's step, in slices."""
+        state = self.state[p]
+        index = torch.arange(p.shape[0], device=p.device) if rows is None else rows.to(p.device)
+        behind = index[state["row_step"][index] < int(state["step"])]
+        for start in range(0, behind.numel(), CATCH_UP_ROWS):  # all rows: in slices, so temporaries stay small
+            self._catch_up_rows(p, group, state, behind[start : start + CATCH_UP_ROWS])
 
     @staticmethod
     def _catch_up_rows(p: Tensor, group: dict, state: dict, behind: Tensor) -> None:
@@ -112,7 +115,7 @@ class RowAdam(torch.optim.Optimizer):
                     index = torch.arange(p.shape[0], device=p.device) if rows is None else rows.to(p.device)
                     grad = p.grad[index]
                 if self.lazy:
-                    self.catch_up(index)  # rendered before their catch-up (a caller that skipped it): current now
+                    self._catch_up_param(p, group, index)  # rendered before their catch-up (a caller that skipped it): current now
                     state["step"] += 1
                     state["lr_last"].fill_(group["lr"])
                     step = torch.full((len(index),), float(state["step"]), dtype=torch.float64, device=p.device)

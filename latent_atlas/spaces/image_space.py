@@ -78,6 +78,10 @@ class ImageSpace:
         """The scene's splits in this space; `storage`: the dtype of values the space computes (RGB keeps uint8)."""
         raise NotImplementedError
 
+    def encoded_splits(self) -> dict[str, int] | None:
+        """How many splits map_scene encoded and how many it read from the cache so far (None: a space without a codec)."""
+        return None
+
     def ray_backgrounds(self, mode: str, count: int, constant: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Backgrounds [count, C] of a training batch: `mode`'s colours where the space keeps alpha, else the
         constant [C] its images were composited on."""
@@ -214,6 +218,9 @@ class LatentSpace(ImageSpace):
                 values = values.half()
             splits[name] = replace(split, images=values, cameras=split.cameras.rescale(1.0 / self.downscale))
         return replace(scene, splits=splits)
+
+    def encoded_splits(self) -> dict[str, int] | None:
+        return {"encoded": self.cache.misses, "cached": self.cache.hits}
 
     def ray_backgrounds(self, mode: str, count: int, constant: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return constant.cpu().expand(count, -1)  # latent images are already on the encoded background colour

@@ -77,8 +77,7 @@ class MultiSceneTask(Task):
             except ValueError as exc:
                 raise DataError(scene.source, str(exc)) from None
         self.prepare_seconds = time.perf_counter() - prepare_start
-        cache = getattr(self.space, "cache", None)  # a latent space's: how many splits were encoded, how many read back
-        self.encoded_splits = {"encoded": cache.misses, "cached": cache.hits} if cache is not None else None
+        self.encoded_splits = self.space.encoded_splits()
         sizes = {tuple(s.split("train").images.shape[1:3]) for s in self.scenes}
         if len(sizes) != 1:
             raise DataError(cfg.data[0], f"scenes have different image sizes {sorted(sizes)}; a batch needs one size")
@@ -120,7 +119,6 @@ class MultiSceneTask(Task):
 
     def _shared_timestamp(self) -> str:
         """Rank 0's timestamp, so that every rank writes to (and resumes from) the same run folder."""
-
         stamp = time.strftime("%Y-%m-%d_%H%M%S")
         if self.world_size == 1:
             return stamp
