@@ -343,11 +343,12 @@ def main() -> None:
             target, mine = s2["eval"]["psnr_d"], s2["train_seconds_per_scene"]
             theirs = time_to_psnr(rgbs, target)
             bound, _, value = theirs.rpartition(" ")  # "<= t" or "> t": the ratio is a bound the other way round
-            ratio = {"": "", "<=": ">= ", ">": "< "}[bound] + f"{mine / float(value):.2f}x"
+            sign = {"": "", "<=": ">= ", ">": "< "}[bound]
+            ratio = sign + f"{mine / float(value):.2f}x"
             with_data = "- (latents cached)" if (s2.get("encoded_splits") or {}).get("cached") else "-"
             if "prepare_seconds_per_scene" in s2 and "prepare_seconds_per_scene" in rgbs[0] and with_data == "-":
                 both = (mine + s2["prepare_seconds_per_scene"]) / (float(value) + rgbs[0]["prepare_seconds_per_scene"])
-                with_data = {"": "", "<=": ">= ", ">": "< "}[bound] + f"{both:.2f}x"
+                with_data = sign + f"{both:.2f}x"
             print(
                 f"| {size} | {s2['schedule']} | {target:.2f} | {mine:.2f} | {theirs} | {ratio} | {with_data} "
                 f"| {s2['scene_memory_mb'] / rgbs[0]['scene_memory_mb']:.2f}x | {memory_with_activations_ratio(s2, rgbs[0]):.2f}x ({activations_key(s2, rgbs[0]).split('_')[0]}) |"

@@ -20,7 +20,7 @@ def missed_steps_factor(
     Step s (j = s - last) moves a row by a_s m / (b_s sqrt(v) + eps), a_s = lr_s b1^j / (1 - b1^s), b_s = sqrt(b2^j /
     (1 - b2^s)): F = sum a_s / b_s, E = the F-weighted mean of eps / b_s (exact for eps = 0, and where eps / b_s is
     the same over the terms that count: every step after the first few hundred). lr_s runs geometrically from the
-    rows' last lr, lr_last [k], to lr_now (the lr of step `now`): exact for an exponential schedule."""
+    lr the rows were last current at, lr_last [k], to lr_now (the lr of step `now`): exact for an exponential schedule."""
     beta1, beta2 = betas
     j = torch.arange(1, terms + 1, dtype=torch.float64, device=last.device)[None]  # [1, J]
     last = last.double()[:, None]  # [k, 1]
