@@ -21,10 +21,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m latent_atlas.demo --workdir outputs/demo
 
-# Remakes the built-in autoencoders (latent_atlas/spaces/weights/) from synthesized data: about 75 minutes on 2 cores.
+# Remakes the built-in autoencoders (latent_atlas/spaces/weights/) from synthesized data: about 90 minutes on 2 cores.
 ae: $(STAMP)
 	$(PY) benchmarks/builtin_ae.py --install
 	$(PY) benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --logvar-init -1.4 --recon-steps 1500 --no-igae --install
+	$(PY) benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --plain latlas-f4c16-pooled --igae-loss-ae 1.0 --install
 
 test: $(STAMP) lint
 	$(PY) -m pytest -q -x --durations=10

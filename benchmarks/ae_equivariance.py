@@ -86,7 +86,7 @@ def held_out_views(folders: list[Path], views: int) -> torch.Tensor:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ae", nargs="+", default=[BUILTIN_AE, f"{BUILTIN_AE}-igae"])
+    parser.add_argument("--ae", nargs="+", default=[BUILTIN_AE.removesuffix("-igae"), BUILTIN_AE])
     parser.add_argument("--data", type=Path, nargs="+", default=[DATASETS / "bunny", DATASETS / "suzanne"])
     parser.add_argument("--views", type=int, default=16, help="test views per scene")
     parser.add_argument("--view-data", type=Path, nargs="*", default=[], help="synthesized scene folders for the view-consistency column")

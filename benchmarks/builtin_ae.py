@@ -1,7 +1,8 @@
 """Makes the built-in autoencoders from nothing but the package: `make ae` runs this.
 
-    python benchmarks/builtin_ae.py [--workdir outputs/builtin_ae] [--recon-steps 4000] [--install]     # latlas-f8c16(-igae)
-    python benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --logvar-init -1.4 --recon-steps 1500 --no-igae --install   # the shipped f4
+    python benchmarks/builtin_ae.py [--workdir outputs/builtin_ae] [--recon-steps 4000] [--install]     # latlas-f8c16-igae
+    python benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --logvar-init -1.4 --recon-steps 1500 --no-igae --install   # the plain f4
+    python benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --plain latlas-f4c16-pooled --igae-loss-ae 1.0 --install   # then its IG-AE
     python benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --logvar-init -1.4 --recon-steps 1500 --decoder-steps 1500 --no-igae  # + decoder-only
 
 Stages (each skipped when its output exists, so an interrupted run continues where it stopped):
@@ -13,7 +14,7 @@ Stages (each skipped when its output exists, so an interrupted run continues whe
    trains on, the encoder (so the latent space and its noise) stays as it is.
 3. igae (unless --no-igae): `latlas igae` (Tri-Planes of the IG-AE scenes learned in its latent space, then jointly with the
    encoder and decoder: renders of latent scenes must decode to the views).
-4. export (--install): the autoencoders in float16 into latent_atlas/spaces/weights/ with their reconstruction
+4. export (--install): the IG-AE'd autoencoder (the plain one with --no-igae) in float16 into latent_atlas/spaces/weights/ with its reconstruction
    PSNR on the test views of ../shared/datasets/objects128 (when present) and the times of each stage, written
    into the model card.
 """
@@ -103,13 +104,19 @@ def train_decoder(workdir: Path, data: Path, plain: Path, args: argparse.Namespa
     return finished_run(out)
 
 
+def igae_flags(args: argparse.Namespace) -> list[str]:
+    """The `latlas igae` flags of stage 3 (after --ae), which the model card quotes."""
+    flags = ["--phases.0.epochs", str(args.igae_pretrain_epochs), "--phases.1.epochs", str(args.igae_joint_epochs)]
+    return flags + ["--phases.1.loss-ae", str(args.igae_loss_ae)]
+
+
 def train_igae(workdir: Path, data: Path, plain: Path, args: argparse.Namespace, times: dict) -> Path:
     """Stage 3: IG-AE from the plain autoencoder (an `latlas igae` run folder with autoencoder/)."""
     out = workdir / f"igae-{args.preset}"
     if (run := finished_run(out)) is not None:
         times.setdefault("igae_s", round(json.loads((run / "summary.json").read_text())["train_seconds"], 1))
         return run
-    flags = ["--ae", str(plain), "--phases.0.epochs", str(args.igae_pretrain_epochs), "--phases.1.epochs", str(args.igae_joint_epochs), "--eval-views", "2"]
+    flags = ["--ae", str(plain), *igae_flags(args), "--eval-views", "2"]
     timed("igae_s", times, lambda: latlas("igae", "--data", str(data), *flags, "--output-dir", str(out), "--no-progress"))
     return finished_run(out)
 
@@ -208,7 +215,9 @@ def model_card(name: str, kind: str, results: dict, args: argparse.Namespace) ->
         f"on {platform.processor() or platform.machine()} ({cpu_model()}), torch {torch.__version__}, {torch.get_num_threads()} threads.",
         "- data (synthesized by the package, nothing downloaded): " + "; ".join(f"{k}: `latlas data synth {' '.join(v)}`" for k, v in DATA.items()),
         f"- reconstruction: `latlas ae train {' '.join(reconstruction_flags(args))}` (MSE + 1e-6 KL, Adam 1e-3 decaying to 5e-5"
-        f"{noise}; started as the best linear codec of the training patches (PCA), so the networks learn what PCA cannot)",
+        f"{noise}; started as the best linear codec of the training patches (PCA), so the networks learn what PCA cannot)"
+        if args.plain is None
+        else f"- reconstruction: the built-in `{args.plain}` as shipped (its MODEL_CARD.md says how it was made; its latents re-standardised after IG-AE)",
     ]
     if args.decoder_steps:
         lines.append(
@@ -217,7 +226,7 @@ def model_card(name: str, kind: str, results: dict, args: argparse.Namespace) ->
         )
     if kind == "igae":
         lines.append(
-            f"- IG-AE: `latlas igae --ae <plain run> --phases.0.epochs {args.igae_pretrain_epochs} --phases.1.epochs {args.igae_joint_epochs}` "
+            f"- IG-AE: `latlas igae --ae <plain run> {' '.join(igae_flags(args))}` "
             "(preset igae-cpu: Tri-Planes of the IG-AE scenes fitted to their latents, then trained jointly with the encoder and decoder)"
         )
     lines += [
@@ -252,9 +261,17 @@ def main() -> None:
         default=0,
         help="then train the decoder alone this many steps (the latent space unchanged; 1500 on the f4: +1.4-1.8 dB reconstruction, latent NeRFs decoded no better, so not shipped: BENCHMARKS.md session 21)",
     )
+    parser.add_argument(
+        "--plain",
+        default=None,
+        help="skip stages 2-2b: IG-AE starts from this autoencoder (a built-in name or a `latlas ae train` run), which --install leaves as it is",
+    )
     parser.add_argument("--no-igae", action="store_true", help="ship the reconstruction-trained weights only")
     parser.add_argument("--igae-pretrain-epochs", type=float, default=16.0, help="IG-AE: epochs fitting the Tri-Planes to the latents first")
     parser.add_argument("--igae-joint-epochs", type=float, default=3.0, help="IG-AE: epochs training planes and autoencoder together")
+    parser.add_argument(
+        "--igae-loss-ae", type=float, default=0.1, help="IG-AE: weight of the autoencoder's own reconstruction loss in the joint epochs (the papers': 0.1)"
+    )
     parser.add_argument("--install", action="store_true", help="write the weights and model cards into latent_atlas/spaces/weights")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -262,9 +279,9 @@ def main() -> None:
     times = json.loads(times_path.read_text()) if times_path.is_file() else {}
     data = make_data(args.workdir, times)
     times_path.write_text(json.dumps(times, indent=2))
-    runs = {"plain": train_reconstruction(args.workdir, data["recon"], args, times)}
+    runs = {"plain": args.plain or train_reconstruction(args.workdir, data["recon"], args, times)}
     times_path.write_text(json.dumps(times, indent=2))
-    if args.decoder_steps:
+    if args.decoder_steps and args.plain is None:
         runs["plain"] = train_decoder(args.workdir, data["recon"], runs["plain"], args, times)
         times_path.write_text(json.dumps(times, indent=2))
     if not args.no_igae:
@@ -282,6 +299,8 @@ def main() -> None:
     print(json.dumps(results, indent=2))
     if args.install:
         for kind, run in runs.items():
+            if kind == "plain" and not args.no_igae:
+                continue  # the IG-AE'd weights ship (the 20-MB budget): the plain ones only when made alone
             name = args.preset if kind == "plain" else f"{args.preset}-igae"
             print(f"installed {install(name, run, model_card(name, kind, results, args), data['recon'])}")
 

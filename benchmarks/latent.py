@@ -1,7 +1,7 @@
 """RGB vs latent NeRFs of the same scene: decoded PSNR over training time, the autoencoder's ceiling, memory.
 
-    python benchmarks/latent.py                                  # the built-in autoencoder (latlas-f4c16-pooled)
-    python benchmarks/latent.py --ae latlas-f8c16 latlas-f4c16-pooled   # two autoencoders, side by side
+    python benchmarks/latent.py                                  # the built-in autoencoder (latlas-f4c16-pooled-igae)
+    python benchmarks/latent.py --ae latlas-f4c16-pooled latlas-f4c16-pooled-igae   # two autoencoders, side by side
     python benchmarks/latent.py --variants "crop16=--latent.decoded-crop 16"   # latent runs with extra flags too
 
 Each method trains once per space with --max-time = the largest budget (checkpoints kept
@@ -25,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_line  # noqa: E402
 from methods import METHOD_FLAGS  # noqa: E402
 from train_budget import print_table, run_method  # noqa: E402
+
+from latent_atlas.spaces.presets import BUILTIN_AE  # noqa: E402
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
@@ -68,7 +70,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["tensorf", "instant-ngp", "triplane"])
     parser.add_argument("--budgets", nargs="+", type=float, default=[60.0, 150.0, 300.0])
     parser.add_argument("--eval-images", type=int, default=20)
-    parser.add_argument("--ae", nargs="+", default=["latlas-f4c16-pooled"], help="autoencoders (any --ae value; default: the built-in one)")
+    parser.add_argument("--ae", nargs="+", default=[BUILTIN_AE], help="autoencoders (any --ae value; default: the built-in one)")
     parser.add_argument("--target", type=float, default=28.0, help="decoded PSNR (dB) whose time-to-reach is compared")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/latent"))
     parser.add_argument("--json", type=Path)

@@ -21,8 +21,8 @@ AE_PRESETS: dict[str, AutoencoderKLConfig] = {
     # ostris/vae-kl-f8-d16: the same f8 architecture with 16 latent channels.
     "ostris": AutoencoderKLConfig(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=16, norm_num_groups=32, scaling_factor=0.125),
     # The built-in f8 autoencoder (16 latent channels as IG-AE's ostris VAE, 3.8 M parameters, no attention, linear
-    # patch paths): weights ship in spaces/weights/latlas-f8c16 (reconstruction-trained) and latlas-f8c16-igae (then
-    # IG-AE fine-tuned), both made from synthesized scenes by benchmarks/builtin_ae.py (see their MODEL_CARD.md).
+    # patch paths): weights ship in spaces/weights/latlas-f8c16-igae (reconstruction-trained, then IG-AE fine-tuned),
+    # made from synthesized scenes by benchmarks/builtin_ae.py (see its MODEL_CARD.md; the plain one: `make ae`).
     "latlas-f8c16": _LATLAS,
     # The same with lapped patch paths (16 x 16 windows at stride 8): latents that move with the image.
     "latlas-f8c16-lapped": replace(_LATLAS, patch_kernel=16),
@@ -30,7 +30,8 @@ AE_PRESETS: dict[str, AutoencoderKLConfig] = {
     "latlas-f8c16-pooled": replace(_LATLAS, patch_kernel=16, encoder_type="pooled", pool_order=2),
     # The pooled encoder at f4 with isotropic windows over colour features: 32 x 32 latents of 128-px views whose
     # every channel a latent NeRF can learn (BENCHMARKS.md "Latents that move ..."); weights ship in
-    # spaces/weights/latlas-f4c16-pooled (reconstruction-trained with latent noise by benchmarks/builtin_ae.py).
+    # spaces/weights/latlas-f4c16-pooled (reconstruction-trained with latent noise by benchmarks/builtin_ae.py) and
+    # latlas-f4c16-pooled-igae (then IG-AE fine-tuned: the default).
     "latlas-f4c16-pooled": replace(
         _LATLAS, block_out_channels=(32, 64, 128), patch_kernel=8, encoder_type="pooled", pool_windows="isotropic", pool_order=0, pool_feature_kernel=1
     ),
@@ -52,7 +53,7 @@ HUB_IDS: dict[str, str] = {
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 """Folder of the built-in autoencoders' weights (one diffusers-layout folder per name, with a MODEL_CARD.md)."""
 
-BUILTIN_AE = "latlas-f4c16-pooled"
+BUILTIN_AE = "latlas-f4c16-pooled-igae"
 """The autoencoder that `--space latent` uses when no --ae is given."""
 
 
