@@ -1,7 +1,7 @@
 """How interpolatable each autoencoder's latents are, on held-out views: what a latent NeRF can fit.
 
     python benchmarks/ae_equivariance.py                                   # the built-in autoencoders
-    python benchmarks/ae_equivariance.py --ae latlas-f8c16 RUN/autoencoder
+    python benchmarks/ae_equivariance.py --ae latlas-f4c16-pooled RUN/autoencoder
 
 Per autoencoder, on the test views of --data (composited on white): reconstruction PSNR; the PSNR of decoding
 latents resampled half a latent pixel over against the image moved as much (decoder equivariance); and

@@ -264,7 +264,7 @@ def main() -> None:
     parser.add_argument(
         "--plain",
         default=None,
-        help="skip stages 2-2b: IG-AE starts from this autoencoder (a built-in name or a `latlas ae train` run), which --install leaves as it is",
+        help="skip stages 2-2b: IG-AE starts from this autoencoder (a built-in name or a `latlas ae train` run)",
     )
     parser.add_argument("--no-igae", action="store_true", help="ship the reconstruction-trained weights only")
     parser.add_argument("--igae-pretrain-epochs", type=float, default=16.0, help="IG-AE: epochs fitting the Tri-Planes to the latents first")

@@ -98,7 +98,7 @@ def time_to_psnr(runs: list[dict], target: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ae", required=True, help="the plain autoencoder: a `latlas ae train` run folder or any --ae value (e.g. latlas-f8c16)")
+    parser.add_argument("--ae", required=True, help="the plain autoencoder: a `latlas ae train` run folder or any --ae value (e.g. latlas-f4c16-pooled)")
     parser.add_argument(
         "--data", type=Path, default=CARS, help="the cars family for IG-AE, stage 1 and the held-out scenes (default ../shared/datasets/cars64)"
     )

@@ -256,7 +256,7 @@ def load_autoencoder(spec: str | Path, preset: str | None = None) -> Autoencoder
         return load_diffusers_folder(shipped)
     if name in AE_PRESETS and name not in HUB_IDS:
         raise ConfigError(
-            f"--ae {name}: this preset has no published weights; train it first with `latlas ae train --preset {name} --data ...` and pass the run folder"
+            f"--ae {name}: this preset has no published weights; train it first with `latlas ae train --preset {name} --data ...` (the built-in ones: `make ae`) and pass the run folder"
         )
     if name in HUB_IDS or (name.count("/") == 1 and not name.startswith((".", "/"))):
         return load_autoencoder(_download(HUB_IDS.get(name, name)), preset)
