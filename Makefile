@@ -23,7 +23,7 @@ demo: $(STAMP)
 
 # Remakes the built-in autoencoders (latent_atlas/spaces/weights/) from synthesized data: about 90 minutes on 2 cores.
 ae: $(STAMP)
-	$(PY) benchmarks/builtin_ae.py --install
+	$(PY) benchmarks/builtin_ae.py --igae-loss-ae 3.0 --install
 	$(PY) benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --logvar-init -1.4 --recon-steps 1500 --no-igae --install
 	$(PY) benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --plain latlas-f4c16-pooled --igae-loss-ae 1.0 --install
 

@@ -1,6 +1,6 @@
 """Makes the built-in autoencoders from nothing but the package: `make ae` runs this.
 
-    python benchmarks/builtin_ae.py [--workdir outputs/builtin_ae] [--recon-steps 4000] [--install]     # latlas-f8c16-igae
+    python benchmarks/builtin_ae.py --igae-loss-ae 3.0 [--workdir outputs/builtin_ae] [--install]        # latlas-f8c16-igae
     python benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --logvar-init -1.4 --recon-steps 1500 --no-igae --install   # the plain f4
     python benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --plain latlas-f4c16-pooled --igae-loss-ae 1.0 --install   # then its IG-AE
     python benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --logvar-init -1.4 --recon-steps 1500 --decoder-steps 1500 --no-igae  # + decoder-only

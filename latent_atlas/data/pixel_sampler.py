@@ -46,7 +46,7 @@ class PixelBatch:
 class PixelSampler:
     """Draws about `n` pixels per call from a split's images, using its own generator (checkpointed)."""
 
-    def __init__(self, split: SceneSplit, seed: int, mode: str = "rays", patch_size: int = 16):
+    def __init__(self, split: SceneSplit, seed: int, mode: str = "rays", patch_size: int = 16, views: Tensor | None = None):
         if mode not in get_args(SamplerName):
             raise ValueError(f"unknown sampler '{mode}' (choose {', '.join(get_args(SamplerName))})")
         self.split = split
@@ -56,8 +56,14 @@ class PixelSampler:
         self.generator = torch.Generator().manual_seed(seed)
         num, h, w = split.images.shape[:3]
         self.tiles_y, self.tiles_x = -(-h // ERROR_TILE), -(-w // ERROR_TILE)
+        self.views = torch.arange(num) if views is None else views.long()
+        """Indices of the split's images drawn from [V] (default: all)."""
         self.error_map = torch.ones(num * self.tiles_y * self.tiles_x) if mode == "importance" else torch.empty(0)
         """Running squared error per tile [N * tiles_y * tiles_x] (--sampler importance); starts high so that every tile is visited."""
+        if self.error_map.numel() and len(self.views) < num:  # tiles of images not drawn from are never drawn
+            drawn = torch.zeros(num, dtype=torch.bool)
+            drawn[self.views] = True
+            self.error_map.view(num, -1)[~drawn] = 0.0
 
     def sample(self, n: int, crop: float = 1.0) -> PixelBatch:
         """n random pixels (rays), n // p^2 patches of p x p pixels (at least one), or one whole image; with
@@ -74,7 +80,7 @@ class PixelSampler:
         else:
             ph, pw = (h, w) if self.mode == "images" else (min(self.patch_size, ch), min(self.patch_size, cw))
             count = 1 if self.mode == "images" else max(n // (ph * pw), 1)
-            cam = torch.randint(0, num, (count,), generator=self.generator)
+            cam = self.views[torch.randint(0, len(self.views), (count,), generator=self.generator)]
             top = (y0 if self.mode == "patches" else 0) + torch.randint(0, (ch if self.mode == "patches" else h) - ph + 1, (count,), generator=self.generator)
             left = (x0 if self.mode == "patches" else 0) + torch.randint(0, (cw if self.mode == "patches" else w) - pw + 1, (count,), generator=self.generator)
             dy, dx = torch.meshgrid(torch.arange(ph), torch.arange(pw), indexing="ij")
@@ -101,7 +107,7 @@ class PixelSampler:
 
     def _uniform_pixels(self, n: int, y0: int, x0: int, ch: int, cw: int) -> tuple[Tensor, Tensor, Tensor]:
         """n pixels (camera [n], x [n], y [n]) uniform over every image's ch x cw window at (y0, x0)."""
-        cam = torch.randint(0, len(self.split.images), (n,), generator=self.generator)
+        cam = self.views[torch.randint(0, len(self.views), (n,), generator=self.generator)]
         pixel = torch.randint(0, ch * cw, (n,), generator=self.generator)
         return cam, x0 + pixel % cw, y0 + pixel // cw
 

@@ -91,6 +91,16 @@ def open_scene(config: TrainConfig, device: torch.device) -> tuple[ImageSpace, S
     return space, rgb_scene, background, map_into_space(space, rgb_scene, background)
 
 
+def held_out_views(count: int, share: float) -> list[int]:
+    """round(share * count) of `count` view indices, evenly spaced; at least one view stays fitted."""
+    held_out = round(share * count)
+    if held_out <= 0:
+        return []
+    if held_out >= count:
+        raise ConfigError(f"--latent.held-out-share {share}: holds out all {count} training views")
+    return sorted({int(i * count / held_out + count / (2 * held_out)) for i in range(held_out)})
+
+
 class SceneTask(Task):
     """Trains one scene with a method of the registry (in any image space). `train()` returns the run folder."""
 
@@ -122,7 +132,12 @@ class SceneTask(Task):
         torch.manual_seed(config.seed)
         self.model = build_model(config, self.scene, self.device)
         self.model.configure_for_space(self.space.background_value(torch.zeros(3)).to(self.device), self.space.colour_values)
-        self.sampler = PixelSampler(self.train_split, config.seed, config.method.sampler, config.method.patch_size)
+        latent = config.latent
+        tunes_decoder = bool(self.space.parameters("decoder")) and latent.finetune_decoder and latent.loss_d_weight > 0 and latent.decoder_start < 1
+        self.held_out_views = held_out_views(len(self.train_split), latent.held_out_share if tunes_decoder else 0.0)  # for the decoder only
+        fitted = torch.tensor([i for i in range(len(self.train_split)) if i not in set(self.held_out_views)])
+        self.fitted_views = fitted.tolist()
+        self.sampler = PixelSampler(self.train_split, config.seed, config.method.sampler, config.method.patch_size, fitted)
         self.box_min, self.box_max = self.scene.box_min.to(self.device), self.scene.box_max.to(self.device)
         self.train_cameras = self.train_split.cameras.to(self.device)
         self.rays_per_batch = config.method.rays_per_batch  # adapts when method.samples_per_batch is set
@@ -192,18 +207,21 @@ class SceneTask(Task):
         phase = (progress - latent.decoder_start) / max(1.0 - latent.decoder_start, 1e-9)
         return OptimizerConfig(lr=latent.decoder_lr, lr_final=latent.decoder_lr_final).lr_at(phase)
 
-    def decoded_loss(self) -> Tensor:
+    def decoded_loss(self, held_out: bool = False) -> Tensor:
         """|D(render) - image|^2 on one random training view rendered in full, or on a random square of it
-        (--latent.decoded-crop) (latent-nerfstudio's loss_d)."""
+        (--latent.decoded-crop) (latent-nerfstudio's loss_d); held_out: one of the views the field never fits, its
+        render detached (the loss trains the decoder only)."""
         generator = self.sampler.generator
-        index = int(torch.randint(len(self.train_split), (1,), generator=generator))
+        views = self.held_out_views if held_out else self.fitted_views
+        index = views[int(torch.randint(len(views), (1,), generator=generator))]
         metadata = {k: v[index] for k, v in self.train_split.metadata.items()}
         h, w = self.train_split.height, self.train_split.width
         crop = self.config.latent.decoded_crop
         window = random_window(generator, w, h, crop) if 0 < crop < max(h, w) else None
-        render = render_full_view(
-            self.model, self.train_cameras, index, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk, True, metadata, window
-        )["color"]
+        with torch.set_grad_enabled(not held_out):
+            render = render_full_view(
+                self.model, self.train_cameras, index, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk, True, metadata, window
+            )["color"]
         with autocast(self.device, self.decoder_dtype):
             decoded = self.space.decode(render[None])[0].float()
         target = composite_on_background(self.rgb_scene.split("train").rgba(index), self.rgb_background).to(decoded.device)
@@ -279,7 +297,8 @@ class SceneTask(Task):
         losses = {k: v.float() for k, v in losses.items()}
         outputs["color"] = outputs["color"].float()
         if decoded_phase:
-            losses["decoded"] = self.config.latent.loss_d_weight * self.decoded_loss()
+            held_out = bool(self.held_out_views) and self.step % 2 == 1  # every other step: a view the field never saw
+            losses["decoded"] = self.config.latent.loss_d_weight * self.decoded_loss(held_out)
         loss = sum(losses.values())
         scalars = {"loss": loss.item(), **{f"loss_{k}": v.item() for k, v in losses.items()}}
         if not torch.isfinite(loss):

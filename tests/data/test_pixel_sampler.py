@@ -49,3 +49,12 @@ def test_recorded_errors_update_only_their_tiles():
     untouched = torch.ones(18, dtype=torch.bool)
     untouched[[first, last]] = False
     assert torch.all(sampler.error_map[untouched] == 1.0)
+
+
+def test_views_limit_every_mode_to_those_images():
+    """views=[0, 2]: rays, patches, whole images and the error map's draws never come from image 1."""
+    for mode in ("rays", "patches", "images", "importance"):
+        sampler = PixelSampler(_split(), seed=0, mode=mode, patch_size=4, views=torch.tensor([0, 2]))
+        drawn = torch.cat([sampler.sample(400).camera_indices for _ in range(20)]).unique().tolist()
+        assert drawn == [0, 2], mode
+    assert torch.all(PixelSampler(_split(), seed=0, mode="importance", views=torch.tensor([0, 2])).error_map[6:12] == 0)

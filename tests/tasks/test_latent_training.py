@@ -19,7 +19,7 @@ from latent_atlas.spaces.autoencoder_kl import AutoencoderKL
 from latent_atlas.spaces.image_space import METRIC_GROUPS
 from latent_atlas.spaces.presets import preset_config
 from latent_atlas.tasks.latent_schedule import LatentTrainingConfig
-from latent_atlas.tasks.scene import AE_DECODER, SceneTask
+from latent_atlas.tasks.scene import AE_DECODER, SceneTask, held_out_views
 from tests.tasks.helpers import tiny_config
 
 
@@ -177,8 +177,8 @@ def test_decoded_crop_decodes_a_square_of_a_training_view(tiny_scene, tmp_path, 
     with torch.no_grad():
         loss = trainer.decoded_loss()
     assert decoded == [torch.Size([1, 2, 2, 4])]
-    generator.set_state(state)  # the same draws: view, then the square's corner
-    index = int(torch.randint(len(trainer.train_split), (1,), generator=generator))
+    generator.set_state(state)  # the same draws: view (of those the field fits), then the square's corner
+    index = trainer.fitted_views[int(torch.randint(len(trainer.fitted_views), (1,), generator=generator))]
     h, w = trainer.train_split.height, trainer.train_split.width
     x0, y0 = int(torch.randint(w - 1, (1,), generator=generator)), int(torch.randint(h - 1, (1,), generator=generator))
     with torch.no_grad():
@@ -229,3 +229,31 @@ def test_auto_decoder_precision_follows_the_cpu(has_bf16, monkeypatch):
     """auto: bf16 on a CPU with bf16 units, fp32 (None) on one without; never an error."""
     monkeypatch.setattr("latent_atlas.engine.precision.cpu_has_bf16", lambda: has_bf16)
     assert decoder_autocast_dtype("auto", torch.device("cpu")) == (torch.bfloat16 if has_bf16 else None)
+
+
+def test_held_out_views_are_evenly_spaced():
+    assert held_out_views(100, 0.1) == [5, 15, 25, 35, 45, 55, 65, 75, 85, 95]
+    assert held_out_views(40, 0.0) == [] and held_out_views(4, 0.1) == [] and held_out_views(3, 0.34) == [1]
+    with pytest.raises(ConfigError, match="holds out all 4 training views"):
+        held_out_views(4, 0.9)
+
+
+def test_held_out_views_are_never_fitted_and_train_the_decoder_only(tiny_scene, tmp_path, tiny_ae):
+    """--latent.held-out-share 0.1: the field's pixel batches never come from the held-out training views; a held-out
+    view's decoded loss reaches the decoder and no parameter of the field; the decoded phase alternates the two."""
+    cfg = _latent_config(tiny_scene, tmp_path, tiny_ae, "triplane")
+    cfg.latent.held_out_share = 0.1
+    trainer = SceneTask(cfg)
+    assert trainer.held_out_views == [5, 15, 25, 35]  # of the 40 training views
+    drawn = torch.cat([trainer.sampler.sample(256).camera_indices for _ in range(40)]).unique().tolist()
+    assert drawn == [i for i in range(40) if i not in (5, 15, 25, 35)]
+    trainer._start_decoder_finetuning()
+    trainer.decoded_loss(held_out=True).backward()
+    assert all(p.grad is None for p in trainer.model.parameters())
+    decoder_grads = [p.grad for p in trainer.space.parameters("decoder").values()]
+    assert all(g is not None for g in decoder_grads) and sum(float(g.abs().sum()) for g in decoder_grads) > 0
+    seen = []
+    decoded_loss = trainer.decoded_loss
+    trainer.decoded_loss = lambda held_out=False: seen.append(held_out) or decoded_loss(held_out)
+    trainer.train()
+    assert seen == [False, True]  # steps 2 and 3 of 4 (decoded phase from half the run)
