@@ -135,9 +135,9 @@ class SceneTask(Task):
         latent = config.latent
         tunes_decoder = bool(self.space.parameters("decoder")) and latent.finetune_decoder and latent.loss_d_weight > 0 and latent.decoder_start < 1
         self.held_out_views = held_out_views(len(self.train_split), latent.held_out_share if tunes_decoder else 0.0)  # for the decoder only
-        fitted = torch.tensor([i for i in range(len(self.train_split)) if i not in set(self.held_out_views)])
-        self.fitted_views = fitted.tolist()
-        self.sampler = PixelSampler(self.train_split, config.seed, config.method.sampler, config.method.patch_size, fitted)
+        held = set(self.held_out_views)
+        self.fitted_views = [i for i in range(len(self.train_split)) if i not in held]
+        self.sampler = PixelSampler(self.train_split, config.seed, config.method.sampler, config.method.patch_size, torch.tensor(self.fitted_views))
         self.box_min, self.box_max = self.scene.box_min.to(self.device), self.scene.box_max.to(self.device)
         self.train_cameras = self.train_split.cameras.to(self.device)
         self.rays_per_batch = config.method.rays_per_batch  # adapts when method.samples_per_batch is set
