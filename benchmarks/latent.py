@@ -8,7 +8,9 @@ Each method trains once per space with --max-time = the largest budget (checkpoi
 at the others) and every checkpoint is scored by `latlas eval` on the first --eval-images
 test views: for latent runs `psnr` is the decoded render's (metrics_d). Then, per method:
 the time each run needs to reach --target dB (linear interpolation between checkpoints) and its ratio to
-the RGB run's, how long RGB needs to reach the latent run's final decoded PSNR, and the autoencoder's own
+the RGB run's (with --separate-budgets, one run per budget, each with its schedule fitted to that budget: the budget a
+user would set to reach the target, where a checkpoint of a longer run is early in that run's schedule, e.g. before a
+latent run's decoded phase), how long RGB needs to reach the latent run's final decoded PSNR, and the autoencoder's own
 ceiling: its reconstruction of the same test views with the weights given (a run's metrics_ae is measured with
 its fine-tuned decoder, which the decoded phase often makes worse at decoding true latents).
 """
@@ -75,6 +77,9 @@ def main() -> None:
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/latent"))
     parser.add_argument("--json", type=Path)
     parser.add_argument(
+        "--separate-budgets", action="store_true", help="one run per budget (its schedule fitted to it) instead of checkpoints of one run of the largest"
+    )
+    parser.add_argument(
         "--variants", nargs="*", default=[], help='more latent runs per autoencoder, "NAME=FLAGS" (e.g. "crop16=--latent.decoded-crop 16"), labelled "AE NAME"'
     )
     args = parser.parse_args()
@@ -93,13 +98,15 @@ def main() -> None:
         ]
         for space, _ae, name, extra in spaces:
             try:
-                results = run_method(method, args.data, budgets, args.output_dir, args.eval_images, flags + extra)
+                runs = [[b] for b in budgets] if args.separate_budgets else [budgets]
+                results = [row for run in runs for row in run_method(method, args.data, run, args.output_dir, args.eval_images, flags + extra)]
             except SystemExit as failure:  # a run that stops (collapse, divergence) is a result: the others still run
                 failed[(method, space, name)] = str(failure).strip().splitlines()[-1]
                 continue
             rows.extend({"space": space, "ae": name, **row} for row in results)
 
     print(machine_line())
+    print(f"# {'one run per budget' if args.separate_budgets else 'checkpoints of one run'}: budgets {budgets} s")
     print(f"# data: {args.data}, {args.eval_images} test views; latent psnr = decoded (metrics_d), its ceiling = the autoencoder's own (metrics_ae)")
     header = ["method", "space", "ae", "train_s", "steps", "test_psnr", "test_ssim", "metrics_e_psnr", "metrics_ae_psnr", "rays_per_s", "peak_mem_mb"]
     print_table(rows, header)

@@ -59,8 +59,7 @@ def run_method(method: str, data: Path, budgets: list[float], out: Path, eval_im
         str(out),
         "--max-time",
         str(max(budgets)),
-        "--checkpoint-at-times",
-        *[str(b) for b in budgets[:-1]],
+        *(["--checkpoint-at-times", *[str(b) for b in budgets[:-1]]] if len(budgets) > 1 else []),
         *QUIET_RUN,
         *extra,
     ]

@@ -66,7 +66,9 @@ POSITIVE_FLOATS = frozenset(
 )
 """Float fields that must be > 0 (other floats are weights and thresholds, where 0 is allowed)."""
 
-FRACTIONS = frozenset({"betas", "alpha_mask_at", "upsample_at", "decoder_start", "held_out_share", "viewer_share", "share", "crop_fraction", "time"})
+FRACTIONS = frozenset(
+    {"betas", "alpha_mask_at", "upsample_at", "decoder_start", "held_out_share", "channel_weight_floor", "viewer_share", "share", "crop_fraction", "time"}
+)
 """Float fields (or their items) that are fractions in [0, 1]."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -58,3 +60,14 @@ def fft_loss(prediction: Tensor, target: Tensor) -> Tensor:
     a = torch.fft.rfft2(prediction.permute(0, 3, 1, 2).float(), norm="ortho")
     b = torch.fft.rfft2(target.permute(0, 3, 1, 2).float(), norm="ortho")
     return torch.mean(torch.abs(a - b))
+
+
+ChannelWeighting = Literal["uniform", "decoder"]
+"""How a latent loss weighs the channels: uniform, or decoder (each by the decoder's sensitivity to it)."""
+
+
+def channel_weights(sensitivity: Tensor, floor: float) -> Tensor:
+    """Loss weights [C] of a latent's channels from the decoder's sensitivity to each [C]: proportional to it, at
+    least `floor` x the mean, normalised to mean 1."""
+    weights = (sensitivity / sensitivity.mean().clamp_min(1e-12)).clamp_min(floor)
+    return weights / weights.mean()

@@ -12,6 +12,7 @@ from latent_atlas.engine.config import RunConfig
 from latent_atlas.engine.precision import DecoderPrecision
 from latent_atlas.fields.multi_triplane import MicroMacroConfig
 from latent_atlas.fields.triplane_field import TriPlaneFieldConfig
+from latent_atlas.losses.pixel import ChannelWeighting
 from latent_atlas.methods.base import OptimizerConfig
 from latent_atlas.spaces.building import SpaceName
 
@@ -92,6 +93,11 @@ class MultiSceneConfig(RunConfig):
     (the loss stays fp32). On a CPU with bf16 units (AVX512-BF16 or AMX) the decoder runs 1.7-2x faster and stage 2
     takes 0.77-0.84x its fp32 time at the same PSNR (BENCHMARKS.md, session 26); refused on a CPU without them.
     auto: bf16 where the device has bf16 units, else fp32."""
+    channel_weights: ChannelWeighting = "uniform"
+    """How loss_e weighs the latent channels: uniform, or decoder: each channel by how much the decoded image moves
+    per unit of it (measured once at the start on one training view of each of up to four scenes; mean 1)."""
+    channel_weight_floor: float = 0.01
+    """With channel_weights decoder: the least weight of a channel, relative to the mean weight."""
     target_precision: TargetPrecision = "fp16"
     """How latent targets are held in memory: fp16 halves them (at 256 scenes of 27 views of 32 x 32 x 16 latents,
     459 of the run's MiB become 229; values rounded to 11 significant bits, read back as fp32), fp32 as encoded."""

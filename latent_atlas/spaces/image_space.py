@@ -9,6 +9,7 @@ Fields, renderers, methods and tasks only ask; none of them tests which space it
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from torch import Tensor, nn
 
 from latent_atlas.data.scene import SceneData, SceneSplit, TargetPrecision, composite_on_background
 from latent_atlas.evaluation.metrics import psnr, ssim
+from latent_atlas.losses.pixel import channel_weights
 from latent_atlas.rendering.backgrounds import background_colors
 from latent_atlas.spaces.ae_loading import fingerprint, save_pretrained
 from latent_atlas.spaces.autoencoder_kl import AutoencoderKL
@@ -86,6 +88,20 @@ class ImageSpace:
         """Backgrounds [count, C] of a training batch: `mode`'s colours where the space keeps alpha, else the
         constant [C] its images were composited on."""
         raise NotImplementedError
+
+    def channel_sensitivity(self, values: Tensor, noise: float = 0.01, generator: torch.Generator | None = None) -> Tensor:
+        """How much the decoded image moves per channel: mean |decode(v + n e_c) - decode(v)|^2 / noise^2 over
+        images [B, h, w, C] with Gaussian noise n of std `noise` on channel c alone -> [C] (RGB: ones)."""
+        return torch.ones(self.channels)
+
+    def loss_channel_scale(self, values: Tensor, floor: float, seed: int) -> Tensor:
+        """Square roots [C] of the channel weights of a loss on values (--channel-weights decoder): each channel by
+        the decoder's sensitivity to it on `values` [B, h, w, C], floored and normalised (losses.pixel.channel_weights);
+        a loss on values * this weighs channel c by its square."""
+        sensitivity = self.channel_sensitivity(values, generator=torch.Generator().manual_seed(seed))
+        weights = channel_weights(sensitivity, floor)
+        print(f"latlas: latent loss channel weights {[round(w, 3) for w in weights.tolist()]}", file=sys.stderr)
+        return weights.sqrt()
 
     # ---- trainable parts and their state (an autoencoder, when the space has one) ------------------
     def parameters(self, part: str = "all") -> dict[str, nn.Parameter]:
@@ -224,6 +240,17 @@ class LatentSpace(ImageSpace):
 
     def ray_backgrounds(self, mode: str, count: int, constant: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return constant.cpu().expand(count, -1)  # latent images are already on the encoded background colour
+
+    @torch.no_grad()
+    def channel_sensitivity(self, values: Tensor, noise: float = 0.01, generator: torch.Generator | None = None) -> Tensor:
+        values = values.to(self.device)
+        base = self.decode(values)
+        sensitivity = torch.zeros(self.channels)
+        for c in range(self.channels):
+            moved = values.clone()
+            moved[..., c] += noise * torch.randn(moved[..., c].shape, generator=generator).to(self.device)
+            sensitivity[c] = torch.mean((self.decode(moved) - base) ** 2).cpu() / noise**2
+        return sensitivity
 
     def parameters(self, part: str = "all") -> dict[str, nn.Parameter]:
         ae = self.autoencoder

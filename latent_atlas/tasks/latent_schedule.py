@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from latent_atlas.engine.precision import DecoderPrecision
+from latent_atlas.losses.pixel import ChannelWeighting
 
 
 @dataclass
@@ -32,6 +33,12 @@ class LatentTrainingConfig:
     """Share of the training views the field never fits (evenly spaced; 0: none): every other decoded-phase step decodes
     a render of one of them, detached from the field, so that the decoder learns the errors of unseen views (0.1 with
     loss_d_weight 10: +0.9-1.1 dB decoded at 120 s on objects128, a loss in make demo's 60-view 64-px scene; session 30)."""
+    channel_weights: ChannelWeighting = "uniform"
+    """How the latent loss weighs the channels: uniform, or decoder: each channel by how much the decoded image moves
+    per unit of it (measured once at the start on four training views; normalised to mean 1), so that the field
+    spends itself on the channels the decoder reads."""
+    channel_weight_floor: float = 0.01
+    """With channel_weights decoder: the least weight of a channel, relative to the mean weight."""
     decoder_precision: DecoderPrecision = "fp32"
     """Precision of the decoder in the decoded phase: bf16 runs it under bf16 autocast (loss_d stays fp32), refused on a
     CPU without bf16 units (AVX512-BF16 or AMX); auto: bf16 where the device has them, else fp32. On a CPU the decoder

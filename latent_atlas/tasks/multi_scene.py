@@ -82,6 +82,7 @@ class MultiSceneTask(Task):
         if len(sizes) != 1:
             raise DataError(cfg.data[0], f"scenes have different image sizes {sorted(sizes)}; a batch needs one size")
         self.background_value = self.space.background_value(self.rgb_background).to(self.device)
+        self.channel_scale = self._channel_scale()  # [C] square roots of loss_e's channel weights, or None
         n = len(self.scenes)
         r = cfg.field.plane_resolution
         table = PlaneTable(n, cfg.field.plane_channels, r, cfg.field.init_std) if cfg.planes == "independent" else MicroMacroTable(n, cfg.micro_macro, r)
@@ -106,6 +107,15 @@ class MultiSceneTask(Task):
         self._rss_before_mb = resident_peak_mb()  # what training adds on top (peak_activations_per_scene_mb)
 
     # ---- set-up -------------------------------------------------------------------------------
+    def _channel_scale(self) -> Tensor | None:
+        """Square roots [C] of loss_e's channel weights (--channel-weights decoder), else None."""
+        cfg = self.config
+        if cfg.channel_weights == "uniform" or not self.space.parameters("decoder"):
+            return None
+        picked = torch.linspace(0, len(self.scenes) - 1, min(4, len(self.scenes))).round().long().tolist()  # evenly spaced scenes
+        values = torch.cat([self.scenes[i].split("train").rgba(slice(0, 1))[..., : self.space.channels] for i in picked])
+        return self.space.loss_channel_scale(values, cfg.channel_weight_floor, cfg.seed).to(self.device)
+
     def _scene_range(self) -> tuple[int, int | None, int]:
         """(first scene, count, total scenes of the run) that this rank loads: its shard when sharded."""
         cfg = self.config
@@ -456,7 +466,8 @@ class MultiSceneTask(Task):
             f = rgb.shape[1] // train[0].height
             decoded_target = torch.stack([image[y0 * f : (y0 + h) * f, x0 * f : (x0 + w) * f] for image, (x0, y0) in zip(rgb, corners)])
         if phase.loss_e > 0 or not (phase.loss_d > 0 or phase.loss_ae > 0):
-            losses["e"] = phase.loss_e * l2(render, target)
+            scale = 1.0 if self.channel_scale is None else self.channel_scale
+            losses["e"] = phase.loss_e * l2(render * scale, target * scale)
         with autocast(self.device, self.decoder_dtype):  # --decoder-precision: the autoencoder's convolutions; the losses stay fp32
             if phase.loss_d > 0:
                 losses["d"] = phase.loss_d * self.space.decoded_loss(render.reshape(-1, h, w, self.space.channels), decoded_target)

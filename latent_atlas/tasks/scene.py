@@ -138,6 +138,7 @@ class SceneTask(Task):
         held = set(self.held_out_views)
         self.fitted_views = [i for i in range(len(self.train_split)) if i not in held]
         self.sampler = PixelSampler(self.train_split, config.seed, config.method.sampler, config.method.patch_size, torch.tensor(self.fitted_views))
+        self.channel_scale = self._channel_scale()  # [C] square roots of the latent loss's channel weights, or None
         self.box_min, self.box_max = self.scene.box_min.to(self.device), self.scene.box_max.to(self.device)
         self.train_cameras = self.train_split.cameras.to(self.device)
         self.rays_per_batch = config.method.rays_per_batch  # adapts when method.samples_per_batch is set
@@ -185,6 +186,15 @@ class SceneTask(Task):
         if AE_DECODER in self.optimizers:
             optimizers[AE_DECODER] = self.optimizers[AE_DECODER]
         return optimizers
+
+    def _channel_scale(self) -> Tensor | None:
+        """Square roots [C] of the latent loss's channel weights (--latent.channel-weights decoder), else None."""
+        latent = self.config.latent
+        if latent.channel_weights == "uniform" or not self.space.parameters("decoder"):
+            return None
+        views = torch.linspace(0, len(self.train_split) - 1, min(4, len(self.train_split))).round().long()  # evenly spaced
+        values = self.train_split.rgba(views)[..., : self.space.channels]
+        return self.space.loss_channel_scale(values, latent.channel_weight_floor, self.config.seed).to(self.device)
 
     # ---- the decoded phase (spaces with a decoder: latent-nerfstudio's schedule) ---------------------
     def in_decoded_phase(self, progress: float) -> bool:
@@ -289,6 +299,8 @@ class SceneTask(Task):
         bg = bg.to(self.device)
 
         def pixel_loss(prediction: Tensor, goal: Tensor, prefix: str = "color") -> dict[str, Tensor]:
+            if self.channel_scale is not None and prediction.shape[-1] == len(self.channel_scale):
+                prediction, goal = prediction * self.channel_scale, goal * self.channel_scale
             return self.pixel_loss(prediction, goal, prefix, batch.patch)
 
         with autocast(self.device, self.precision):
@@ -314,9 +326,10 @@ class SceneTask(Task):
         if method.samples_per_batch > 0 and "n_density_samples" in outputs:
             self.rays_per_batch = adapt_ray_count(n_rays, int(outputs["n_density_samples"]), method.samples_per_batch)
         with torch.no_grad():
-            ray_errors = torch.mean((outputs["color"] - target) ** 2, dim=-1)  # [n_rays]
-            self.sampler.record_errors(batch, ray_errors)
-            mse = ray_errors.mean()
+            squared = (outputs["color"] - target) ** 2  # [n_rays, C]
+            weighted = squared if self.channel_scale is None else squared * self.channel_scale**2
+            self.sampler.record_errors(batch, weighted.mean(dim=-1))  # rays drawn where the loss is high
+            mse = squared.mean()
             trivial = min(torch.mean((target - target.mean(0)) ** 2), torch.mean((target - bg) ** 2))  # a constant; an empty scene
         return {
             **scalars,

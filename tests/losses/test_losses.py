@@ -10,7 +10,7 @@ import torch
 
 from latent_atlas.errors import ConfigError
 from latent_atlas.losses import PIXEL_LOSSES, PixelLoss, parse_loss_terms
-from latent_atlas.losses.pixel import charbonnier, fft_loss, l1, l2, rmse, ssim_loss
+from latent_atlas.losses.pixel import channel_weights, charbonnier, fft_loss, l1, l2, rmse, ssim_loss
 from latent_atlas.tasks.scene import SceneTask
 from tests.tasks.helpers import tiny_config
 
@@ -60,3 +60,9 @@ def test_ssim_term_falls_when_tiny_nerf_trains_on_patches(tiny_scene, tmp_path):
 def test_patch_loss_without_patches_is_refused(tiny_scene, tmp_path):
     with pytest.raises(ConfigError, match="--sampler patches"):
         SceneTask(tiny_config(tiny_scene, tmp_path, steps=1, losses=("ssim:1",)))
+
+
+def test_channel_weights_follow_the_decoder_with_a_floor():
+    weights = channel_weights(torch.tensor([6.0, 2.0, 0.0, 0.0]), floor=0.1)  # relative 3, 1, 0, 0 -> 3, 1, 0.1, 0.1
+    torch.testing.assert_close(weights, torch.tensor([3.0, 1.0, 0.1, 0.1]) / 1.05)
+    assert float(weights.mean()) == pytest.approx(1.0)

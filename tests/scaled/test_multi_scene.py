@@ -15,6 +15,7 @@ from latent_atlas.data.scene import composite_on_background
 from latent_atlas.data.synth.writer import SynthConfig, synthesize
 from latent_atlas.engine.precision import cpu_has_bf16
 from latent_atlas.errors import ConfigError, TrainingCollapsedError
+from latent_atlas.losses.pixel import channel_weights
 from latent_atlas.scaled.presets import scaled_preset
 from latent_atlas.scaled.trainer import MultiSceneTrainer
 
@@ -346,3 +347,26 @@ def test_bf16_decoder_is_refused_on_a_cpu_without_bf16_units(cars, tmp_path, mon
     monkeypatch.setattr("latent_atlas.engine.precision.cpu_has_bf16", lambda: False)
     with pytest.raises(ConfigError, match=r"--decoder-precision bf16: this CPU has no bf16 units \(AVX512-BF16 or AMX\); use fp32 or auto"):
         MultiSceneTrainer(_small("scale-stage2-cpu", cars, tmp_path, ae_preset="tiny", num_scenes=2, decoder_precision="bf16"))
+
+
+def test_decoder_channel_weights_scale_loss_e(cars, tmp_path, monkeypatch):
+    """--channel-weights decoder: loss_e weighs channel c by the decoder's sensitivity to it (measured on one view of
+    each scene at the start, floored, mean 1): the logged loss_e is that weighted mean square of render - target."""
+    trainer = MultiSceneTrainer(_small("scale-stage2-cpu", cars, tmp_path, ae_preset="tiny", num_scenes=2, rays_per_view=0, channel_weights="decoder"))
+    values = torch.cat([s.split("train").rgba(slice(0, 1))[..., :4] for s in trainer.scenes])
+    sensitivity = trainer.space.channel_sensitivity(values, generator=torch.Generator().manual_seed(trainer.config.seed))
+    torch.testing.assert_close(trainer.channel_scale**2, channel_weights(sensitivity, trainer.config.channel_weight_floor))
+    trainer.channel_scale = torch.tensor([0.0, 2.0, 0.0, 0.0])  # only channel 1 counts, weighted 4
+    seen = {}
+    render_views = trainer.render_views
+
+    def spy_render(scene_ids, split, views, pixels=None):
+        seen.update(scene_ids=scene_ids.tolist(), views=views, render=render_views(scene_ids, split, views, pixels))
+        return seen["render"]
+
+    monkeypatch.setattr(trainer, "render_views", spy_render)
+    scalars = trainer.train_step()  # the latent phase, whole views
+    targets = torch.stack([trainer.scenes[s].split("train").rgba(v)[..., :4] for s, v in zip(seen["scene_ids"], seen["views"])])
+    error = seen["render"].detach()[..., 1] - targets.flatten(1, 2)[..., 1]  # [B, h * w]
+    assert scalars["loss_e"] == pytest.approx(float(torch.mean((2.0 * error) ** 2)) / 4, rel=1e-4)  # 4 channels in the mean
+    assert MultiSceneTrainer(_small("scale-stage2-cpu", cars, tmp_path / "uniform", ae_preset="tiny", num_scenes=2)).channel_scale is None

@@ -72,3 +72,15 @@ def test_latents_held_in_fp16(tiny_scene, tmp_path):
     assert read.dtype == torch.float32 and (read[..., -1] == 1).all()
     assert (read - full.rgba(slice(None))).abs().max() <= 2**-12  # values in [0, 1]: half an fp16 ulp below 1
     assert (read != full.rgba(slice(None))).any()  # it was rounded, not passed through
+
+
+def test_channel_sensitivity_of_a_linear_decoder(tmp_path):
+    """decode(v) = v A per pixel: noise of std s on channel c moves output j by s A[c, j], so the sensitivity is
+    mean_j A[c, j]^2 (4/3, 1/3, 0, 1 here), to sampling error; an RGB space weighs every channel 1."""
+    space = _space(tmp_path)
+    mix = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    space.decode = lambda values: values @ mix
+    values = torch.rand(4, 16, 16, 4)
+    sensitivity = space.channel_sensitivity(values, noise=0.01, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(sensitivity, torch.tensor([4 / 3, 1 / 3, 0.0, 1.0]), rtol=0.1, atol=1e-6)
+    assert torch.equal(RGBSpace().channel_sensitivity(values[..., :3]), torch.ones(3))

@@ -13,6 +13,7 @@ import torch
 from latent_atlas.engine.precision import cpu_has_bf16, decoder_autocast_dtype
 from latent_atlas.errors import ConfigError
 from latent_atlas.evaluation.evaluate import EvalConfig, evaluate_run
+from latent_atlas.losses.pixel import channel_weights
 from latent_atlas.methods.registry import METHODS
 from latent_atlas.spaces.ae_loading import save_pretrained
 from latent_atlas.spaces.autoencoder_kl import AutoencoderKL
@@ -257,3 +258,26 @@ def test_held_out_views_are_never_fitted_and_train_the_decoder_only(tiny_scene, 
     trainer.decoded_loss = lambda held_out=False: seen.append(held_out) or decoded_loss(held_out)
     trainer.train()
     assert seen == [False, True]  # steps 2 and 3 of 4 (decoded phase from half the run)
+
+
+def test_decoder_channel_weights_scale_the_latent_loss(tiny_scene, tmp_path, tiny_ae):
+    """--latent.channel-weights decoder: the latent loss weighs channel c by the decoder's sensitivity to it (the
+    space's measure on four training views, floored, mean 1); the logged loss is that weighted mean square."""
+    cfg = _latent_config(tiny_scene, tmp_path, tiny_ae, "triplane", steps=2)
+    assert SceneTask(cfg).channel_scale is None  # uniform: the default
+    cfg.latent.channel_weights = "decoder"
+    trainer = SceneTask(cfg)
+    views = torch.linspace(0, len(trainer.train_split) - 1, 4).round().long()
+    sensitivity = trainer.space.channel_sensitivity(trainer.train_split.rgba(views)[..., :4], generator=torch.Generator().manual_seed(cfg.seed))
+    torch.testing.assert_close(trainer.channel_scale**2, channel_weights(sensitivity, cfg.latent.channel_weight_floor))
+    trainer.channel_scale = torch.tensor([2.0, 0.0, 0.0, 0.0])  # only channel 0 counts, weighted 4
+    batch = trainer.sampler.sample(64)
+    target = batch.rgba[..., :4]
+    prediction = torch.zeros_like(target, requires_grad=True)
+    captured = {}
+    trainer.model.loss_dict = lambda outputs, goal, pixel_loss: captured.setdefault("losses", pixel_loss(prediction, goal))
+    trainer.sampler.sample = lambda *args, **kwargs: batch
+    trainer._render_batch = lambda batch, bg: {"color": prediction.clone()}
+    trainer.train_step()
+    expected = torch.mean((2.0 * target[..., :1]) ** 2) / 4  # four channels in the mean, three weighted 0
+    assert float(sum(captured["losses"].values()).detach()) == pytest.approx(float(expected), rel=1e-5)
