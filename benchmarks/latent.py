@@ -3,6 +3,7 @@
     python benchmarks/latent.py                                  # the built-in autoencoder (latlas-f4c16-pooled-igae)
     python benchmarks/latent.py --ae latlas-f4c16-pooled latlas-f4c16-pooled-igae   # two autoencoders, side by side
     python benchmarks/latent.py --variants "crop16=--latent.decoded-crop 16"   # latent runs with extra flags too
+    python benchmarks/latent.py --rgb-variants "s16k=--samples-per-batch 16384"  # RGB runs too (latent vs the fastest)
 
 Each method trains once per space with --max-time = the largest budget (checkpoints kept
 at the others) and every checkpoint is scored by `latlas eval` on the first --eval-images
@@ -25,9 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import machine_line  # noqa: E402
-from methods import METHOD_FLAGS  # noqa: E402
 from train_budget import print_table, run_method  # noqa: E402
 
+from latent_atlas.methods.defaults import device_flags  # noqa: E402
 from latent_atlas.spaces.presets import BUILTIN_AE  # noqa: E402
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -66,6 +67,12 @@ def _reach_text(rows: list[dict], target: float) -> str:
     return f"{reach:.0f}"
 
 
+def _variant(spec: str) -> tuple[str, list[str]]:
+    """A "NAME=FLAGS" variant as (NAME, [flag, ...])."""
+    name, _, flags = spec.partition("=")
+    return name, flags.split()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATASETS / "objects128" / "bunny")
@@ -82,24 +89,26 @@ def main() -> None:
     parser.add_argument(
         "--variants", nargs="*", default=[], help='more latent runs per autoencoder, "NAME=FLAGS" (e.g. "crop16=--latent.decoded-crop 16"), labelled "AE NAME"'
     )
+    parser.add_argument("--rgb-variants", nargs="*", default=[], help='more RGB runs, "NAME=FLAGS"; latent times are compared with the fastest RGB run')
     args = parser.parse_args()
     budgets = sorted(args.budgets)
     names = [Path(ae).name for ae in args.ae]
     label = {ae: name if names.count(name) == 1 else ae for ae, name in zip(args.ae, names)}  # run folders all end in autoencoder/
     label["-"] = "-"
-    variants = [("", [])] + [(spec.partition("=")[0], spec.partition("=")[2].split()) for spec in args.variants]
+    variants = [("", [])] + [_variant(spec) for spec in args.variants]
+    rgb_variants = [("-", [])] + [_variant(spec) for spec in args.rgb_variants]
 
     rows, failed = [], {}
     for method in args.methods:
-        flags = METHOD_FLAGS.get(method, [])
         # (space, autoencoder, its label in the tables, extra flags)
-        spaces = [("rgb", "-", "-", [])] + [
+        spaces = [("rgb", "-", name, more) for name, more in rgb_variants] + [
             ("latent", ae, f"{label[ae]} {name}".strip(), ["--space", "latent", "--ae", ae, *more]) for ae in args.ae for name, more in variants
         ]
         for space, _ae, name, extra in spaces:
             try:
                 runs = [[b] for b in budgets] if args.separate_budgets else [budgets]
-                results = [row for run in runs for row in run_method(method, args.data, run, args.output_dir, args.eval_images, flags + extra)]
+                flags = [*device_flags(method, "cpu", space), *extra]  # the CPU settings, also on a CUDA machine
+                results = [row for run in runs for row in run_method(method, args.data, run, args.output_dir, args.eval_images, flags)]
             except SystemExit as failure:  # a run that stops (collapse, divergence) is a result: the others still run
                 failed[(method, space, name)] = str(failure).strip().splitlines()[-1]
                 continue
@@ -118,7 +127,8 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for method in args.methods:
-        rgb = [r for r in rows if r["method"] == method and r["space"] == "rgb"]
+        rgb_runs = [[r for r in rows if r["method"] == method and r["space"] == "rgb" and r["ae"] == name] for name, _ in rgb_variants]
+        rgb = min((runs for runs in rgb_runs if runs), key=lambda runs: time_to_reach(runs, args.target) or float("inf"), default=[])  # the fastest
         rgb_reach = time_to_reach(rgb, args.target) if rgb else None
         rgb_at_first = bool(rgb) and rgb[0]["test_psnr"] >= args.target  # RGB's time is then an upper bound
         for space, ae, name, _ in spaces:

@@ -28,11 +28,11 @@ from builtin_ae import make_data  # noqa: E402
 from latent import autoencoder_ceiling  # noqa: E402
 from latent_consistency import relative_errors  # noqa: E402
 from machine import machine_line  # noqa: E402
-from methods import METHOD_FLAGS  # noqa: E402
 from train_budget import run_method  # noqa: E402
 
 from latent_atlas.evaluation.loading import load_trained_run  # noqa: E402
 from latent_atlas.methods.base import OptimizerConfig  # noqa: E402
+from latent_atlas.methods.defaults import device_flags  # noqa: E402
 from latent_atlas.spaces.ae_loading import save_pretrained  # noqa: E402
 from latent_atlas.spaces.presets import AE_PRESETS  # noqa: E402
 from latent_atlas.tasks.autoencoder import AETrainConfig, AETrainer  # noqa: E402
@@ -96,7 +96,7 @@ def main() -> None:
             ae_row = measure(str(ae), views)
             nerf = []
             if label != "start" or args.probe_start:
-                flags = METHOD_FLAGS["instant-ngp"] + ["--space", "latent", "--ae", str(ae)]
+                flags = [*device_flags("instant-ngp", "cpu", "latent"), "--space", "latent", "--ae", str(ae)]
                 nerf = run_method("instant-ngp", args.scene, sorted(args.budgets), args.output_dir / "nerf" / name, 10, flags)
             decoded = " / ".join(f"{r['test_psnr']:.2f}" for r in nerf) or "-"
             metrics_e = f"{nerf[-1]['metrics_e_psnr']:.2f}" if nerf else "-"

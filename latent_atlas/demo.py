@@ -8,9 +8,11 @@ import json
 import time
 from pathlib import Path
 
+from latent_atlas.cli.main import device_type_of, parse_flags
 from latent_atlas.data.synth.writer import SynthConfig, synthesize
 from latent_atlas.evaluation.evaluate import EvalConfig, evaluate_run
 from latent_atlas.evaluation.render import RenderConfig, render_video
+from latent_atlas.methods.defaults import device_flags
 from latent_atlas.methods.registry import method_config
 from latent_atlas.spaces.presets import BUILTIN_AE
 from latent_atlas.tasks.scene import SceneTask
@@ -36,7 +38,7 @@ def main() -> None:
     runs = (("rgb", {}), ("latent", {"space": "latent", "ae": args.ae, "background": "white"}))
     for step, (space, extra) in enumerate(runs, start=2):
         print(f"[{step}/5] training {args.method} in {space} space for {args.train_seconds:.0f} s")
-        config = TrainConfig(
+        default = TrainConfig(
             method_name=args.method,
             method=method_config(args.method),
             data=scene,
@@ -46,6 +48,10 @@ def main() -> None:
             experiment_name=f"demo-{space}",
             **extra,
         )
+        flags = device_flags(args.method, device_type_of([]), space)  # as `latlas train` would start it
+        if flags:
+            print(f"      with the defaults {' '.join(flags)}")
+        config = parse_flags(TrainConfig, default=default, args=list(flags), prog="demo")
         run_dir = SceneTask(config).train()
         result = evaluate_run(EvalConfig(run=run_dir))
         rows.append((space, run_dir, json.loads((run_dir / "summary.json").read_text()), result["results"]))

@@ -88,7 +88,7 @@ def _resume_config(resume: str, rest: list[str], prog: str):
     return task, config
 
 
-def _device_type(args: list[str]) -> str:
+def device_type_of(args: list[str]) -> str:
     """The device type a new run will use ('cpu' or 'cuda'), from --device in args (default auto)."""
     import torch
 
@@ -138,10 +138,11 @@ def cmd_train(args: list[str]) -> int:
     name = args[0]
     if name not in METHODS:
         raise ConfigError(f"unknown method '{name}' (known: {', '.join(sorted(METHODS))})")
-    device_type = _device_type(args[1:])
-    defaults = list(device_flags(name, device_type))
+    device_type = device_type_of(args[1:])
+    space = _pop_option(args[1:], "--space")[0] or "rgb"
+    defaults = list(device_flags(name, device_type, space))
     if defaults and not any(a in ("-h", "--help") for a in args):
-        print(f"latlas: {device_type} defaults for {name}: {' '.join(defaults)} (any flag given overrides them)")
+        print(f"latlas: {device_type} defaults for {name} in {space} space: {' '.join(defaults)} (any flag given overrides them)")
     default = TrainConfig(method_name=name, method=method_config(name))
     config = parse_flags(TrainConfig, default=default, args=[*defaults, *args[1:]], prog=f"latlas train {name}", description=METHOD_DESCRIPTIONS.get(name))
     run_dir = task_class("scene")(config).train(_viewer_callbacks(config))

@@ -84,13 +84,14 @@ CPU_FLAGS: dict[str, tuple[str, ...]] = {
         "white",
     ),
     # nerfacc-style dynamic batch: a fixed number of samples per step instead of a fixed number of rays,
-    # 256 steps per box diagonal and a 64^3 occupancy grid; 32768 samples: twice the steps of 65536 in the same
-    # time, +5.2 dB on objects128/bunny and +1.1 dB on a synthesized aircraft at 120 s (BENCHMARKS.md)
+    # 256 steps per box diagonal and a 64^3 occupancy grid; 16384 samples: 32768 made twice the steps of 65536 in the
+    # same time, +5.2 dB on objects128/bunny and +1.1 dB on a synthesized aircraft at 120 s, and 16384 reaches 28 dB on
+    # bunny in 9 s against 13 and ends suzanne's 120 s at 39.8 dB against 39.0 (BENCHMARKS.md, session 32)
     "instant-ngp": (
         "--rays-per-batch",
         "1024",
         "--samples-per-batch",
-        "32768",
+        "16384",
         "--model.occupancy-resolution",
         "64",
         "--background",
@@ -156,6 +157,29 @@ CPU_FLAGS: dict[str, tuple[str, ...]] = {
 """`latlas train` flags per method on a CPU (measured in BENCHMARKS.md, 'fast methods on CPU')."""
 
 
-def device_flags(method: str, device_type: str) -> tuple[str, ...]:
-    """Flags that fit `method` to a device type ('cpu' or 'cuda'): CPU_FLAGS on a CPU, none on CUDA."""
-    return CPU_FLAGS.get(method, ()) if device_type == "cpu" else ()
+DECODER_CHANNEL_WEIGHTS = ("--latent.channel-weights", "decoder")
+"""The latent loss weighs each channel by how much the decoder reads it (the default autoencoder's decoder reads
+channel 0 for 90%; BENCHMARKS.md, session 31)."""
+
+LATENT_CPU_FLAGS: dict[str, tuple[str, ...]] = {
+    # 32 x 32 latents (128-pixel images, f4) need fewer samples per ray and a coarser grid than 128 x 128 pixels.
+    # instant-ngp marches 64 steps per box diagonal, not 256, on batches of 8192 samples (more, smaller steps), and
+    # weighs the latent loss by the decoder: objects128/bunny at 120 s 30.5 -> 33.2 dB decoded (0.8 under the
+    # autoencoder's own reconstruction), 28 dB in 11 s, not 24. tensorf's grids stop at 64^3: bunny 32.3 -> 33.4 at
+    # 120 s, 28 dB in 21 s, not > 30 (with the decoder's channel weights 33.7 at 120 s, but short runs get slow: no)
+    # (BENCHMARKS.md, session 32)
+    "instant-ngp": ("--model.steps-per-diagonal", "64", "--samples-per-batch", "8192", *DECODER_CHANNEL_WEIGHTS),
+    "tensorf": ("--model.final-resolution", "64"),
+    # make demo's 16 x 16 latents (64-pixel views): 24 samples per ray, not 48, and the view direction fed to the colour
+    # head (an encoder's latents of a surface change with the view): 25.8 -> 27.3 dB decoded at 120 s (session 32)
+    "tiny-nerf": ("--model.n-samples", "24", "--model.field.view-dependent"),
+}
+"""`latlas train --space latent` flags per method on a CPU, after CPU_FLAGS (the latent runs' CPU defaults)."""
+
+
+def device_flags(method: str, device_type: str, space: str = "rgb") -> tuple[str, ...]:
+    """Flags that fit `method` to a device type ('cpu' or 'cuda') and image space: on a CPU, CPU_FLAGS and in a latent
+    space LATENT_CPU_FLAGS after them; none on CUDA."""
+    if device_type != "cpu":
+        return ()
+    return CPU_FLAGS.get(method, ()) + (LATENT_CPU_FLAGS.get(method, ()) if space == "latent" else ())
