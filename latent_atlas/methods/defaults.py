@@ -171,7 +171,8 @@ LATENT_CPU_FLAGS: dict[str, tuple[str, ...]] = {
     "instant-ngp": ("--model.steps-per-diagonal", "64", "--samples-per-batch", "8192", *DECODER_CHANNEL_WEIGHTS),
     "tensorf": ("--model.final-resolution", "64"),
     # make demo's 16 x 16 latents (64-pixel views): 24 samples per ray, not 48, and the view direction fed to the colour
-    # head (an encoder's latents of a surface change with the view): 25.8 -> 27.3 dB decoded at 120 s (session 32)
+    # head (an encoder's latents of a surface change with the view): 25.8 -> 27.3 and 25.9 -> 26.7 dB decoded at 120 s
+    # in two runs (session 32)
     "tiny-nerf": ("--model.n-samples", "24", "--model.field.view-dependent"),
 }
 """`latlas train --space latent` flags per method on a CPU, after CPU_FLAGS (the latent runs' CPU defaults)."""
