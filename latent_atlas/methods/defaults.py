@@ -177,10 +177,13 @@ LATENT_CPU_FLAGS: dict[str, tuple[str, ...]] = {
 }
 """`latlas train --space latent` flags per method on a CPU, after CPU_FLAGS (the latent runs' CPU defaults)."""
 
+SPACE_CPU_FLAGS: dict[str, dict[str, tuple[str, ...]]] = {"latent": LATENT_CPU_FLAGS}
+"""Per image space (`--space`): flags per method on a CPU, after CPU_FLAGS."""
+
 
 def device_flags(method: str, device_type: str, space: str = "rgb") -> tuple[str, ...]:
     """Flags that fit `method` to a device type ('cpu' or 'cuda') and image space: on a CPU, CPU_FLAGS and in a latent
-    space LATENT_CPU_FLAGS after them; none on CUDA."""
+    space LATENT_CPU_FLAGS after them (SPACE_CPU_FLAGS); none on CUDA."""
     if device_type != "cpu":
         return ()
-    return CPU_FLAGS.get(method, ()) + (LATENT_CPU_FLAGS.get(method, ()) if space == "latent" else ())
+    return CPU_FLAGS.get(method, ()) + SPACE_CPU_FLAGS.get(space, {}).get(method, ())
