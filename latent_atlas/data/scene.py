@@ -80,6 +80,11 @@ class SceneData:
         raise KeyError(f"{self.source}: no '{name}' split (has {sorted(self.splits)})")
 
 
+def spread_indices(total: int, count: int) -> list[int]:
+    """Up to `count` of `total` indices (views, scenes), evenly spaced from the first to the last, rounded."""
+    return torch.linspace(0, total - 1, min(count, total)).round().long().tolist()
+
+
 def to_float(values: Tensor) -> Tensor:
     """uint8 pixels -> float32 in [0, 1]; fp16 / bf16 values (stored latents) -> float32; float32 passes through."""
     return values.float() / 255.0 if values.dtype == torch.uint8 else values.float()

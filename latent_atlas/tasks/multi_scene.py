@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from latent_atlas.cameras import Cameras, RayBundle, random_window, window_pixels
-from latent_atlas.data.scene import composite_on_background
+from latent_atlas.data.scene import composite_on_background, spread_indices
 from latent_atlas.data.scene_set import load_scene_set, scene_folders
 from latent_atlas.engine.checkpoints import (
     flatten_optimizer,
@@ -112,8 +112,7 @@ class MultiSceneTask(Task):
         cfg = self.config
         if cfg.channel_weights == "uniform" or not self.space.parameters("decoder"):
             return None
-        picked = torch.linspace(0, len(self.scenes) - 1, min(4, len(self.scenes))).round().long().tolist()  # evenly spaced scenes
-        values = torch.cat([self.scenes[i].split("train").rgba(slice(0, 1))[..., : self.space.channels] for i in picked])
+        values = torch.cat([self.scenes[i].split("train").rgba(slice(0, 1))[..., : self.space.channels] for i in spread_indices(len(self.scenes), 4)])
         return self.space.loss_channel_scale(values, cfg.channel_weight_floor, cfg.seed).to(self.device)
 
     def _scene_range(self) -> tuple[int, int | None, int]:

@@ -13,7 +13,7 @@ from latent_atlas.backends import set_backend
 from latent_atlas.cameras import Cameras, random_window
 from latent_atlas.data.loading import load_scene
 from latent_atlas.data.pixel_sampler import RAY_SAMPLERS, PixelBatch, PixelSampler
-from latent_atlas.data.scene import SceneData, composite_on_background
+from latent_atlas.data.scene import SceneData, composite_on_background, spread_indices
 from latent_atlas.engine.checkpoints import flatten_optimizer, restore_optimizer, tensors_under
 from latent_atlas.engine.device import resolve_device
 from latent_atlas.engine.precision import autocast, decoder_autocast_dtype, grad_scaler, resolve_precision
@@ -192,8 +192,7 @@ class SceneTask(Task):
         latent = self.config.latent
         if latent.channel_weights == "uniform" or not self.space.parameters("decoder"):
             return None
-        views = torch.linspace(0, len(self.train_split) - 1, min(4, len(self.train_split))).round().long()  # evenly spaced
-        values = self.train_split.rgba(views)[..., : self.space.channels]
+        values = self.train_split.rgba(torch.tensor(spread_indices(len(self.train_split), 4)))[..., : self.space.channels]
         return self.space.loss_channel_scale(values, latent.channel_weight_floor, self.config.seed).to(self.device)
 
     # ---- the decoded phase (spaces with a decoder: latent-nerfstudio's schedule) ---------------------
