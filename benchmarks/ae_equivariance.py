@@ -26,10 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import machine_line  # noqa: E402
 
-from latent_atlas.data.loading import load_scene  # noqa: E402
 from latent_atlas.data.scene import composite_on_background  # noqa: E402
 from latent_atlas.data.synth.correspondence import ViewPairs, scene_view_pairs  # noqa: E402
-from latent_atlas.evaluation.metrics import psnr  # noqa: E402
+from latent_atlas.evaluation.ae_ceiling import reconstruction_psnr, views_on_white  # noqa: E402
 from latent_atlas.spaces.ae_loading import load_autoencoder  # noqa: E402
 from latent_atlas.spaces.equivariance import shift_equivariance, view_consistency  # noqa: E402
 from latent_atlas.spaces.presets import BUILTIN_AE  # noqa: E402
@@ -37,14 +36,6 @@ from latent_atlas.spaces.presets import BUILTIN_AE  # noqa: E402
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "objects128"
 HALF_SHIFTS = ((4, 0), (0, 4), (4, 4))
 """Shifts in pixels of an f8 autoencoder: half a latent pixel across, down and diagonally."""
-
-
-@torch.no_grad()
-def reconstruction_psnr(model, images: torch.Tensor) -> float:
-    """Mean PSNR (dB) of decode(encode(images)) against images [B, 3, H, W] in [-1, 1], 8 at a time."""
-    recon = torch.cat([model.decode(model.encode(chunk)[0]) for chunk in images.split(8)])
-    scores = [psnr(((r + 1) / 2).clamp(0, 1).permute(1, 2, 0), ((x + 1) / 2).permute(1, 2, 0)) for r, x in zip(recon, images)]
-    return sum(scores) / len(scores)
 
 
 @torch.no_grad()
@@ -75,15 +66,6 @@ def view_consistency_error(spec: str, scenes: list[Path]) -> float:
     return math.sqrt(view_consistency(latents[pairs.target], latents[pairs.source], pairs.grid, pairs.mask).item())
 
 
-def held_out_views(folders: list[Path], views: int) -> torch.Tensor:
-    """The first `views` test views of each scene folder on white, as images [B, 3, H, W] in [-1, 1]."""
-    batches = []
-    for folder in folders:
-        rgba = load_scene(folder).splits["test"].rgba(slice(0, views))
-        batches.append((composite_on_background(rgba, torch.ones(3)) * 2 - 1).permute(0, 3, 1, 2))
-    return torch.cat(batches)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ae", nargs="+", default=[BUILTIN_AE.removesuffix("-igae"), BUILTIN_AE])
@@ -91,7 +73,7 @@ def main() -> None:
     parser.add_argument("--views", type=int, default=16, help="test views per scene")
     parser.add_argument("--view-data", type=Path, nargs="*", default=[], help="synthesized scene folders for the view-consistency column")
     args = parser.parse_args()
-    images = held_out_views(args.data, args.views)
+    images = views_on_white(args.data, args.views)
     print(machine_line())
     print(f"# {images.shape[0]} test views of {', '.join(p.name for p in args.data)}; shifts of half a latent pixel {HALF_SHIFTS}")
     if args.view_data:

@@ -123,26 +123,10 @@ def train_igae(workdir: Path, data: Path, plain: Path, args: argparse.Namespace,
 
 def reconstruction_psnr(ae: str, folder: Path) -> dict[str, float]:
     """Mean reconstruction PSNR (dB) of the autoencoder on the test views of each scene under `folder`."""
-    import torch
+    from latent_atlas.data.loading import find_scene_folders
+    from latent_atlas.evaluation.ae_ceiling import autoencoder_ceiling
 
-    from latent_atlas.data.loading import find_scene_folders, load_scene
-    from latent_atlas.data.scene import composite_on_background
-    from latent_atlas.evaluation.metrics import psnr
-    from latent_atlas.spaces.ae_loading import load_autoencoder
-
-    model = load_autoencoder(ae)
-    scores = {}
-    for scene_dir in find_scene_folders(folder):
-        rgba = load_scene(scene_dir).splits["test"].images.float() / 255.0
-        rgb = composite_on_background(rgba, torch.ones(3))
-        values = []
-        with torch.no_grad():
-            for chunk in rgb.split(8):
-                x = chunk.permute(0, 3, 1, 2) * 2 - 1
-                recon = ((model.decode(model.encode(x)[0]) + 1) / 2).clamp(0, 1).permute(0, 2, 3, 1)
-                values += [psnr(r, t) for r, t in zip(recon, chunk)]
-        scores[scene_dir.name] = round(sum(values) / len(values), 2)
-    return scores
+    return {scene_dir.name: round(autoencoder_ceiling(ae, scene_dir), 2) for scene_dir in find_scene_folders(folder)}
 
 
 def install(name: str, run: Path, card: str, data: Path) -> Path:
@@ -289,9 +273,11 @@ def main() -> None:
         times_path.write_text(json.dumps(times, indent=2))
     results = {"times_s": times, **{f"{kind}_run": str(run) for kind, run in runs.items()}}
     if OBJECTS128.is_dir():
-        from ae_equivariance import held_out_views, measure
+        from ae_equivariance import measure
 
-        views = held_out_views([OBJECTS128 / "bunny", OBJECTS128 / "suzanne"], 16)
+        from latent_atlas.evaluation.ae_ceiling import views_on_white
+
+        views = views_on_white([OBJECTS128 / "bunny", OBJECTS128 / "suzanne"], 16)
         for kind, run in runs.items():
             results[f"objects128_psnr_{kind}"] = reconstruction_psnr(str(run), OBJECTS128)
             results[f"equivariance_{kind}"] = measure(str(run), views)

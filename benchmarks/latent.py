@@ -28,20 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_line  # noqa: E402
 from train_budget import print_table, run_method  # noqa: E402
 
+from latent_atlas.evaluation.ae_ceiling import autoencoder_ceiling  # noqa: E402
 from latent_atlas.methods.defaults import device_flags  # noqa: E402
 from latent_atlas.spaces.presets import BUILTIN_AE  # noqa: E402
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-
-
-def autoencoder_ceiling(ae: str, data: Path, views: int) -> float:
-    """Reconstruction PSNR (dB) of the autoencoder `ae` as given (not a run's fine-tuned decoder) on the first
-    `views` test views of `data`, composited on white: the decoded PSNR a perfect latent field would reach."""
-    from ae_equivariance import held_out_views, reconstruction_psnr
-
-    from latent_atlas.spaces.ae_loading import load_autoencoder
-
-    return reconstruction_psnr(load_autoencoder(ae).float().eval(), held_out_views([data], views))
 
 
 def time_to_reach(rows: list[dict], target: float) -> float | None:

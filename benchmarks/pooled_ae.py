@@ -23,13 +23,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ae_equivariance import DATASETS, held_out_views, measure  # noqa: E402
+from ae_equivariance import DATASETS, measure  # noqa: E402
 from builtin_ae import make_data  # noqa: E402
-from latent import autoencoder_ceiling  # noqa: E402
 from latent_consistency import relative_errors  # noqa: E402
 from machine import machine_line  # noqa: E402
 from train_budget import run_method  # noqa: E402
 
+from latent_atlas.evaluation.ae_ceiling import autoencoder_ceiling, views_on_white  # noqa: E402
 from latent_atlas.evaluation.loading import load_trained_run  # noqa: E402
 from latent_atlas.methods.base import OptimizerConfig  # noqa: E402
 from latent_atlas.methods.defaults import device_flags  # noqa: E402
@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/pooled_ae"))
     args = parser.parse_args()
     data = make_data(args.workdir, {})["recon"]
-    views = held_out_views([DATASETS / "bunny", DATASETS / "suzanne"], 16)
+    views = views_on_white([DATASETS / "bunny", DATASETS / "suzanne"], 16)
     lines = []
     for name in args.variants:
         start, trained = train_variant(name, data, args.steps, args.output_dir, args.logvar_init)

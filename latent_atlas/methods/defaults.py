@@ -112,7 +112,19 @@ CPU_FLAGS: dict[str, tuple[str, ...]] = {
         *KPLANES_FAST_START,
         *ERROR_MAP_SAMPLING,
     ),
-    "triplane": ("--background", "white"),
+    # 1024 rays of 32 + 32 samples drawn from the error map, not 4096 of 48 + 48: 7x the steps in the same time;
+    # objects128/bunny at 120 s 25.9 -> 35.2 dB (BENCHMARKS.md, session 33)
+    "triplane": (
+        "--rays-per-batch",
+        "1024",
+        "--model.n-samples",
+        "32",
+        "--model.n-importance",
+        "32",
+        *ERROR_MAP_SAMPLING,
+        "--background",
+        "white",
+    ),
     # D-NeRF and NeRF-AE at tiny-nerf's size and learning rate (D-NeRF: + a 4x64 deformation MLP)
     "dnerf": (
         *TINY_NERF_SIZE,
@@ -170,6 +182,9 @@ LATENT_CPU_FLAGS: dict[str, tuple[str, ...]] = {
     # (BENCHMARKS.md, session 32)
     "instant-ngp": ("--model.steps-per-diagonal", "64", "--samples-per-batch", "8192", *DECODER_CHANNEL_WEIGHTS),
     "tensorf": ("--model.final-resolution", "64"),
+    # 16 + 16 samples per ray (RGB: 32 + 32) and the decoder's channel weights: objects128/bunny at 120 s 30.5 dB
+    # decoded with 24 + 24, 31.1 with the weights, 31.9 with 16 + 16 (BENCHMARKS.md, session 33)
+    "triplane": ("--model.n-samples", "16", "--model.n-importance", "16", *DECODER_CHANNEL_WEIGHTS),
     # make demo's 16 x 16 latents (64-pixel views): 24 samples per ray, not 48, and the view direction fed to the colour
     # head (an encoder's latents of a surface change with the view): 25.8 -> 27.3 and 25.9 -> 26.7 dB decoded at 120 s
     # in two runs (session 32)
