@@ -281,3 +281,22 @@ def test_decoder_channel_weights_scale_the_latent_loss(tiny_scene, tmp_path, tin
     trainer.train_step()
     expected = torch.mean((2.0 * target[..., :1]) ** 2) / 4  # four channels in the mean, three weighted 0
     assert float(sum(captured["losses"].values()).detach()) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_collapse_guard_judges_the_decoded_view_in_the_decoded_phase(tiny_scene, tmp_path, tiny_ae):
+    """In the decoded phase loss_d leads and the latents drift from the encoder's (with channel weights, the unread
+    channels go): the guard's fit is the decoded view's error against its best constant colour, not the latent fit
+    (which had 'collapsed' healthy latent triplane runs, session 33)."""
+    from latent_atlas.data.scene import composite_on_background
+
+    cfg = _latent_config(tiny_scene, tmp_path, tiny_ae, "triplane")
+    cfg.latent.decoder_start, cfg.latent.loss_d_weight = 0.0, 3.0  # decoded from the first step
+    trainer = SceneTask(cfg)
+    scalars = trainer.train_step()
+    assert math.isclose(scalars["fit_mse"], scalars["loss_decoded"] / 3.0, rel_tol=1e-5)
+    views = composite_on_background(trainer.rgb_scene.split("train").rgba(slice(None)), trainer.rgb_background)
+    constant_errors = ((views - views.mean(dim=(1, 2), keepdim=True)) ** 2).mean(dim=(1, 2, 3))
+    assert torch.isclose(constant_errors, torch.tensor(scalars["baseline_mse"]), rtol=1e-4).any()
+    latent_only = SceneTask(_latent_config(tiny_scene, tmp_path / "latent", tiny_ae, "triplane"))  # decoded phase at 0.5
+    scalars = latent_only.train_step()
+    assert "loss_decoded" not in scalars and scalars["fit_mse"] != scalars["baseline_mse"]
