@@ -183,7 +183,7 @@ LATENT_CPU_FLAGS: dict[str, tuple[str, ...]] = {
     "instant-ngp": ("--model.steps-per-diagonal", "64", "--samples-per-batch", "8192", *DECODER_CHANNEL_WEIGHTS),
     "tensorf": ("--model.final-resolution", "64"),
     # 16 + 16 samples per ray (RGB: 32 + 32) and the decoder's channel weights: objects128/bunny at 120 s 30.5 dB
-    # decoded with 24 + 24, 31.1 with the weights, 31.9 with 16 + 16; with both 31.3-31.8 in three runs (2.2-2.6 under
+    # decoded with 24 + 24, 31.1 with the weights, 31.9 with 16 + 16; with both 30.9-31.8 in four runs (2.2-3.0 under
     # the autoencoder; 0.55 under at 300 s), suzanne 32.0 (1.0 under) (BENCHMARKS.md, session 33)
     "triplane": ("--model.n-samples", "16", "--model.n-importance", "16", *DECODER_CHANNEL_WEIGHTS),
     # make demo's 16 x 16 latents (64-pixel views): 24 samples per ray, not 48, and the view direction fed to the colour
