@@ -42,21 +42,20 @@ def test_help_lists_methods_and_documents_flags(capsys):
     assert "--max-steps" in out and "--data-format" in out and "Stratified samples per ray" in out
 
 
-def test_train_resume_eval_render_through_cli(micro_scene, tmp_path):
+def test_train_resume_eval_render_through_cli(micro_scene, tmp_path, capsys):
+    """The commands in one process (`main(argv)`): the exit-code tests above run `latlas` as a child process."""
     common = ["--output-dir", str(tmp_path), "--rays-per-batch", "64", "--no-progress"]
-    proc = _run("train", "tiny-nerf", "--data", str(micro_scene), "--max-steps", "6", *common)
-    assert proc.returncode == 0, proc.stderr
-    run_dir = proc.stdout.strip().splitlines()[-1].split("run folder: ")[1]
-    proc = _run("train", "--resume", run_dir, "--max-steps", "9")
-    assert proc.returncode == 0, proc.stderr
+    assert main(["train", "tiny-nerf", "--data", str(micro_scene), "--max-steps", "6", *common]) == 0
+    run_dir = capsys.readouterr().out.strip().splitlines()[-1].split("run folder: ")[1]
+    assert main(["train", "--resume", run_dir, "--max-steps", "9"]) == 0
     config = json.loads((tmp_path / "scene_000" / "tiny-nerf").joinpath(run_dir.split("/")[-1], "config.json").read_text())
     assert config["method"]["max_steps"] == 9 and config["method"]["rays_per_batch"] == 64
-    proc = _run("eval", "--run", run_dir)
-    assert proc.returncode == 0, proc.stderr
+    assert main(["eval", "--run", run_dir]) == 0
     metrics = json.loads(open(f"{run_dir}/eval/metrics.json").read())
     assert metrics["step"] == 9
-    proc = _run("render", "--run", run_dir, "--frames", "2", "--format", "gif")
-    assert proc.returncode == 0 and proc.stdout.strip().endswith("orbit.gif")
+    capsys.readouterr()
+    assert main(["render", "--run", run_dir, "--frames", "2", "--format", "gif"]) == 0
+    assert capsys.readouterr().out.strip().endswith("orbit.gif")
 
 
 def test_data_synth_cli(tmp_path):

@@ -112,6 +112,7 @@ def _upsampled(cfg):
 
     cfg.upsampling = NeuralUpsamplingConfig(factor=2, features=8)
     cfg.method.sampler, cfg.method.patch_size, cfg.method.rays_per_batch, cfg.background = "patches", 8, 1024, "white"
+    cfg.method.model.n_samples = 48  # the registry's: with the tests' 24 this case cleared its bound by 0.16 dB (0.42 at 48)
 
 
 def _learned_background(cfg):
