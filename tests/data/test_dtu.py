@@ -71,6 +71,6 @@ def test_damaged_dtu_files_are_one_line_errors(dtu_scene, tmp_path):
 
 
 def test_tiny_nerf_learns_a_dtu_scene(dtu_scene, tmp_path):
-    task = SceneTask(tiny_config(dtu_scene / "dtu", tmp_path, steps=400, rays_per_batch=512, background="white"))
+    task = SceneTask(tiny_config(dtu_scene / "dtu", tmp_path, steps=250, rays_per_batch=512, background="white"))
     task.train()
-    assert task.evaluate()["eval_psnr"] > 20.0  # 22.3 here; its Blender twin 25.4 (binary masks, other held-out views)
+    assert task.evaluate()["eval_psnr"] > 19.0  # 21.2 here (22.4 in 400 steps); a constant white image ~11 dB

@@ -132,7 +132,7 @@ def _small_dynamic_kplanes(cfg):
 
 LATENT_CASES = {  # name: (method, steps, how the config changes, dynamic scene)
     "tiny-nerf": ("tiny-nerf", 300, lambda cfg: None, False),
-    "tensorf": ("tensorf", 150, lambda cfg: setattr(cfg.method.model, "final_resolution", 48) or setattr(cfg.method.model, "initial_resolution", 16), False),
+    "tensorf": ("tensorf", 100, lambda cfg: setattr(cfg.method.model, "final_resolution", 48) or setattr(cfg.method.model, "initial_resolution", 16), False),
     "volsdf": ("volsdf", 250, _small_sdf, False),
     "nerf-ae": ("nerf-ae", 200, _small_nerf, False),
     "neural-upsampling": ("tiny-nerf", 200, _upsampled, False),
