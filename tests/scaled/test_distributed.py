@@ -46,7 +46,7 @@ def _spawn_two(worker, args_for) -> int:
 SCENE_OPTIMIZERS = ("adam", "row-adam", "lazy-adam")
 
 
-def _worker(rank: int, world_size: int, port: int, data, out, result_prefix, more_ports) -> None:
+def _worker(rank: int, world_size: int, port: int, data, out, more_ports) -> None:
     """One rank: a two-process run per scene optimiser, one after another in this process (one spawn, not three)."""
     torch.set_num_threads(1)
     for scene_optimizer, run_port in zip(SCENE_OPTIMIZERS, (port, *more_ports)):
@@ -54,7 +54,7 @@ def _worker(rank: int, world_size: int, port: int, data, out, result_prefix, mor
         trainer = MultiSceneTrainer(_config(data, out / scene_optimizer, scene_optimizer))
         trainer.train()
         if rank == 0:
-            torch.save({k: v.detach().clone() for k, v in trainer.field.state_dict().items()}, f"{result_prefix}-{scene_optimizer}.pt")
+            torch.save({k: v.detach().clone() for k, v in trainer.field.state_dict().items()}, out / f"{scene_optimizer}.pt")
         torch.distributed.destroy_process_group()
 
 
@@ -64,11 +64,11 @@ def test_two_gloo_processes_match_one(tmp_path):
 
     data = tmp_path / "cars"
     synthesize(SynthConfig(output=data, family="cars", num_scenes=4, resolution=16, num_train=4, num_val=1, num_test=1, seed=2, supersample=1))
-    attempt = _spawn_two(_worker, lambda attempt: (data, tmp_path / f"two-{attempt}", tmp_path / f"two-{attempt}", (_free_port(), _free_port())))
+    attempt = _spawn_two(_worker, lambda attempt: (data, tmp_path / f"two-{attempt}", (_free_port(), _free_port())))
     for scene_optimizer in SCENE_OPTIMIZERS:
         single = MultiSceneTrainer(_config(data, tmp_path / "one" / scene_optimizer, scene_optimizer))
         single.train()
-        two = torch.load(tmp_path / f"two-{attempt}-{scene_optimizer}.pt")
+        two = torch.load(tmp_path / f"two-{attempt}" / f"{scene_optimizer}.pt")
         for key, value in single.field.state_dict().items():
             torch.testing.assert_close(two[key], value, atol=1e-4, rtol=1e-3, msg=f"{scene_optimizer}: {key}")
         runs = list((tmp_path / f"two-{attempt}" / scene_optimizer / "dist" / "triplanes").iterdir())
