@@ -105,7 +105,8 @@ class ImageSpace:
 
     # ---- trainable parts and their state (an autoencoder, when the space has one) ------------------
     def parameters(self, part: str = "all") -> dict[str, nn.Parameter]:
-        """Trainable parameters of the space's codec by state-dict name: part all, encoder or decoder (RGB: none)."""
+        """Trainable parameters of the space's codec by state-dict name: part all, encoder, decoder or decoder-head
+        (RGB: none)."""
         return {}
 
     def state_tensors(self) -> dict[str, Tensor]:
@@ -200,10 +201,12 @@ class LatentSpace(ImageSpace):
             outputs.append(normalize_latent(mean).permute(0, 2, 3, 1).cpu())
         return torch.cat(outputs)
 
-    def decode(self, values: Tensor) -> Tensor:
-        """Normalised latents [B, h, w, C] -> RGB [B, h*f, w*f, 3] in [0, 1] (differentiable)."""
+    def decode(self, values: Tensor, trunk_gradients: bool = True) -> Tensor:
+        """Normalised latents [B, h, w, C] -> RGB [B, h*f, w*f, 3] in [0, 1] (differentiable; trunk_gradients False:
+        only the decoder's head, see parameters("decoder-head"))."""
         z = denormalize_latent(values.to(self.device)).permute(0, 3, 1, 2)
-        return ((self.autoencoder.decode(z) + 1.0) * 0.5).clamp(0.0, 1.0).permute(0, 2, 3, 1)
+        decoded = self.autoencoder.decode(z) if trunk_gradients else self.autoencoder.decode(z, trunk_gradients=False)
+        return ((decoded + 1.0) * 0.5).clamp(0.0, 1.0).permute(0, 2, 3, 1)
 
     def background_value(self, color: Tensor) -> Tensor:
         """Latent [C] of a constant image of `color` [3]: the centre latent pixel of a 4f x 4f image."""
@@ -254,6 +257,10 @@ class LatentSpace(ImageSpace):
 
     def parameters(self, part: str = "all") -> dict[str, nn.Parameter]:
         ae = self.autoencoder
+        if part == "decoder-head":  # the built-in architecture's last up block and output layers
+            if not isinstance(ae, AutoencoderKL):
+                raise ValueError("only the built-in autoencoder architecture has a decoder head to train alone")
+            return ae.decoder_head_parameters()
         return {"all": dict(ae.named_parameters()), "encoder": ae.encoder_parameters(), "decoder": ae.decoder_parameters()}[part]
 
     def state_tensors(self) -> dict[str, Tensor]:

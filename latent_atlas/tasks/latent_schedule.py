@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 from latent_atlas.engine.precision import DecoderPrecision
 from latent_atlas.losses.pixel import ChannelWeighting
+
+DecoderPart = Literal["all", "head"]
 
 
 @dataclass
@@ -25,6 +27,13 @@ class LatentTrainingConfig:
     whole view; a crop of half the side costs a quarter of the view's rendering and decoding)."""
     finetune_decoder: bool = True
     """Train the decoder during the decoded phase (the encoder is never trained)."""
+    decoder_part: DecoderPart = "all"
+    """Which decoder parameters the decoded phase trains: all, or head: its last up block and output layers (the
+    built-in architecture's, not a diffusers autoencoder's)."""
+    decoded_field_gradient: bool = True
+    """loss_d trains the field too. Off: the field learns from the latent loss alone and the decoded views train only
+    the decoder (rendered without autograd; with decoder_part head its trunk also runs without it: a decoded step
+    ~2.5x cheaper)."""
     decoder_lr: float = 1e-4
     """Adam learning rate of the decoder at the start of the decoded phase."""
     decoder_lr_final: float = 1e-5

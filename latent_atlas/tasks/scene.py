@@ -134,6 +134,12 @@ class SceneTask(Task):
         self.model.configure_for_space(self.space.background_value(torch.zeros(3)).to(self.device), self.space.colour_values)
         latent = config.latent
         tunes_decoder = bool(self.space.parameters("decoder")) and latent.finetune_decoder and latent.loss_d_weight > 0 and latent.decoder_start < 1
+        self.tuned_decoder_part = "decoder-head" if latent.decoder_part == "head" else "decoder"  # what the decoded phase trains
+        if tunes_decoder:
+            try:
+                self.space.parameters(self.tuned_decoder_part)
+            except ValueError as exc:
+                raise ConfigError(f"--latent.decoder-part {latent.decoder_part}: {exc}") from None
         self.held_out_views = held_out_views(len(self.train_split), latent.held_out_share if tunes_decoder else 0.0)  # for the decoder only
         held = set(self.held_out_views)
         self.fitted_views = [i for i in range(len(self.train_split)) if i not in held]
@@ -203,10 +209,10 @@ class SceneTask(Task):
         return latent.loss_d_weight > 0 and progress >= latent.decoder_start and bool(self.space.parameters("decoder"))
 
     def _start_decoder_finetuning(self) -> None:
-        """Unfreezes the decoder and gives it an Adam optimiser (once)."""
+        """Unfreezes the decoder (or its head: --latent.decoder-part) and gives it an Adam optimiser (once)."""
         if AE_DECODER in self.optimizers or not self.config.latent.finetune_decoder:
             return
-        params = list(self.space.parameters("decoder").values())
+        params = list(self.space.parameters(self.tuned_decoder_part).values())
         for p in params:
             p.requires_grad_(True)
         self.optimizers[AE_DECODER] = torch.optim.Adam(params, lr=self.config.latent.decoder_lr)
@@ -222,19 +228,21 @@ class SceneTask(Task):
         (--latent.decoded-crop) (latent-nerfstudio's loss_d); held_out: one of the views the field never fits, its
         render detached (the loss trains the decoder only). Sets decoded_baseline: the same error of the view's best
         constant colour (for the collapse guard)."""
-        generator = self.sampler.generator
+        latent, generator = self.config.latent, self.sampler.generator
         views = self.held_out_views if held_out else self.fitted_views
         index = views[int(torch.randint(len(views), (1,), generator=generator))]
         metadata = {k: v[index] for k, v in self.train_split.metadata.items()}
         h, w = self.train_split.height, self.train_split.width
-        crop = self.config.latent.decoded_crop
+        crop = latent.decoded_crop
         window = random_window(generator, w, h, crop) if 0 < crop < max(h, w) else None
-        with torch.set_grad_enabled(not held_out):
+        field_learns = latent.decoded_field_gradient and not held_out
+        with torch.set_grad_enabled(field_learns):
             render = render_full_view(
                 self.model, self.train_cameras, index, self.background_value, self.box_min, self.box_max, self.config.method.eval_chunk, True, metadata, window
             )["color"]
+        trunk_gradients = field_learns or self.tuned_decoder_part == "decoder"  # else only the head needs autograd
         with autocast(self.device, self.decoder_dtype):
-            decoded = self.space.decode(render[None])[0].float()
+            decoded = self.space.decode(render[None], trunk_gradients)[0].float()
         target = composite_on_background(self.rgb_scene.split("train").rgba(index), self.rgb_background).to(decoded.device)
         if window is not None:  # a latent pixel covers f x f image pixels
             x0, y0, cw, ch = window

@@ -352,3 +352,21 @@ def test_isotropic_pooled_latents_turn_with_the_image():
     assert windows.shape[0] == 4  # two scales, a Gaussian and a ring each
     torch.testing.assert_close(windows, torch.rot90(windows, 1, dims=(1, 2)))
     assert abs(windows[1].sum()) < 0.05 * windows[0].sum()  # the ring window is about zero-mean
+
+
+@pytest.mark.parametrize("name", ["tiny", "latlas-f4c16-pooled"])
+def test_decoding_through_the_head_alone_is_the_same_image_and_trains_only_the_head(name):
+    """decode(z, trunk_gradients=False): the same image as decode(z); its gradients reach the decoder head's
+    parameters (the last up block, output norm and conv, patch path) and nothing before the head."""
+    model = _model(preset_config(name))
+    head = model.decoder_head_parameters()
+    last = len(model.decoder.up_blocks) - 1
+    assert head and all(k.startswith((f"decoder.up_blocks.{last}.", "decoder.conv_norm_out.", "decoder.conv_out.", "decoder.patch_skip.")) for k in head)
+    assert {"decoder.conv_out.weight", f"decoder.up_blocks.{last}.resnets.0.conv1.weight"} <= set(head)
+    z = torch.randn(1, 4, 4, model.latent_channels).permute(0, 3, 1, 2)  # channels last, as renders are
+    full = model.decode(z)
+    through_head = model.decode(z, trunk_gradients=False)
+    torch.testing.assert_close(through_head, full)
+    through_head.square().mean().backward()
+    for name_, p in model.named_parameters():
+        assert (p.grad is not None and float(p.grad.abs().sum()) > 0) == (name_ in head), name_

@@ -142,6 +142,17 @@ def test_a_latent_scene_trains_and_evaluates_in_a_tiny_autoencoders_space(tmp_pa
     assert 0.0 < results["metrics_ae"]["psnr"] < 60.0 and 0.0 < results["metrics_d"]["psnr"] < 60.0
 
 
+def test_a_diffusers_decoder_has_no_head_to_train_alone(tmp_path, tiny_scene, capsys):
+    """--latent.decoder-part head names the built-in architecture: a one-line error, exit 2, with a diffusers one."""
+    from latent_atlas.cli.main import main
+
+    _tiny().save_pretrained(str(tmp_path / "taesd"))
+    args = ["train", "triplane", "--data", str(tiny_scene), "--space", "latent", "--ae", str(tmp_path / "taesd"), "--max-steps", "2"]
+    assert main([*args, "--latent.decoder-part", "head", "--output-dir", str(tmp_path / "runs"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == "latlas: error: --latent.decoder-part head: only the built-in autoencoder architecture has a decoder head to train alone"
+
+
 def test_missing_diffusers_is_a_config_error(monkeypatch, tmp_path):
     import sys
 

@@ -175,7 +175,7 @@ def test_decoded_crop_decodes_a_square_of_a_training_view(tiny_scene, tmp_path, 
     state = generator.get_state()
     decoded = []
     decode = trainer.space.decode
-    trainer.space.decode = lambda values: decoded.append(values.shape) or decode(values)
+    trainer.space.decode = lambda values, *args: decoded.append(values.shape) or decode(values, *args)
     with torch.no_grad():
         loss = trainer.decoded_loss()
     assert decoded == [torch.Size([1, 2, 2, 4])]
@@ -259,6 +259,27 @@ def test_held_out_views_are_never_fitted_and_train_the_decoder_only(tiny_scene, 
     trainer.decoded_loss = lambda held_out=False: seen.append(held_out) or decoded_loss(held_out)
     trainer.train()
     assert seen == [False, True]  # steps 2 and 3 of 4 (decoded phase from half the run)
+
+
+def test_decoder_head_learns_alone_from_decoded_views_the_field_never_learns_from(tiny_scene, tmp_path, tiny_ae):
+    """--latent.decoder-part head --latent.no-decoded-field-gradient: loss_d's gradients reach the decoder's head and
+    neither its trunk nor the field; a run's decoded phase changes the head's weights and leaves the trunk's."""
+    cfg = _latent_config(tiny_scene, tmp_path, tiny_ae, "triplane")
+    cfg.latent = dataclasses.replace(cfg.latent, decoder_part="head", decoded_field_gradient=False)
+    trainer = SceneTask(cfg)
+    head = set(trainer.space.parameters("decoder-head"))
+    decoder = trainer.space.parameters("decoder")
+    assert head and head < set(decoder)
+    before = {k: p.detach().clone() for k, p in decoder.items()}
+    trainer._start_decoder_finetuning()
+    trainer.decoded_loss().backward()
+    assert all(p.grad is None for p in trainer.model.parameters())
+    assert {k for k, p in decoder.items() if p.grad is not None and float(p.grad.abs().sum()) > 0} == head
+    for p in decoder.values():
+        p.grad = None
+    trainer.train()
+    changed = {k for k, p in decoder.items() if not torch.equal(p.detach(), before[k])}
+    assert changed == head
 
 
 def test_decoder_channel_weights_scale_the_latent_loss(tiny_scene, tmp_path, tiny_ae):
