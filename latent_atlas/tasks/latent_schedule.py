@@ -29,7 +29,8 @@ class LatentTrainingConfig:
     """Train the decoder during the decoded phase (the encoder is never trained)."""
     decoder_part: DecoderPart = "all"
     """Which decoder parameters the decoded phase trains: all, or head: its last up block and output layers (the
-    built-in architecture's, not a diffusers autoencoder's)."""
+    built-in architecture's, not a diffusers autoencoder's). head makes 1.5x the decoded steps on a CPU: ahead at 60 s,
+    level or behind at 120 s on objects128 (BENCHMARKS.md, session 36)."""
     decoded_field_gradient: bool = True
     """loss_d trains the field too. Off: the field learns from the latent loss alone and the decoded views train only
     the decoder (rendered without autograd; with decoder_part head its trunk also runs without it: a decoded step
