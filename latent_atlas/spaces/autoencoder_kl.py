@@ -423,7 +423,8 @@ class AutoencoderKL(nn.Module):
 
     def decode(self, z: Tensor, trunk_gradients: bool = True) -> Tensor:
         """Images [B, 3, h*f, w*f] (about [-1, 1]) from raw latents z [B, C, h, w]; trunk_gradients False runs all but
-        the decoder's head without autograd (nothing upstream of the head learns from the result: 2.5x cheaper)."""
+        the decoder's head without autograd (nothing upstream of the head learns from the result: a training step
+        through it costs half of one through the whole decoder, benchmarks/decoder_step.py)."""
         with torch.set_grad_enabled(trunk_gradients and torch.is_grad_enabled()):
             if self.post_quant_conv is not None:
                 z = self.post_quant_conv(z)

@@ -135,6 +135,8 @@ class SceneTask(Task):
         latent = config.latent
         tunes_decoder = bool(self.space.parameters("decoder")) and latent.finetune_decoder and latent.loss_d_weight > 0 and latent.decoder_start < 1
         self.tuned_decoder_part = "decoder-head" if latent.decoder_part == "head" else "decoder"  # what the decoded phase trains
+        if latent.loss_d_weight > 0 and not latent.finetune_decoder and not latent.decoded_field_gradient:
+            raise ConfigError("--latent.no-finetune-decoder with --latent.no-decoded-field-gradient: the decoded loss would train nothing")
         if tunes_decoder:
             try:
                 self.space.parameters(self.tuned_decoder_part)

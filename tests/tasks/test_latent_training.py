@@ -282,6 +282,13 @@ def test_decoder_head_learns_alone_from_decoded_views_the_field_never_learns_fro
     assert changed == head
 
 
+def test_a_decoded_loss_that_trains_nothing_is_refused(tiny_scene, tmp_path, tiny_ae):
+    cfg = _latent_config(tiny_scene, tmp_path, tiny_ae, "triplane")
+    cfg.latent = dataclasses.replace(cfg.latent, finetune_decoder=False, decoded_field_gradient=False)
+    with pytest.raises(ConfigError, match="the decoded loss would train nothing"):
+        SceneTask(cfg)
+
+
 def test_decoder_channel_weights_scale_the_latent_loss(tiny_scene, tmp_path, tiny_ae):
     """--latent.channel-weights decoder: the latent loss weighs channel c by the decoder's sensitivity to it (the
     space's measure on four training views, floored, mean 1); the logged loss is that weighted mean square."""
