@@ -13,6 +13,7 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -33,33 +34,36 @@ CASES = {
 """Case name -> (trained part, the latents need a gradient, the trunk runs with autograd)."""
 
 
+def median_ms(fn: Callable[[], object], warmup: int, repeats: int) -> float:
+    """Median milliseconds of fn() over `repeats` calls after `warmup` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(1000 * (time.perf_counter() - start))
+    return statistics.median(times)
+
+
 def step_ms(model: AutoencoderKL, z: torch.Tensor, target: torch.Tensor, part: str, latent_grad: bool, trunk_grad: bool, warmup: int, repeats: int) -> float:
     """Median milliseconds of one forward + backward of the decoded loss, only `part`'s parameters trained."""
     trained = set(model.decoder_head_parameters() if part == "head" else model.decoder_parameters())
     for name, p in model.named_parameters():
         p.requires_grad_(name in trained)
-    times = []
-    for i in range(warmup + repeats):
-        for p in model.parameters():
-            p.grad = None
-        start = time.perf_counter()
+
+    def step() -> None:
+        model.zero_grad(set_to_none=True)
         decoded = model.decode(z.detach().requires_grad_(latent_grad), trunk_gradients=trunk_grad)
         torch.mean((decoded - target) ** 2).backward()
-        if i >= warmup:
-            times.append(1000 * (time.perf_counter() - start))
-    return statistics.median(times)
+
+    return median_ms(step, warmup, repeats)
 
 
 def forward_ms(model: AutoencoderKL, z: torch.Tensor, warmup: int, repeats: int) -> float:
     """Median milliseconds of decoding alone, without autograd."""
-    times = []
     with torch.no_grad():
-        for i in range(warmup + repeats):
-            start = time.perf_counter()
-            model.decode(z)
-            if i >= warmup:
-                times.append(1000 * (time.perf_counter() - start))
-    return statistics.median(times)
+        return median_ms(lambda: model.decode(z), warmup, repeats)
 
 
 def main() -> None:
