@@ -440,6 +440,27 @@ class AutoencoderKL(nn.Module):
         return self.decode(z), mean, logvar
 
 
+def encoder_settings(cfg: AutoencoderKLConfig) -> tuple:
+    """The configuration fields that decide what the encoder computes besides its weights (two models whose
+    settings and encoder tensors agree encode alike)."""
+    pooled = (cfg.pool_sigma, cfg.pool_width, cfg.pool_order, cfg.pool_windows, cfg.pool_feature_kernel) if cfg.encoder_type == "pooled" else ()
+    return (cfg.encoder_type, cfg.downscale_factor, cfg.latent_channels, cfg.use_quant_conv, cfg.patch_skip, cfg.patch_kernel, *pooled)
+
+
+@torch.no_grad()
+def load_matching_tensors(model: nn.Module, source: nn.Module) -> list[str]:
+    """Copies into `model` every state tensor of `source` with the same name and shape; returns the names of
+    model's tensors left as they were (sorted)."""
+    theirs = source.state_dict()
+    missing = []
+    for name, tensor in model.state_dict().items():
+        if name in theirs and theirs[name].shape == tensor.shape:
+            tensor.copy_(theirs[name])
+        else:
+            missing.append(name)
+    return sorted(missing)
+
+
 @torch.no_grad()
 def standardize_latents(model: AutoencoderKL, shift: Tensor, scale: Tensor) -> None:
     """Reparametrises `model` in place so that its latents become (z - shift) * scale per channel ([C] each, or

@@ -35,6 +35,12 @@ AE_PRESETS: dict[str, AutoencoderKLConfig] = {
     "latlas-f4c16-pooled": replace(
         _LATLAS, block_out_channels=(32, 64, 128), patch_kernel=8, encoder_type="pooled", pool_windows="isotropic", pool_order=0, pool_feature_kernel=1
     ),
+    # latlas-f4c16-pooled's encoder and latent space with a decoder of a quarter of its width (16-32-64 channels, about
+    # a quarter of its multiply-adds): a cheaper decoder for the latent NeRFs' decoded phase, trained on a frozen
+    # encoder (`latlas ae train --init latlas-f4c16-pooled-igae --init-parts matching --train-parts decoder`).
+    "latlas-f4c16-slim": replace(
+        _LATLAS, block_out_channels=(16, 32, 64), patch_kernel=8, encoder_type="pooled", pool_windows="isotropic", pool_order=0, pool_feature_kernel=1
+    ),
     # CPU-sized f8 autoencoders (about 0.3 M parameters) for the demo, tests and users without weights.
     "tiny": AutoencoderKLConfig(block_out_channels=(16, 32, 32, 32), layers_per_block=1, latent_channels=4, norm_num_groups=8, mid_block_add_attention=False),
     "tiny16": AutoencoderKLConfig(

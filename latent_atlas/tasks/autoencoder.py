@@ -23,9 +23,11 @@ from latent_atlas.rendering.backgrounds import background_colors
 from latent_atlas.spaces.ae_loading import load_autoencoder, save_pretrained
 from latent_atlas.spaces.autoencoder_kl import (
     AutoencoderKL,
+    encoder_settings,
     init_linear_codec,
     kl_divergence,
     latent_statistics,
+    load_matching_tensors,
     standardize_latents,
 )
 from latent_atlas.spaces.equivariance import shift_equivariance, view_consistency
@@ -38,15 +40,19 @@ class AETrainConfig(RunConfig):
 
     data: tuple[Path, ...] = ()
     """Scene folders, families or trees of them (train images are used, val images are held out)."""
-    preset: Literal["tiny", "tiny16", "latlas-f8c16", "latlas-f8c16-lapped", "latlas-f8c16-pooled", "latlas-f4c16-pooled", "stable-diffusion", "ostris"] = (
-        "tiny"
-    )
+    preset: Literal[
+        "tiny", "tiny16", "latlas-f8c16", "latlas-f8c16-lapped", "latlas-f8c16-pooled", "latlas-f4c16-pooled", "latlas-f4c16-slim", "stable-diffusion", "ostris"
+    ] = "tiny"
     """Architecture: tiny, tiny16, latlas-f8c16 (the built-in one's: 8x8 block patch paths), latlas-f8c16-lapped (the same
     with overlapping 16x16 patch paths, whose latents move with the image), latlas-f8c16-pooled / latlas-f4c16-pooled
-    (latents pooled from per-pixel features by fixed smooth windows: oriented at f8, isotropic at f4), stable-diffusion
-    or ostris."""
+    (latents pooled from per-pixel features by fixed smooth windows: oriented at f8, isotropic at f4), latlas-f4c16-slim
+    (latlas-f4c16-pooled's encoder with a quarter-width decoder), stable-diffusion or ostris."""
     init: Optional[str] = None
     """Start from these weights (any --ae value: folder, file, hub id) instead of random ones."""
+    init_parts: Literal["all", "matching"] = "all"
+    """What --init provides: all (the whole model, in --init's own architecture), or matching (--preset's architecture,
+    taking every tensor of --init whose name and shape fit it and starting the others fresh: with --train-parts
+    decoder, a new decoder of other widths for --init's encoder and latent space)."""
     train_parts: Literal["all", "decoder"] = "all"
     """What the optimiser changes: all (encoder and decoder), or decoder (the encoder and its posterior, so the latent
     space and its noise, stay as --init left them; add --latent-std 0 so that the export does not rescale them)."""
@@ -184,8 +190,10 @@ class AETrainer(Task):
                     raise ConfigError(f"--equivariance-*: --crop {config.crop} + {factor} pixels of shift exceed the {w}x{h} training images")
         self.view_pairs = self._load_view_pairs(factor) if config.consistency_weight > 0 else None
         self.generator = torch.Generator().manual_seed(config.seed)
-        if config.init:
-            self.model: AutoencoderKL = load_autoencoder(config.init, config.preset).to(self.device).train()
+        if config.init and config.init_parts == "matching":
+            self.model: AutoencoderKL = self._matching_init(config.init).to(self.device).train()
+        elif config.init:
+            self.model = load_autoencoder(config.init, config.preset).to(self.device).train()
         else:
             self.model = AutoencoderKL(preset_config(config.preset)).to(self.device).train()
             if self.model.config.patch_skip:  # start as the best linear codec of the training images
@@ -197,6 +205,20 @@ class AETrainer(Task):
         trained = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(trained, lr=config.optimizer.lr, eps=config.optimizer.eps, betas=config.optimizer.betas)
         self.open_run()
+
+    def _matching_init(self, init: str) -> AutoencoderKL:
+        """--preset's architecture with every tensor of --init whose name and shape fit (ConfigError when the encoder,
+        which --train-parts decoder keeps, does not come whole from --init)."""
+        source = load_autoencoder(init, self.config.preset)
+        if not isinstance(source, AutoencoderKL):
+            raise ConfigError(f"--init {init}: --init-parts matching needs one of our AutoencoderKL models, not {type(source).__name__}")
+        model = AutoencoderKL(preset_config(self.config.preset))
+        missing = load_matching_tensors(model, source)
+        if self.config.train_parts == "decoder":
+            kept = set(model.encoder_parameters())
+            if kept & set(missing) or encoder_settings(model.config) != encoder_settings(source.config):
+                raise ConfigError(f"--init {init}: its encoder does not fit --preset {self.config.preset}'s, so --train-parts decoder would keep a random one")
+        return model
 
     @property
     def total_steps(self) -> int:

@@ -125,6 +125,39 @@ def test_decoder_only_training_keeps_the_encoder(tiny_scene, tmp_path):
         AETrainer(AETrainConfig(data=(tiny_scene,), train_parts="decoder", output_dir=tmp_path / "c", progress=False))
 
 
+def test_matching_init_gives_a_new_decoder_to_a_kept_encoder(small_views, tmp_path):
+    """--init-parts matching: the slim preset takes the shipped f4 autoencoder's encoder bit for bit (so it encodes
+    alike) and its same-shaped decoder tensors, starts the rest fresh, and with --train-parts decoder learns only
+    the decoder; an --init whose encoder does not fit the preset is refused."""
+    shipped = load_autoencoder("latlas-f4c16-pooled-igae")
+    config = AETrainConfig(
+        data=(small_views,),
+        preset="latlas-f4c16-slim",
+        init="latlas-f4c16-pooled-igae",
+        init_parts="matching",
+        train_parts="decoder",
+        crop=32,
+        batch_size=2,
+        max_steps=3,
+        latent_std=0.0,
+        output_dir=tmp_path / "a",
+        progress=False,
+    )
+    trainer = AETrainer(config)
+    start = {name: value.clone() for name, value in trainer.model.decoder_parameters().items()}
+    assert torch.equal(start["decoder.patch_skip.weight"], shipped.decoder_parameters()["decoder.patch_skip.weight"])
+    assert start["decoder.conv_in.weight"].shape[0] == 64 != shipped.decoder_parameters()["decoder.conv_in.weight"].shape[0]
+    trainer.train()
+    for name, value in shipped.encoder_parameters().items():
+        assert torch.equal(value, trainer.model.encoder_parameters()[name]), name
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(shipped.encode(x)[0], trainer.model.encode(x)[0])
+    assert not torch.equal(start["decoder.conv_out.weight"], trainer.model.decoder_parameters()["decoder.conv_out.weight"])
+    with pytest.raises(ConfigError, match="its encoder does not fit"):
+        AETrainer(AETrainConfig(**{**config.__dict__, "preset": "latlas-f8c16-pooled", "output_dir": tmp_path / "b"}))
+
+
 @pytest.fixture(scope="module")
 def small_views(tmp_path_factory):
     """A 64x64 'objects' scene of 8 train views (16x16 latents at f4: room for surface points two views share)."""
