@@ -26,6 +26,8 @@ ae: $(STAMP)
 	$(PY) benchmarks/builtin_ae.py --igae-loss-ae 3.0 --install
 	$(PY) benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --logvar-init -1.4 --recon-steps 1500 --no-igae --install
 	$(PY) benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --plain latlas-f4c16-pooled --igae-loss-ae 1.0 --install
+	$(PY) benchmarks/builtin_ae.py --preset latlas-f4c16-slim --plain latlas-f4c16-pooled-igae --decoder-steps 3000 --decoder-lr 1e-3 --decoder-lr-final 5e-5 --no-igae --install
+	$(PY) benchmarks/builtin_ae.py --preset latlas-f4c16-slim --plain latlas-f4c16-pooled-igae --decoder-steps 3000 --decoder-lr 1e-3 --decoder-lr-final 5e-5 --igae-loss-ae 1.0 --igae-frozen-encoder --install
 
 test: $(STAMP) lint
 	$(PY) -m pytest -q -x --durations=10

@@ -4,16 +4,19 @@
     python benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --logvar-init -1.4 --recon-steps 1500 --no-igae --install   # the plain f4
     python benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --plain latlas-f4c16-pooled --igae-loss-ae 1.0 --install   # then its IG-AE
     python benchmarks/builtin_ae.py --preset latlas-f4c16-pooled --logvar-init -1.4 --recon-steps 1500 --decoder-steps 1500 --no-igae  # + decoder-only
+    python benchmarks/builtin_ae.py --preset latlas-f4c16-slim --plain latlas-f4c16-pooled-igae --decoder-steps 3000 --decoder-lr 1e-3 \
+        --igae-frozen-encoder --igae-loss-ae 1.0 --install                                          # a new slim decoder, IG-AE'd
 
 Stages (each skipped when its output exists, so an interrupted run continues where it stopped):
 1. data: `latlas data synth --family mixed` (objects, cars, patterned / image-textured, thin and wide structures,
    half with specular highlights, sizes 0.55-0.95, 3 in 10 over a sky), 128 px: 240 scenes x 8 views for
    reconstruction, 32 other scenes x 20 views for IG-AE. Never ../shared/datasets, held out for measuring.
 2. recon: `latlas ae train --preset <preset>` on random 64-px crops, white or random backgrounds.
-2b. decoder (with --decoder-steps N): `latlas ae train --train-parts decoder` from stage 2's autoencoder: the decoder
-   trains on, the encoder (so the latent space and its noise) stays as it is.
+2b. decoder (with --decoder-steps N): `latlas ae train --train-parts decoder --init-parts matching` from stage 2's (or
+   --plain's) autoencoder: the decoder trains on (or, when --preset's decoder has other widths, a new one trains from
+   scratch), the encoder (so the latent space and its noise) stays as it is.
 3. igae (unless --no-igae): `latlas igae` (Tri-Planes of the IG-AE scenes learned in its latent space, then jointly with the
-   encoder and decoder: renders of latent scenes must decode to the views).
+   encoder and decoder, or the decoder alone with --igae-frozen-encoder: renders of latent scenes must decode to the views).
 4. export (--install): the IG-AE'd autoencoder (the plain one with --no-igae) in float16 into latent_atlas/spaces/weights/ with its reconstruction
    PSNR on the test views of ../shared/datasets/objects128 (when present) and the times of each stage, written
    into the model card.
@@ -89,17 +92,19 @@ def train_reconstruction(workdir: Path, data: Path, args: argparse.Namespace, ti
 
 def decoder_flags(args: argparse.Namespace) -> list[str]:
     """The `latlas ae train` flags of stage 2b (after --init), which the model card quotes."""
-    flags = ["--train-parts", "decoder", "--crop", "64", "--batch-size", "8", "--background", "varied", "--max-steps", str(args.decoder_steps)]
-    return flags + ["--optimizer.lr", "3e-4", "--optimizer.lr-final", "3e-5", "--latent-std", "0"]
+    flags = ["--init-parts", "matching", "--train-parts", "decoder", "--crop", "64", "--batch-size", "8", "--background", "varied"]
+    flags += ["--max-steps", str(args.decoder_steps), "--optimizer.lr", str(args.decoder_lr), "--optimizer.lr-final", str(args.decoder_lr_final)]
+    return flags + ["--latent-std", "0"]
 
 
-def train_decoder(workdir: Path, data: Path, plain: Path, args: argparse.Namespace, times: dict) -> Path:
+def train_decoder(workdir: Path, data: Path, plain: str | Path, args: argparse.Namespace, times: dict) -> Path:
     """Stage 2b: the decoder of the plain autoencoder trained on with its encoder frozen (a `latlas ae train` run folder)."""
     out = workdir / f"decoder-{args.preset}"
     if (run := finished_run(out)) is not None:
         times.setdefault("decoder_s", round(json.loads((run / "summary.json").read_text())["train_seconds"], 1))
         return run
-    flags = ["--preset", args.preset, "--init", str(plain / "autoencoder"), *decoder_flags(args), "--checkpoint-every", "500", "--log-every", "100"]
+    init = plain / "autoencoder" if isinstance(plain, Path) else plain  # a run folder, or a built-in name
+    flags = ["--preset", args.preset, "--init", str(init), *decoder_flags(args), "--checkpoint-every", "500", "--log-every", "100"]
     timed("decoder_s", times, lambda: latlas("ae", "train", "--data", str(data), *flags, "--eval-every", "500", "--output-dir", str(out), "--no-progress"))
     return finished_run(out)
 
@@ -107,7 +112,7 @@ def train_decoder(workdir: Path, data: Path, plain: Path, args: argparse.Namespa
 def igae_flags(args: argparse.Namespace) -> list[str]:
     """The `latlas igae` flags of stage 3 (after --ae), which the model card quotes."""
     flags = ["--phases.0.epochs", str(args.igae_pretrain_epochs), "--phases.1.epochs", str(args.igae_joint_epochs)]
-    return flags + ["--phases.1.loss-ae", str(args.igae_loss_ae)]
+    return flags + ["--phases.1.loss-ae", str(args.igae_loss_ae)] + (["--phases.1.no-train-encoder"] if args.igae_frozen_encoder else [])
 
 
 def train_igae(workdir: Path, data: Path, plain: Path, args: argparse.Namespace, times: dict) -> Path:
@@ -181,6 +186,11 @@ def model_card(name: str, kind: str, results: dict, args: argparse.Namespace) ->
 
     scores = results.get(f"objects128_psnr_{kind}", {})
     made = "reconstruction training, then IG-AE fine-tuning" if kind == "igae" else "reconstruction training only (before IG-AE)"
+    if args.plain is not None and args.decoder_steps:
+        made = f"reconstruction training of a new decoder for the frozen encoder of `{args.plain}`" + (
+            ", then IG-AE fine-tuning of it" if kind == "igae" else ""
+        )
+    command = [a for i, a in enumerate(sys.argv[1:]) if a != "--workdir" and (i == 0 or sys.argv[i] != "--workdir")]  # where it ran: not provenance
     from latent_atlas.spaces.ae_loading import load_autoencoder
 
     run = Path(results[f"{kind}_run"])
@@ -195,23 +205,27 @@ def model_card(name: str, kind: str, results: dict, args: argparse.Namespace) ->
         "deviation 5.5 on training views, as Stable Diffusion's raw latents), the scale latent NeRFs' tanh(0.02 z) normalisation expects.",
         "",
         "## How it was made",
-        f"`python {' '.join(['benchmarks/builtin_ae.py', *sys.argv[1:]])}`, {time.strftime('%Y-%m-%d')}, "
+        f"`python {' '.join(['benchmarks/builtin_ae.py', *command])}`, {time.strftime('%Y-%m-%d')}, "
         f"on {platform.processor() or platform.machine()} ({cpu_model()}), torch {torch.__version__}, {torch.get_num_threads()} threads.",
         "- data (synthesized by the package, nothing downloaded): " + "; ".join(f"{k}: `latlas data synth {' '.join(v)}`" for k, v in DATA.items()),
         f"- reconstruction: `latlas ae train {' '.join(reconstruction_flags(args))}` (MSE + 1e-6 KL, Adam 1e-3 decaying to 5e-5"
         f"{noise}; started as the best linear codec of the training patches (PCA), so the networks learn what PCA cannot)"
         if args.plain is None
+        else f"- encoder and latent space: the built-in `{args.plain}`'s as shipped (its MODEL_CARD.md says how they were made)"
+        if args.decoder_steps
         else f"- reconstruction: the built-in `{args.plain}` as shipped (its MODEL_CARD.md says how it was made; its latents re-standardised after IG-AE)",
     ]
     if args.decoder_steps:
         lines.append(
-            f"- decoder: `latlas ae train --init <reconstruction run> {' '.join(decoder_flags(args))}` (the encoder frozen, so the latent "
-            "space and its noise stay those of the reconstruction stage; Adam 3e-4 decaying to 3e-5)"
+            f"- decoder: `latlas ae train --preset {args.preset} --init {args.plain or '<reconstruction run>'} {' '.join(decoder_flags(args))}` (the encoder "
+            "frozen, so the latent space and its noise stay those of the reconstruction stage; decoder tensors that --preset shapes "
+            "otherwise start fresh)"
         )
     if kind == "igae":
+        trained = "the decoder (the encoder frozen)" if args.igae_frozen_encoder else "the encoder and decoder"
         lines.append(
             f"- IG-AE: `latlas igae --ae <plain run> {' '.join(igae_flags(args))}` "
-            "(preset igae-cpu: Tri-Planes of the IG-AE scenes fitted to their latents, then trained jointly with the encoder and decoder)"
+            f"(preset igae-cpu: Tri-Planes of the IG-AE scenes fitted to their latents, then trained jointly with {trained})"
         )
     lines += [
         "- wall time per stage (s): " + ", ".join(f"{k} {v}" for k, v in results["times_s"].items()),
@@ -236,7 +250,7 @@ def model_card(name: str, kind: str, results: dict, args: argparse.Namespace) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", type=Path, default=REPO / "outputs" / "builtin_ae")
-    parser.add_argument("--preset", default="latlas-f8c16", choices=["latlas-f8c16", "latlas-f8c16-pooled", "latlas-f4c16-pooled"])
+    parser.add_argument("--preset", default="latlas-f8c16", choices=["latlas-f8c16", "latlas-f8c16-pooled", "latlas-f4c16-pooled", "latlas-f4c16-slim"])
     parser.add_argument("--recon-steps", type=int, default=4000)
     parser.add_argument("--logvar-init", type=float, default=None, help="posterior log-variance at the start (-1.4: latent noise of std 0.5)")
     parser.add_argument(
@@ -245,6 +259,8 @@ def main() -> None:
         default=0,
         help="then train the decoder alone this many steps (the latent space unchanged; 1500 on the f4: +1.4-1.8 dB reconstruction, latent NeRFs decoded no better, so not shipped: BENCHMARKS.md session 21)",
     )
+    parser.add_argument("--decoder-lr", type=float, default=3e-4, help="stage 2b's Adam learning rate at the start (1e-3 for a fresh decoder)")
+    parser.add_argument("--decoder-lr-final", type=float, default=3e-5, help="stage 2b's learning rate at the end (exponential decay)")
     parser.add_argument(
         "--plain",
         default=None,
@@ -256,6 +272,7 @@ def main() -> None:
     parser.add_argument(
         "--igae-loss-ae", type=float, default=0.1, help="IG-AE: weight of the autoencoder's own reconstruction loss in the joint epochs (the papers': 0.1)"
     )
+    parser.add_argument("--igae-frozen-encoder", action="store_true", help="IG-AE's joint epochs train the decoder only (the latent space kept)")
     parser.add_argument("--install", action="store_true", help="write the weights and model cards into latent_atlas/spaces/weights")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -265,7 +282,7 @@ def main() -> None:
     times_path.write_text(json.dumps(times, indent=2))
     runs = {"plain": args.plain or train_reconstruction(args.workdir, data["recon"], args, times)}
     times_path.write_text(json.dumps(times, indent=2))
-    if args.decoder_steps and args.plain is None:
+    if args.decoder_steps:
         runs["plain"] = train_decoder(args.workdir, data["recon"], runs["plain"], args, times)
         times_path.write_text(json.dumps(times, indent=2))
     if not args.no_igae:

@@ -1,7 +1,7 @@
 """RGB vs latent NeRFs of the same scene: decoded PSNR over training time, the autoencoder's ceiling, memory.
 
-    python benchmarks/latent.py                                  # the built-in autoencoder (latlas-f4c16-pooled-igae)
-    python benchmarks/latent.py --ae latlas-f4c16-pooled latlas-f4c16-pooled-igae   # two autoencoders, side by side
+    python benchmarks/latent.py                                  # the built-in autoencoder (latlas-f4c16-slim-igae)
+    python benchmarks/latent.py --ae latlas-f4c16-pooled-igae latlas-f4c16-slim-igae   # two autoencoders, side by side
     python benchmarks/latent.py --variants "crop16=--latent.decoded-crop 16"   # latent runs with extra flags too
     python benchmarks/latent.py --rgb-variants "s16k=--samples-per-batch 16384"  # RGB runs too (latent vs the fastest)
 

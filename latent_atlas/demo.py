@@ -1,5 +1,5 @@
 """`make demo`: synthesize a scene, learn it with an RGB NeRF and with a latent NeRF in the built-in autoencoder's
-space (latlas-f4c16-pooled-igae, shipped with the package); evaluate both, render an orbit; under 10 minutes on 2 CPU cores."""
+space (latlas-f4c16-slim-igae, shipped with the package); evaluate both, render an orbit; under 10 minutes on 2 CPU cores."""
 
 from __future__ import annotations
 

@@ -59,7 +59,7 @@ class MultiSceneConfig(RunConfig):
     """rgb, or latent (the autoencoder of --ae, or a fresh --ae-preset one)."""
     ae: Optional[str] = None
     """Autoencoder (any --ae value: run folder, diffusers folder, weights file, built-in name, preset with weights,
-    hub id; default: the built-in latlas-f4c16-pooled-igae)."""
+    hub id; default: the built-in latlas-f4c16-slim-igae)."""
     ae_preset: Optional[str] = None
     """Start from a randomly initialised autoencoder of this preset instead of --ae (tests, ablations)."""
     planes: Literal["independent", "micro-macro"] = "independent"

@@ -6,8 +6,8 @@
 - a run folder of `latlas ae train` / `latlas igae` (its `autoencoder/` subfolder);
 - a single .safetensors / .ckpt / .pt / .bin file in diffusers or original (ldm) key layout,
   optionally inside a full Stable Diffusion checkpoint (`first_stage_model.` prefix);
-- a built-in autoencoder's name (latlas-f4c16-pooled-igae, latlas-f4c16-pooled, latlas-f8c16-igae: weights shipped in the
-  package, spaces/weights/);
+- a built-in autoencoder's name (latlas-f4c16-pooled-igae, latlas-f4c16-pooled, latlas-f4c16-slim, latlas-f4c16-slim-igae,
+  latlas-f8c16-igae: weights shipped in the package, spaces/weights/);
 - a published preset name (stable-diffusion, ostris) or a hub id, downloaded with huggingface_hub
   when it is installed and the machine is online;
 - a diffusers AutoencoderTiny (TAESD) or AutoencoderDC folder or hub id, loaded through diffusers when it is

@@ -31,13 +31,15 @@ AE_PRESETS: dict[str, AutoencoderKLConfig] = {
     # The pooled encoder at f4 with isotropic windows over colour features: 32 x 32 latents of 128-px views whose
     # every channel a latent NeRF can learn (BENCHMARKS.md "Latents that move ..."); weights ship in
     # spaces/weights/latlas-f4c16-pooled (reconstruction-trained with latent noise by benchmarks/builtin_ae.py) and
-    # latlas-f4c16-pooled-igae (then IG-AE fine-tuned: the default).
+    # latlas-f4c16-pooled-igae (then IG-AE fine-tuned).
     "latlas-f4c16-pooled": replace(
         _LATLAS, block_out_channels=(32, 64, 128), patch_kernel=8, encoder_type="pooled", pool_windows="isotropic", pool_order=0, pool_feature_kernel=1
     ),
     # latlas-f4c16-pooled's encoder and latent space with a decoder of a quarter of its width (16-32-64 channels, about
     # a quarter of its multiply-adds): a cheaper decoder for the latent NeRFs' decoded phase, trained on a frozen
-    # encoder (`latlas ae train --init latlas-f4c16-pooled-igae --init-parts matching --train-parts decoder`).
+    # encoder (`latlas ae train --init latlas-f4c16-pooled-igae --init-parts matching --train-parts decoder`); weights
+    # ship in spaces/weights/latlas-f4c16-slim (that decoder) and latlas-f4c16-slim-igae (then IG-AE'd, encoder frozen: the default,
+    # BENCHMARKS.md session 37).
     "latlas-f4c16-slim": replace(
         _LATLAS, block_out_channels=(16, 32, 64), patch_kernel=8, encoder_type="pooled", pool_windows="isotropic", pool_order=0, pool_feature_kernel=1
     ),
@@ -59,7 +61,7 @@ HUB_IDS: dict[str, str] = {
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 """Folder of the built-in autoencoders' weights (one diffusers-layout folder per name, with a MODEL_CARD.md)."""
 
-BUILTIN_AE = "latlas-f4c16-pooled-igae"
+BUILTIN_AE = "latlas-f4c16-slim-igae"
 """The autoencoder that `--space latent` uses when no --ae is given."""
 
 

@@ -42,9 +42,9 @@ class TrainConfig(RunConfig):
     """Where the field learns: rgb, or latent (the normalised latents of --ae; images composited on the
     evaluation background, white for random, before encoding)."""
     ae: Optional[str] = None
-    """Autoencoder of --space latent (default: the built-in latlas-f4c16-pooled-igae, shipped with the package): a `latlas
-    ae train` run folder, a diffusers folder, a .safetensors/.ckpt file, a built-in name (latlas-f4c16-pooled-igae,
-    latlas-f4c16-pooled, latlas-f8c16-igae), a published preset (stable-diffusion, ostris) or a hub id (downloaded when online)."""
+    """Autoencoder of --space latent (default: the built-in latlas-f4c16-slim-igae, shipped with the package): a `latlas
+    ae train` run folder, a diffusers folder, a .safetensors/.ckpt file, a built-in name (latlas-f4c16-slim-igae,
+    latlas-f4c16-slim, latlas-f4c16-pooled-igae, latlas-f4c16-pooled, latlas-f8c16-igae), a published preset (stable-diffusion, ostris) or a hub id (downloaded when online)."""
     latent: LatentTrainingConfig = field(default_factory=LatentTrainingConfig)
     """Latent-space schedule: decoded loss, decoder fine-tuning, latent cache."""
     auto_scale_poses: bool = False
