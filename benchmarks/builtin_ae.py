@@ -228,7 +228,7 @@ def model_card(name: str, kind: str, results: dict, args: argparse.Namespace) ->
             f"(preset igae-cpu: Tri-Planes of the IG-AE scenes fitted to their latents, then trained jointly with {trained})"
         )
     lines += [
-        "- wall time per stage (s): " + ", ".join(f"{k} {v}" for k, v in results["times_s"].items()),
+        "- wall time per stage (s): " + ", ".join(f"{k} {v}" for k, v in results["times_s"].items() if kind == "igae" or not k.startswith("igae")),
         "",
         "## What it scores",
         "Reconstruction PSNR (dB) on the test views of ../shared/datasets/objects128 (never trained on), composited on white: "
