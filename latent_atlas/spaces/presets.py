@@ -13,6 +13,11 @@ _LATLAS = AutoencoderKLConfig(
 )
 """The built-in autoencoders' architecture, which the latlas-* presets vary."""
 
+_F4_POOLED = replace(
+    _LATLAS, block_out_channels=(32, 64, 128), patch_kernel=8, encoder_type="pooled", pool_windows="isotropic", pool_order=0, pool_feature_kernel=1
+)
+"""The pooled f4 autoencoder (isotropic windows over colour features), whose encoder latlas-f4c16-slim shares."""
+
 AE_PRESETS: dict[str, AutoencoderKLConfig] = {
     # Stable Diffusion's KL-f8 VAE (stabilityai/sd-vae-ft-mse): 4 latent channels.
     "stable-diffusion": AutoencoderKLConfig(
@@ -32,17 +37,13 @@ AE_PRESETS: dict[str, AutoencoderKLConfig] = {
     # every channel a latent NeRF can learn (BENCHMARKS.md "Latents that move ..."); weights ship in
     # spaces/weights/latlas-f4c16-pooled (reconstruction-trained with latent noise by benchmarks/builtin_ae.py) and
     # latlas-f4c16-pooled-igae (then IG-AE fine-tuned).
-    "latlas-f4c16-pooled": replace(
-        _LATLAS, block_out_channels=(32, 64, 128), patch_kernel=8, encoder_type="pooled", pool_windows="isotropic", pool_order=0, pool_feature_kernel=1
-    ),
+    "latlas-f4c16-pooled": _F4_POOLED,
     # latlas-f4c16-pooled's encoder and latent space with a decoder of a quarter of its width (16-32-64 channels, about
     # a quarter of its multiply-adds): a cheaper decoder for the latent NeRFs' decoded phase, trained on a frozen
     # encoder (`latlas ae train --init latlas-f4c16-pooled-igae --init-parts matching --train-parts decoder`); weights
     # ship in spaces/weights/latlas-f4c16-slim (that decoder) and latlas-f4c16-slim-igae (then IG-AE'd, encoder frozen: the default,
     # BENCHMARKS.md session 37).
-    "latlas-f4c16-slim": replace(
-        _LATLAS, block_out_channels=(16, 32, 64), patch_kernel=8, encoder_type="pooled", pool_windows="isotropic", pool_order=0, pool_feature_kernel=1
-    ),
+    "latlas-f4c16-slim": replace(_F4_POOLED, block_out_channels=(16, 32, 64)),
     # CPU-sized f8 autoencoders (about 0.3 M parameters) for the demo, tests and users without weights.
     "tiny": AutoencoderKLConfig(block_out_channels=(16, 32, 32, 32), layers_per_block=1, latent_channels=4, norm_num_groups=8, mid_block_add_attention=False),
     "tiny16": AutoencoderKLConfig(
