@@ -15,6 +15,10 @@
 
    python benchmarks/scaled.py --ae AE --sizes 256 --stage-epochs 1 2 5 --rgb-epochs 0.5 1 --igae-run IGAE --stage1-run STAGE1
    python benchmarks/scaled.py --ae AE --sizes 16 --stage-epochs 2+2 2+1 2+2/16 --rgb-epochs 4 8 --igae-run IGAE --stage1-run STAGE1
+
+   With the built-in autoencoder, IG-AE'd already (part 1 skipped; stage 1 starts from it):
+
+   python benchmarks/scaled.py --ae latlas-f4c16-slim-igae --skip-igae --resolution 128 --sizes 16 64 --stage1-seconds 900 --rgb-epochs 4 8 12
 """
 
 from __future__ import annotations
@@ -61,15 +65,18 @@ def memory_with_activations_ratio(latent: dict, rgb: dict) -> float:
     return (latent["scene_memory_mb"] + latent[key]) / (rgb["scene_memory_mb"] + rgb[key])
 
 
+def cached_latents(summary: dict) -> str:
+    """ " (N of M splits' latents cached)" when a run read some encodings from the cache, else ""."""
+    splits = summary.get("encoded_splits")
+    if splits and splits["cached"]:
+        return f" ({splits['cached']} of {splits['cached'] + splits['encoded']} splits' latents cached)"
+    return ""
+
+
 def preparation(summary: dict) -> str:
     """Seconds per scene a run spent reading its views (and encoding them), and whether encodings came from the cache."""
     seconds = summary.get("prepare_seconds_per_scene")
-    if seconds is None:
-        return "-"
-    splits = summary.get("encoded_splits")
-    if splits and splits["cached"]:
-        return f"{seconds:.2f} ({splits['cached']} of {splits['cached'] + splits['encoded']} splits' latents cached)"
-    return f"{seconds:.2f}"
+    return "-" if seconds is None else f"{seconds:.2f}{cached_latents(summary)}"
 
 
 def stage2_schedule(spec: str) -> tuple[float, float, int, int]:
@@ -112,6 +119,11 @@ def main() -> None:
     )
     parser.add_argument("--igae-epochs", type=float, default=8, help="epochs of each IG-AE / stage-1 phase (pretrain, joint)")
     parser.add_argument("--igae-run", type=Path, help="reuse this IG-AE run folder instead of training one")
+    parser.add_argument(
+        "--skip-igae",
+        action="store_true",
+        help="--ae is IG-AE'd already (the built-in latlas-*-igae weights): stage 1 starts from it; part 1 (IG-AE vs plain) is not run",
+    )
     parser.add_argument("--stage1-run", type=Path, help="reuse this stage-1 run folder instead of training one")
     parser.add_argument("--rgb-sizes", type=int, nargs="*", help="sizes that also get RGB Tri-Planes (default: all)")
     parser.add_argument(
@@ -151,7 +163,10 @@ def main() -> None:
 
     # 1. IG-AE vs the plain autoencoder on held-out scenes
     igae_length = ["--phases.0.epochs", str(args.igae_epochs), "--phases.1.epochs", str(args.igae_epochs), "--max-time", str(args.igae_seconds)]
-    if args.igae_run:
+    rows1 = []
+    if args.skip_igae:
+        igae = {"run_dir": str(args.ae)}
+    elif args.igae_run:
         igae = read_summary(args.igae_run)
     else:
         igae = run(
@@ -169,9 +184,9 @@ def main() -> None:
             "igae",
             reuse=reuse,
         )
-    print(f"IG-AE: {igae['run_dir']} ({igae['steps']} steps, {igae['train_seconds']:.0f} s)", flush=True)
-    rows1 = []
-    for name, ae in (("plain", str(args.ae)), ("IG-AE", igae["run_dir"])):
+    if not args.skip_igae:
+        print(f"IG-AE: {igae['run_dir']} ({igae['steps']} steps, {igae['train_seconds']:.0f} s)", flush=True)
+    for name, ae in () if args.skip_igae else (("plain", str(args.ae)), ("IG-AE", igae["run_dir"])):
         s = run(
             "triplanes",
             "--data",
@@ -309,16 +324,22 @@ def main() -> None:
                 rgbs.append(rgb)
         rows2.append((size, stage2s, rgbs))
 
+    scenes = (
+        f"IG-AE'd AE: {args.ae} | {cars.name} scenes [0, {args.igae_scenes}) for stage 1"
+        if args.skip_igae
+        else f"plain AE: {args.ae} | {cars.name} scenes [0, {args.igae_scenes}) for IG-AE / stage 1, [{args.igae_scenes}, {n_cars}) held out"
+    )
     print(
-        f"# {time.strftime('%Y-%m-%d')} | plain AE: {args.ae} | {cars.name} scenes [0, {args.igae_scenes}) for IG-AE / stage 1, [{args.igae_scenes}, {n_cars}) held out; stage-2 cars at {args.resolution} px; "
+        f"# {time.strftime('%Y-%m-%d')} | {scenes}; stage-2 cars at {args.resolution} px; "
         f"samples per ray: {' + '.join(map(str, args.samples)) if args.samples else 'preset defaults'}"
     )
-    print("| autoencoder | held-out scenes | decoded PSNR | latent PSNR | AE ceiling PSNR |")
-    print("|---|---|---|---|---|")
-    for name, s in rows1:
-        e = s["eval"]
-        print(f"| {name} | {s['scenes']} | {e['psnr_d']:.2f} | {e['psnr_e']:.2f} | {e['psnr_ae']:.2f} |")
-    print()
+    if rows1:
+        print("| autoencoder | held-out scenes | decoded PSNR | latent PSNR | AE ceiling PSNR |")
+        print("|---|---|---|---|---|")
+        for name, s in rows1:
+            e = s["eval"]
+            print(f"| {name} | {s['scenes']} | {e['psnr_d']:.2f} | {e['psnr_e']:.2f} | {e['psnr_ae']:.2f} |")
+        print()
     print(
         "| scenes | method | PSNR (RGB) | train s / scene | + reading (and encoding) s / scene | parameters / scene | params + Adam / scene (MiB) "
         "| saved activations / scene (MiB) | RSS growth / scene (MiB) | process peak RSS (MiB) |"
@@ -345,7 +366,7 @@ def main() -> None:
             bound, _, value = theirs.rpartition(" ")  # "<= t" or "> t": the ratio is a bound the other way round
             sign = {"": "", "<=": ">= ", ">": "< "}[bound]
             ratio = sign + f"{mine / float(value):.2f}x"
-            with_data = "- (latents cached)" if (s2.get("encoded_splits") or {}).get("cached") else "-"
+            with_data = "-" + cached_latents(s2)
             if "prepare_seconds_per_scene" in s2 and "prepare_seconds_per_scene" in rgbs[0] and with_data == "-":
                 both = (mine + s2["prepare_seconds_per_scene"]) / (float(value) + rgbs[0]["prepare_seconds_per_scene"])
                 with_data = sign + f"{both:.2f}x"

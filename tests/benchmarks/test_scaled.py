@@ -1,0 +1,36 @@
+"""benchmarks/scaled.py's table arithmetic: RGB time to a PSNR, stage-2 schedules, cached-latent notes."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "scaled.py"
+spec = importlib.util.spec_from_file_location("scaled_benchmark", SCRIPT)
+scaled = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(scaled)
+
+
+def rgb_run(seconds: float, psnr: float) -> dict:
+    return {"train_seconds_per_scene": seconds, "eval": {"psnr_e": psnr}}
+
+
+def test_time_to_psnr_interpolates_between_the_bracketing_runs_and_bounds_outside_them():
+    runs = [rgb_run(4.0, 25.0), rgb_run(2.0, 23.0), rgb_run(6.0, 26.0)]  # out of order on purpose
+    assert scaled.time_to_psnr(runs, 24.0) == "3.00"  # halfway from 23 dB at 2 s to 25 dB at 4 s
+    assert scaled.time_to_psnr(runs, 25.5) == "5.00"
+    assert scaled.time_to_psnr(runs, 22.0) == "<= 2.00"  # the shortest run is already above
+    assert scaled.time_to_psnr(runs, 27.0) == "> 6.00"  # the longest run stays below
+
+
+def test_stage2_schedule_reads_every_form():
+    assert scaled.stage2_schedule("2") == (2.0, 2.0, 0, 0)
+    assert scaled.stage2_schedule("8+4") == (8.0, 4.0, 0, 0)
+    assert scaled.stage2_schedule("8+4/16@256") == (8.0, 4.0, 16, 256)
+
+
+def test_cached_latents_names_partly_and_wholly_cached_runs_only():
+    assert scaled.cached_latents({"encoded_splits": {"cached": 48, "encoded": 144}}) == " (48 of 192 splits' latents cached)"
+    assert scaled.cached_latents({"encoded_splits": {"cached": 0, "encoded": 48}}) == ""
+    assert scaled.cached_latents({}) == ""
+    assert scaled.preparation({"prepare_seconds_per_scene": 0.8, "encoded_splits": {"cached": 0, "encoded": 48}}) == "0.80"
