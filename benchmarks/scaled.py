@@ -66,7 +66,7 @@ def memory_with_activations_ratio(latent: dict, rgb: dict) -> float:
 
 
 def cached_latents(summary: dict) -> str:
-    """ " (N of M splits' latents cached)" when a run read some encodings from the cache, else ""."""
+    """The note " (N of M splits' latents cached)" when a run read some encodings from the cache, else ""."""
     splits = summary.get("encoded_splits")
     if splits and splits["cached"]:
         return f" ({splits['cached']} of {splits['cached'] + splits['encoded']} splits' latents cached)"
