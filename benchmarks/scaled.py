@@ -79,6 +79,19 @@ def preparation(summary: dict) -> str:
     return "-" if seconds is None else f"{seconds:.2f}{cached_latents(summary)}"
 
 
+def phase_split(summary: dict) -> str:
+    """A stage-2 run's training seconds per scene as "latent / decoded" phase, cut at the last logged step of phase 0."""
+    metrics = Path(summary["run_dir"]) / "metrics.jsonl"
+    if not metrics.is_file():
+        return "-"
+    latent = [row["train_seconds"] for row in map(json.loads, metrics.read_text().splitlines()) if row.get("phase") == 0 and "train_seconds" in row]
+    if not latent or not summary.get("train_seconds"):
+        return "-"
+    share = latent[-1] / summary["train_seconds"]
+    per_scene = summary["train_seconds_per_scene"]
+    return f"{share * per_scene:.2f} / {(1 - share) * per_scene:.2f}"
+
+
 def stage2_schedule(spec: str) -> tuple[float, float, int, int]:
     """(latent epochs, decoded epochs, decoded crop, latent rays per view) of a --stage-epochs value: "2", "2+1", "2+2/16" or "8+4/16@256"."""
     spec, _, rays = spec.partition("@")
@@ -341,16 +354,16 @@ def main() -> None:
             print(f"| {name} | {s['scenes']} | {e['psnr_d']:.2f} | {e['psnr_e']:.2f} | {e['psnr_ae']:.2f} |")
         print()
     print(
-        "| scenes | method | PSNR (RGB) | train s / scene | + reading (and encoding) s / scene | parameters / scene | params + Adam / scene (MiB) "
+        "| scenes | method | PSNR (RGB) | train s / scene | latent / decoded phase s / scene | + reading (and encoding) s / scene | parameters / scene | params + Adam / scene (MiB) "
         "| saved activations / scene (MiB) | RSS growth / scene (MiB) | process peak RSS (MiB) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for size, stage2s, rgbs in rows2:
         rows = [(f"stage 2 (latent, micro-macro), {s['schedule']}", s, "psnr_d") for s in stage2s]
         rows += [(f"RGB Tri-Planes, {r['epochs']:g} epochs", r, "psnr_e") for r in rgbs]
         for name, s, key in rows:
             print(
-                f"| {size} | {name} | {s['eval'][key]:.2f} | {s['train_seconds_per_scene']:.2f} | {preparation(s)} | {s['scene_parameters']:.0f} | {s['scene_memory_mb']:.2f} "
+                f"| {size} | {name} | {s['eval'][key]:.2f} | {s['train_seconds_per_scene']:.2f} | {phase_split(s) if key == 'psnr_d' else '-'} | {preparation(s)} | {s['scene_parameters']:.0f} | {s['scene_memory_mb']:.2f} "
                 f"| {s.get('saved_activations_per_scene_mb', float('nan')):.1f} | {s['peak_activations_per_scene_mb']:.1f} | {s['peak_memory_mb']:.0f} |"
             )
     print()

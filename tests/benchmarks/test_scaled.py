@@ -1,4 +1,4 @@
-"""benchmarks/scaled.py's table arithmetic: RGB time to a PSNR, stage-2 schedules, cached-latent notes."""
+"""benchmarks/scaled.py's table arithmetic: RGB time to a PSNR, stage-2 schedules and phase split, cached-latent notes."""
 
 from __future__ import annotations
 
@@ -34,3 +34,12 @@ def test_cached_latents_names_partly_and_wholly_cached_runs_only():
     assert scaled.cached_latents({"encoded_splits": {"cached": 0, "encoded": 48}}) == ""
     assert scaled.cached_latents({}) == ""
     assert scaled.preparation({"prepare_seconds_per_scene": 0.8, "encoded_splits": {"cached": 0, "encoded": 48}}) == "0.80"
+
+
+def test_phase_split_cuts_the_training_time_at_the_last_logged_latent_step(tmp_path):
+    rows = [{"step": 20, "phase": 0.0, "train_seconds": 10.0}, {"step": 40, "phase": 0.0, "train_seconds": 25.0}]
+    rows += [{"step": 60, "phase": 1.0, "train_seconds": 60.0}, {"step": 80, "steps": 80.0, "train_seconds": 100.0}]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(map(scaled.json.dumps, rows)) + "\n")
+    summary = {"run_dir": str(tmp_path), "train_seconds": 100.0, "train_seconds_per_scene": 4.0}
+    assert scaled.phase_split(summary) == "1.00 / 3.00"  # a quarter of the 100 s in the latent phase, of 4 s per scene
+    assert scaled.phase_split({**summary, "run_dir": str(tmp_path / "missing")}) == "-"
