@@ -359,11 +359,11 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for size, stage2s, rgbs in rows2:
-        rows = [(f"stage 2 (latent, micro-macro), {s['schedule']}", s, "psnr_d") for s in stage2s]
-        rows += [(f"RGB Tri-Planes, {r['epochs']:g} epochs", r, "psnr_e") for r in rgbs]
-        for name, s, key in rows:
+        rows = [(f"stage 2 (latent, micro-macro), {s['schedule']}", s, "psnr_d", phase_split(s)) for s in stage2s]
+        rows += [(f"RGB Tri-Planes, {r['epochs']:g} epochs", r, "psnr_e", "-") for r in rgbs]
+        for name, s, key, split in rows:
             print(
-                f"| {size} | {name} | {s['eval'][key]:.2f} | {s['train_seconds_per_scene']:.2f} | {phase_split(s) if key == 'psnr_d' else '-'} | {preparation(s)} | {s['scene_parameters']:.0f} | {s['scene_memory_mb']:.2f} "
+                f"| {size} | {name} | {s['eval'][key]:.2f} | {s['train_seconds_per_scene']:.2f} | {split} | {preparation(s)} | {s['scene_parameters']:.0f} | {s['scene_memory_mb']:.2f} "
                 f"| {s.get('saved_activations_per_scene_mb', float('nan')):.1f} | {s['peak_activations_per_scene_mb']:.1f} | {s['peak_memory_mb']:.0f} |"
             )
     print()
