@@ -159,6 +159,14 @@ def main() -> None:
         metavar=("STRATIFIED", "IMPORTANCE"),
         help="samples per ray of every stage-2 and RGB Tri-Planes run (default: each preset's; run names get an -sSxI suffix)",
     )
+    parser.add_argument(
+        "--micro-macro",
+        type=int,
+        nargs=2,
+        metavar=("MICRO", "MACRO"),
+        help="channels of each scene's micro planes and of the shared macro planes, in stage 1 and stage 2 (default: the preset's 6 + 10; "
+        "stage-1 and stage-2 run names get an -mMxN suffix)",
+    )
     parser.add_argument("--num-train", type=int, default=20, help="training views of each synthesized car")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/scaled"))
     parser.add_argument(
@@ -170,6 +178,8 @@ def main() -> None:
     reuse = not args.fresh
     samples = ["--n-samples", str(args.samples[0]), "--n-importance", str(args.samples[1])] if args.samples else []
     samples_tag = f"-s{args.samples[0]}x{args.samples[1]}" if args.samples else ""
+    planes = ["--micro-macro.micro-channels", str(args.micro_macro[0]), "--micro-macro.macro-channels", str(args.micro_macro[1])] if args.micro_macro else []
+    planes_tag = f"-m{args.micro_macro[0]}x{args.micro_macro[1]}" if args.micro_macro else ""
     out = str(args.output_dir)
     cars = args.data
     n_cars = len(json.loads((cars / "dataset_map.json").read_text())["cars"])
@@ -240,10 +250,11 @@ def main() -> None:
             igae["run_dir"],
             *igae_length[:-1],
             str(args.stage1_seconds or args.igae_seconds),
+            *planes,
             "--output-dir",
             out,
             "--experiment-name",
-            f"stage1-{args.stage1_seconds:g}s" if args.stage1_seconds else "stage1",
+            (f"stage1-{args.stage1_seconds:g}s" if args.stage1_seconds else "stage1") + planes_tag,
             reuse=reuse,
         )
     print(f"stage 1: {stage1['run_dir']}", flush=True)
@@ -296,10 +307,11 @@ def main() -> None:
                 "--eval-views",
                 "5",
                 *samples,
+                *planes,
                 "--output-dir",
                 out,
                 "--experiment-name",
-                f"stage2-{size}-{tag}{samples_tag}",
+                f"stage2-{size}-{tag}{samples_tag}{planes_tag}",
                 reuse=reuse,
             )
             s2["schedule"] = schedule_name(latent_epochs, decoded_epochs, crop, rays)
@@ -344,7 +356,8 @@ def main() -> None:
     )
     print(
         f"# {time.strftime('%Y-%m-%d')} | {scenes}; stage-2 cars at {args.resolution} px; "
-        f"samples per ray: {' + '.join(map(str, args.samples)) if args.samples else 'preset defaults'}"
+        f"samples per ray: {' + '.join(map(str, args.samples)) if args.samples else 'preset defaults'}; "
+        f"micro + macro channels: {' + '.join(map(str, args.micro_macro)) if args.micro_macro else 'preset defaults'}"
     )
     if rows1:
         print("| autoencoder | held-out scenes | decoded PSNR | latent PSNR | AE ceiling PSNR |")
