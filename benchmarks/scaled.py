@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -167,6 +168,12 @@ def main() -> None:
         help="channels of each scene's micro planes and of the shared macro planes, in stage 1 and stage 2 (default: the preset's 6 + 10; "
         "stage-1 and stage-2 run names get an -mMxN suffix)",
     )
+    parser.add_argument(
+        "--stage2-flags",
+        metavar="NAME=FLAGS",
+        help='more `latlas scale stage2` flags for every stage-2 run, e.g. "macro=--phases.0.train-macro --phases.1.train-macro" '
+        "(run names get a -NAME suffix, schedules a NAME label)",
+    )
     parser.add_argument("--num-train", type=int, default=20, help="training views of each synthesized car")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/scaled"))
     parser.add_argument(
@@ -180,6 +187,7 @@ def main() -> None:
     samples_tag = f"-s{args.samples[0]}x{args.samples[1]}" if args.samples else ""
     planes = ["--micro-macro.micro-channels", str(args.micro_macro[0]), "--micro-macro.macro-channels", str(args.micro_macro[1])] if args.micro_macro else []
     planes_tag = f"-m{args.micro_macro[0]}x{args.micro_macro[1]}" if args.micro_macro else ""
+    variant, _, variant_flags = (args.stage2_flags or "").partition("=")
     out = str(args.output_dir)
     cars = args.data
     n_cars = len(json.loads((cars / "dataset_map.json").read_text())["cars"])
@@ -308,13 +316,14 @@ def main() -> None:
                 "5",
                 *samples,
                 *planes,
+                *shlex.split(variant_flags),
                 "--output-dir",
                 out,
                 "--experiment-name",
-                f"stage2-{size}-{tag}{samples_tag}{planes_tag}",
+                f"stage2-{size}-{tag}{samples_tag}{planes_tag}" + (f"-{variant}" if variant else ""),
                 reuse=reuse,
             )
-            s2["schedule"] = schedule_name(latent_epochs, decoded_epochs, crop, rays)
+            s2["schedule"] = schedule_name(latent_epochs, decoded_epochs, crop, rays) + (f", {variant}" if variant else "")
             print(
                 f"stage 2, {size} scenes, {s2['schedule']}: {s2['run_dir']} decoded PSNR {s2['eval']['psnr_d']:.2f}, {s2['train_seconds_per_scene']:.1f} s / scene",
                 flush=True,
