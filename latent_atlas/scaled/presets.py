@@ -141,7 +141,9 @@ SCALED_PRESETS: dict[str, MultiSceneConfig] = {
         field=CPU_FIELD,
         micro_macro=CPU_MICRO_MACRO,
         reinit_decoder_mlp=False,  # stage 1's decoder MLP: +0.9 dB at 16 scenes, level at 64, same time (BENCHMARKS.md, session 24)
-        phases=_stage2_phases(8, 4, train_macro=False),
+        # the macro basis fine-tuned too (the papers freeze it): +0.34 / +0.44 / +0.84 dB decoded at 16 / 64 / 256 scenes,
+        # same time per scene (BENCHMARKS.md, session 40)
+        phases=_stage2_phases(8, 4, train_macro=True),
         rays_per_view=256,  # latent epochs of a quarter of each view's latent pixels: 8 + 4 beats 2 + 4 of whole views in 1.03x the time, half the activations (BENCHMARKS.md, session 25)
         decoded_crop=16,  # 128-px views at f4 (32 x 32 latents): 4 decoded epochs of quarter views beat 2 of whole ones in 60% of the time (BENCHMARKS.md)
         n_samples=16,  # 16 + 16 samples per ray: -0.08 dB against 48 + 48 in half the time on 128-px cars (BENCHMARKS.md, session 26)

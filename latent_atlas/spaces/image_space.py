@@ -216,10 +216,7 @@ class LatentSpace(ImageSpace):
 
     def encode_split(self, split: SceneSplit, background: Tensor) -> Tensor:
         """Normalised latents [N, h, w, C] of a split's images composited on `background` [3] (cached)."""
-        key = images_key(
-            split.image_paths,
-            {"encoder": self.encoder_fingerprint(), "background": [round(float(v), 6) for v in background], "shape": list(split.images.shape)},
-        )
+        key = images_key(split.images, {"encoder": self.encoder_fingerprint(), "background": [round(float(v), 6) for v in background]})
         return cached(self.cache, key, lambda: self.encode(composite_on_background(split.rgba(slice(None)), background)))
 
     def map_scene(self, scene: SceneData, background: Tensor | None, storage: TargetPrecision = "fp32") -> SceneData:

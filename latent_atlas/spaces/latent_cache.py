@@ -1,4 +1,4 @@
-"""On-disk cache of encoded images, keyed by the images and the autoencoder's fingerprint."""
+"""On-disk cache of encoded images, keyed by the images' pixels and the autoencoder's fingerprint."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
@@ -17,12 +18,12 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "latent-atlas" / "latents"
 
 
-def images_key(image_paths: list[Path], extra: dict) -> str:
-    """Key of a list of image files (resolved path, size, modification time) plus `extra` settings."""
-    digest = hashlib.sha256(json.dumps(extra, sort_keys=True).encode())
-    for path in image_paths:
-        stat = Path(path).stat()
-        digest.update(f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+def images_key(images: Tensor, extra: dict) -> str:
+    """Key of a stack of images [N, H, W, C] by content (dtype, shape, every byte) plus `extra` settings: the same
+    pixels give the same key wherever their files lie (a scene copied into another dataset reads its latents from
+    the cache), and one changed pixel gives another."""
+    digest = hashlib.sha256(json.dumps({**extra, "dtype": str(images.dtype), "shape": list(images.shape)}, sort_keys=True).encode())
+    digest.update(memoryview(images.detach().cpu().contiguous().flatten().view(torch.uint8).numpy()))
     return digest.hexdigest()[:24]
 
 

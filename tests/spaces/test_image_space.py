@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import torch
 
 from latent_atlas.data.loading import load_scene
@@ -59,6 +62,24 @@ def test_latent_cache_reused_then_invalidated(tiny_scene, tmp_path):
         decoder_only.autoencoder.decoder.conv_out.bias.add_(0.1)
     decoder_only.map_scene(scene, torch.ones(3))  # latents do not depend on the decoder
     assert decoder_only.cache.hits == 3
+
+
+def test_latent_cache_follows_pixels_not_paths(tiny_scene, tmp_path):
+    """A copy of the scene's folder (new paths, new modification times) reads every split from the cache; one
+    changed pixel of one training view encodes that split again, and only it."""
+    _space(tmp_path / "cache").map_scene(load_scene(tiny_scene), torch.ones(3))
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_scene, copy)  # copytree keeps modification times: touch them
+    for image in copy.rglob("*.png"):
+        os.utime(image, ns=(1, 1))
+    copied = _space(tmp_path / "cache")
+    copied.map_scene(load_scene(copy), torch.ones(3))
+    assert copied.cache.hits == 3 and copied.cache.misses == 0
+    edited = load_scene(copy)
+    edited.split("train").images[0, 0, 0, 0] ^= 1
+    changed = _space(tmp_path / "cache")
+    changed.map_scene(edited, torch.ones(3))
+    assert changed.cache.misses == 1 and changed.cache.hits == 2
 
 
 def test_latents_held_in_fp16(tiny_scene, tmp_path):
