@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -71,7 +72,7 @@ def test_igae_then_stage1_then_stage2(cars, tmp_path, monkeypatch):
     torch.testing.assert_close(stage2.field.table.macro, macro)  # macro basis from stage 1
     encoder = {k: v.clone() for k, v in stage2.space.autoencoder.encoder.state_dict().items()}
     run2 = stage2.train()
-    torch.testing.assert_close(stage2.field.table.macro, macro)  # frozen in stage 2 (default)
+    assert not torch.equal(stage2.field.table.macro, macro)  # fine-tuned in scale-stage2-cpu (the default)
     for k, v in stage2.space.autoencoder.encoder.state_dict().items():
         torch.testing.assert_close(v, encoder[k])  # encoder frozen
     s2 = json.loads((run2 / "summary.json").read_text())
@@ -81,6 +82,13 @@ def test_igae_then_stage1_then_stage2(cars, tmp_path, monkeypatch):
     # reported apart from train_seconds; the latent targets held in fp16 (the default --target-precision)
     assert s2["encoded_splits"] == {"encoded": 6, "cached": 0} and s2["prepare_seconds_per_scene"] > 0
     assert stage2.scenes[0].split("train").images.dtype == torch.float16
+
+    frozen_cfg = _small("scale-stage2-cpu", cars, tmp_path / "frozen", init=run1, first_scene=2, num_scenes=2)
+    frozen_cfg.phases = tuple(dataclasses.replace(phase, train_macro=False) for phase in frozen_cfg.phases)
+    frozen = MultiSceneTrainer(frozen_cfg)
+    frozen.train()
+    torch.testing.assert_close(frozen.field.table.macro, macro)  # the papers' stage 2: basis frozen
+    assert frozen.space.encoded_splits() == {"encoded": 0, "cached": 6}  # the same pixels and encoder: every split cached
 
 
 def test_rgb_triplanes_learn_through_cli(cars, tmp_path, capsys):
