@@ -151,7 +151,7 @@ SCALED_PRESETS: dict[str, MultiSceneConfig] = {
         scene_lr=_lr(2e-2),
         coefficient_lr=_lr(2e-2),
         shared_lr=_lr(5e-3),
-        # the shared decoder adapts 20x faster than the papers' 1e-4 (a single scene's decoder overfits at 3e-4):
+        # the shared decoder fine-tuned at 20x the papers' 1e-4 (one scene's decoder lost 0.45 dB at 3e-4, session 34):
         # 25.72 -> 26.50 dB decoded at 64 scenes, +0.5 at 16, same time; at 256 scenes 4 + 2 epochs then take < 0.27x
         # RGB Tri-Planes' time to equal PSNR (BENCHMARKS.md, session 41)
         ae_lr=_lr(2e-3),
