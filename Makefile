@@ -6,6 +6,9 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 PY := $(VENV)/bin/python
+# Test processes (pytest-xdist; each runs torch on 1 thread): one per core, at most 8. Whole test modules go to one
+# worker (--dist loadscope), so a module's trained fixtures are built once. TEST_WORKERS=0: all in this process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n > 8 ? 8 : n )))
 STAMP := $(VENV)/.latent-atlas-installed
 
 .PHONY: install demo test lint format bench clean ae
@@ -30,7 +33,7 @@ ae: $(STAMP)
 	$(PY) benchmarks/builtin_ae.py --preset latlas-f4c16-slim --plain latlas-f4c16-pooled-igae --decoder-steps 3000 --decoder-lr 1e-3 --decoder-lr-final 5e-5 --igae-loss-ae 1.0 --igae-frozen-encoder --install
 
 test: $(STAMP) lint
-	$(PY) -m pytest -q -x --durations=10
+	$(PY) -m pytest -q -x --durations=10 -n $(TEST_WORKERS) --dist loadscope
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,10 +10,13 @@ import torch
 
 from latent_atlas.data.synth.writer import SynthConfig, synthesize
 
+TEST_THREADS = int(os.environ.get("LATLAS_TEST_THREADS", max(1, min(2, len(os.sched_getaffinity(0)) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))))
+"""Torch threads per test process: 2 in one process, the cores shared out (1 on 2 cores) among pytest-xdist workers."""
+
 
 @pytest.fixture(autouse=True)
 def _few_threads():
-    torch.set_num_threads(2)
+    torch.set_num_threads(TEST_THREADS)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import torch
 
 from latent_atlas.data.loading import load_scene
 from latent_atlas.data.synth.families import make_scene
-from latent_atlas.data.synth.raytrace import bounding_sphere_entry, render_view, render_views
+from latent_atlas.data.synth.raytrace import bounding_sphere_span, render_view, render_views, trace
 from latent_atlas.data.synth.sdf import Primitive, bounding_radius, primitive_sdf
 from latent_atlas.data.synth.writer import OBJECT_RADIUS, TRACE_RADIUS, SynthConfig, hemisphere_cameras, synthesize
 
@@ -33,13 +33,29 @@ def test_family_is_deterministic_and_writes_map(tmp_path):
     assert alpha[:, 0, :].max() == 0 and alpha[:, :, 0].max() == 0  # never clipped at the border
 
 
-def test_bounding_sphere_entry_hand_computed():
+def test_bounding_sphere_span_hand_computed():
     origins = torch.tensor([[0.0, 0.0, 3.0], [0.0, 2.0, 3.0], [0.0, 0.0, 0.5], [0.0, 0.0, 3.0]])
     directions = torch.tensor([[0.0, 0.0, -1.0], [0.0, 0.0, -1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
-    meets, entry = bounding_sphere_entry(origins, directions, 1.0)
-    # straight at the centre: enters at 3 - 1; passes 2 from the centre: misses; starts inside: 0; points away: misses
+    meets, entry, exit = bounding_sphere_span(origins, directions, 1.0)
+    # straight at the centre: enters at 3 - 1, leaves at 3 + 1; passes 2 from the centre: misses; starts inside at
+    # z = 0.5 going up: enters at 0, leaves at 0.5; points away: misses
     assert meets.tolist() == [True, False, True, False]
     assert torch.allclose(entry[meets], torch.tensor([2.0, 0.0]))
+    assert torch.allclose(exit[meets], torch.tensor([4.0, 0.5]))
+
+
+def test_trace_hits_a_sphere_by_hand_and_stops_misses_at_the_bounding_sphere():
+    ball = [Primitive("sphere", (0.0, 0.0, 0.0), (0.5,), (1.0, 1.0, 1.0))]
+    origins = torch.tensor([[0.0, 0.0, 3.0], [0.0, 0.4, 3.0], [0.0, 0.8, 3.0], [0.0, 3.0, 3.0]])
+    directions = torch.tensor([[0.0, 0.0, -1.0]]).expand(4, 3)
+    hit, t = trace(origins, directions, ball, scale=1.0, radius=1.0)
+    # at the centre: the surface at 3 - 0.5; 0.4 off the axis: at 3 - sqrt(0.25 - 0.16) = 2.7; 0.8 off: passes by
+    assert hit.tolist() == [True, True, False, False]
+    assert torch.allclose(t[:2], torch.tensor([2.5, 2.7]), atol=1e-4)
+    # the miss marches until it leaves the unit sphere (at 3 + 0.6), not on to `far`
+    assert 3.6 <= float(t[2]) < 3.6 + 0.5  # its last step is at most the 0.5 to the ball
+    no_sphere_hit, no_sphere_t = trace(origins, directions, ball, scale=1.0)
+    assert no_sphere_hit.tolist() == hit.tolist() and float(no_sphere_t[2]) > 6.0
 
 
 def test_batched_views_with_bounding_sphere_match_single_views():

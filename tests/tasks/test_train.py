@@ -8,12 +8,13 @@ import torch
 from latent_atlas.evaluation.evaluate import EvalConfig, evaluate_run
 from latent_atlas.evaluation.render import RenderConfig, render_video
 from latent_atlas.tasks.scene import SceneTask
+from tests.conftest import TEST_THREADS
 from tests.tasks.helpers import tiny_config
 
 
 @pytest.fixture(scope="module")
 def trained_run(tiny_scene, tmp_path_factory):
-    torch.set_num_threads(2)
+    torch.set_num_threads(TEST_THREADS)
     cfg = tiny_config(tiny_scene, tmp_path_factory.mktemp("out"), steps=400, rays_per_batch=512, eval_every=200)
     return SceneTask(cfg).train()
 

@@ -13,38 +13,43 @@ SUN_DIRECTION = torch.tensor([0.4, 0.3, 0.85])
 AMBIENT = 0.35
 
 
-def bounding_sphere_entry(origins: Tensor, directions: Tensor, radius: float) -> tuple[Tensor, Tensor]:
-    """Whether rays [n, 3] (unit directions) meet the origin-centred sphere [n], and the distance to its entry [n] (0 inside)."""
+def bounding_sphere_span(origins: Tensor, directions: Tensor, radius: float) -> tuple[Tensor, Tensor, Tensor]:
+    """Whether rays [n, 3] (unit directions) meet the origin-centred sphere [n], and the distances to where they
+    enter it [n] (0 inside) and leave it [n]."""
     along = -(origins * directions).sum(dim=-1)  # distance to the point closest to the centre
     closest_sq = (origins * origins).sum(dim=-1) - along**2
     half_chord = (radius**2 - closest_sq).clamp_min(0.0).sqrt()
     meets = (closest_sq <= radius**2) & (along + half_chord > 0)
-    return meets, (along - half_chord).clamp_min(0.0)
+    return meets, (along - half_chord).clamp_min(0.0), along + half_chord
 
 
 def trace(
     origins: Tensor, directions: Tensor, prims: list[Primitive], scale: float, steps: int = 96, far: float = 6.0, radius: float | None = None
 ) -> tuple[Tensor, Tensor]:
-    """Hit mask [n] and hit distance [n] of rays [n, 3] against the scene.
+    """Hit mask [n] and hit distance [n] of rays [n, 3] against the scene (misses stop beyond `far`).
 
-    With `radius` (a sphere about the origin holding the whole solid), rays that miss it are misses at once
-    and the others start at its entry: the same hits in fewer steps.
+    With `radius` (a sphere about the origin holding the whole solid), rays that miss it are misses at once, the
+    others start where they enter it and are misses once they leave it: the same hits in fewer steps. The rays
+    still marching are kept as compact tensors, so that late steps, when few rays are left, cost little.
     """
     t = torch.zeros(origins.shape[0])
     hit = torch.zeros(origins.shape[0], dtype=torch.bool)
-    active = torch.ones_like(hit)
+    limit = torch.full_like(t, far)
+    marching = torch.arange(origins.shape[0])
     if radius is not None:
-        active, t = bounding_sphere_entry(origins, directions, radius)
+        meets, t, limit = bounding_sphere_span(origins, directions, radius)
+        marching = meets.nonzero()[:, 0]
+    o, d, reach, stop = origins[marching], directions[marching], t[marching], limit[marching]
     for _ in range(steps):
-        if not active.any():
+        if marching.numel() == 0:
             break
-        idx = active.nonzero()[:, 0]
-        d, _ = scene_sdf(origins[idx] + directions[idx] * t[idx, None], prims, scale)
-        t[idx] += d
-        done_hit = d < 1e-4
-        done_miss = t[idx] > far
-        hit[idx[done_hit]] = True
-        active[idx[done_hit | done_miss]] = False
+        distance, _ = scene_sdf(o + d * reach[:, None], prims, scale)
+        reach = reach + distance
+        t[marching] = reach
+        arrived = distance < 1e-4
+        hit[marching[arrived]] = True
+        going = ~arrived & (reach <= stop)
+        marching, o, d, reach, stop = marching[going], o[going], d[going], reach[going], stop[going]
     return hit, t
 
 
