@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -28,8 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def render_one(scene: int, resolution: int, views: int, supersample: int, output: Path) -> None:
     """Renders car `scene` with the latent_atlas on sys.path; saves {'images': [V, H, W, 4], 'seconds': float}."""
-    import time
-
     from latent_atlas.data.synth.families import make_scene
     from latent_atlas.data.synth.raytrace import render_views
     from latent_atlas.data.synth.sdf import bounding_radius

@@ -10,8 +10,17 @@ import torch
 
 from latent_atlas.data.synth.writer import SynthConfig, synthesize
 
-TEST_THREADS = int(os.environ.get("LATLAS_TEST_THREADS", max(1, min(2, len(os.sched_getaffinity(0)) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))))
-"""Torch threads per test process: 2 in one process, the cores shared out (1 on 2 cores) among pytest-xdist workers."""
+
+def _test_threads() -> int:
+    """Torch threads per test process: 2 in one process, the cores shared out (1 on 2 cores) among pytest-xdist
+    workers; LATLAS_TEST_THREADS overrides."""
+    if "LATLAS_TEST_THREADS" in os.environ:
+        return int(os.environ["LATLAS_TEST_THREADS"])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)  # no affinity on macOS
+    return max(1, min(2, cores // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+
+
+TEST_THREADS = _test_threads()
 
 
 @pytest.fixture(autouse=True)
