@@ -27,7 +27,8 @@ def cpu_model() -> str:
 
 
 def machine_line() -> str:
-    """'# <CPU model> | N cores | torch X, T threads | date'."""
+    """'# <CPU model> | N cores | torch X, T threads | date', and the GPU's name where CUDA is available."""
     import torch
 
-    return f"# {cpu_model()} | {os.cpu_count()} cores | torch {torch.__version__}, {torch.get_num_threads()} threads | {time.strftime('%Y-%m-%d')}"
+    gpu = f" | {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return f"# {cpu_model()} | {os.cpu_count()} cores | torch {torch.__version__}, {torch.get_num_threads()} threads{gpu} | {time.strftime('%Y-%m-%d')}"

@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from machine import machine_line  # noqa: E402
 from train_budget import latlas  # noqa: E402
 
 CARS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cars64"
@@ -174,6 +175,10 @@ def main() -> None:
         help='more `latlas scale stage2` flags for every stage-2 run, e.g. "macro=--phases.0.train-macro --phases.1.train-macro" '
         "(run names get a -NAME suffix, schedules a NAME label)",
     )
+    parser.add_argument(
+        "--run-flags",
+        help='more flags for every stage-2 and RGB Tri-Planes run alike, e.g. "--scenes-per-batch 16" on a GPU (run names unchanged: use another --output-dir)',
+    )
     parser.add_argument("--num-train", type=int, default=20, help="training views of each synthesized car")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/benchmarks/scaled"))
     parser.add_argument(
@@ -188,9 +193,9 @@ def main() -> None:
     planes = ["--micro-macro.micro-channels", str(args.micro_macro[0]), "--micro-macro.macro-channels", str(args.micro_macro[1])] if args.micro_macro else []
     planes_tag = f"-m{args.micro_macro[0]}x{args.micro_macro[1]}" if args.micro_macro else ""
     variant, _, variant_flags = (args.stage2_flags or "").partition("=")
+    both = shlex.split(args.run_flags or "")
     out = str(args.output_dir)
     cars = args.data
-    n_cars = len(json.loads((cars / "dataset_map.json").read_text())["cars"])
 
     # 1. IG-AE vs the plain autoencoder on held-out scenes
     igae_length = ["--phases.0.epochs", str(args.igae_epochs), "--phases.1.epochs", str(args.igae_epochs), "--max-time", str(args.igae_seconds)]
@@ -317,6 +322,7 @@ def main() -> None:
                 *samples,
                 *planes,
                 *shlex.split(variant_flags),
+                *both,
                 "--output-dir",
                 out,
                 "--experiment-name",
@@ -344,6 +350,7 @@ def main() -> None:
                     "--eval-views",
                     "5",
                     *samples,
+                    *both,
                     "--output-dir",
                     out,
                     "--experiment-name",
@@ -361,12 +368,14 @@ def main() -> None:
     scenes = (
         f"IG-AE'd AE: {args.ae} | {cars.name} scenes [0, {args.igae_scenes}) for stage 1"
         if args.skip_igae
-        else f"plain AE: {args.ae} | {cars.name} scenes [0, {args.igae_scenes}) for IG-AE / stage 1, [{args.igae_scenes}, {n_cars}) held out"
+        else f"plain AE: {args.ae} | {cars.name} scenes [0, {args.igae_scenes}) for IG-AE / stage 1, [{args.igae_scenes}, {len(json.loads((cars / 'dataset_map.json').read_text())['cars'])}) held out"
     )
+    print(machine_line())
     print(
         f"# {time.strftime('%Y-%m-%d')} | {scenes}; stage-2 cars at {args.resolution} px; "
         f"samples per ray: {' + '.join(map(str, args.samples)) if args.samples else 'preset defaults'}; "
         f"micro + macro channels: {' + '.join(map(str, args.micro_macro)) if args.micro_macro else 'preset defaults'}"
+        + (f"; every run: {args.run_flags}" if args.run_flags else "")
     )
     if rows1:
         print("| autoencoder | held-out scenes | decoded PSNR | latent PSNR | AE ceiling PSNR |")

@@ -113,13 +113,33 @@ def test_rgb_triplanes_learn_through_cli(cars, tmp_path, capsys):
     assert main(args) == 0
     run = capsys.readouterr().out.strip().splitlines()[-1].split("run folder: ")[1]
     summary = json.loads((Path(run) / "summary.json").read_text())
-    # an all-white render (the background) scores ~10 dB on these cars; 4 training views per scene only
+    white = _white_psnr(cars)  # ~10 dB on these cars; 4 training views per scene only
+    assert summary["eval"]["psnr_e"] > white + 5.0, (summary["eval"], white)
+
+
+def _white_psnr(cars) -> float:
+    """Mean PSNR of an all-white render (the background) against each car's first test view."""
     from latent_atlas.data.scene_set import load_scene_set
     from latent_atlas.evaluation.metrics import psnr
 
     scenes = load_scene_set([cars]).scenes
-    white = sum(psnr(torch.ones(32, 32, 3), composite_on_background(s.split("test").rgba(0), torch.ones(3))) for s in scenes) / len(scenes)
-    assert summary["eval"]["psnr_e"] > white + 5.0, (summary["eval"], white)
+    return sum(psnr(torch.ones(32, 32, 3), composite_on_background(s.split("test").rgba(0), torch.ones(3))) for s in scenes) / len(scenes)
+
+
+@pytest.mark.gpu
+def test_rgb_triplanes_and_stage2_train_on_cuda(cars, tmp_path, monkeypatch):
+    monkeypatch.setenv("LATLAS_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = _small("triplanes-rgb-cpu", cars, tmp_path / "rgb", device="cuda", rays_per_view=256, n_samples=16, n_importance=16, eval_views=2)
+    cfg.phases[0].epochs = 40
+    rgb = MultiSceneTrainer(cfg)
+    summary = json.loads((rgb.train() / "summary.json").read_text())
+    assert next(rgb.field.parameters()).device.type == "cuda"
+    assert summary["eval"]["psnr_e"] > _white_psnr(cars) + 5.0  # the CPU test's bound
+    assert summary["peak_memory_mb"] > 0  # the GPU's peak allocation
+
+    stage2 = MultiSceneTrainer(_small("scale-stage2-cpu", cars, tmp_path / "s2", device="cuda", ae_preset="tiny", num_scenes=2, decoded_crop=2))
+    s2 = json.loads((stage2.train() / "summary.json").read_text())  # latent phase of drawn rays, decoded phase of crops
+    assert s2["steps"] == stage2.total_steps and all(math.isfinite(v) for v in s2["eval"].values())
 
 
 def test_resume_after_a_kill_continues(cars, tmp_path):

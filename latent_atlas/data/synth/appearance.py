@@ -34,23 +34,23 @@ def pattern_mix(local: Tensor, prim: Primitive) -> Tensor:
     if prim.pattern == "dots":
         cell = s * local - torch.floor(s * local) - 0.5
         return (cell.norm(dim=-1) < 0.3).float()
-    return torch.zeros(local.shape[0])
+    return torch.zeros(local.shape[0], device=local.device)
 
 
 def albedo(points: Tensor, prim: Primitive, scale: float) -> Tensor:
     """Albedo [n, 3] of surface points [n, 3] (world, scaled scene) on one primitive."""
-    base = torch.tensor(prim.color).expand(points.shape[0], 3)
+    base = torch.tensor(prim.color, device=points.device).expand(points.shape[0], 3)
     if prim.pattern == "plain":
         return base
     local = local_points(points / scale, prim)
     if prim.pattern == "mosaic":  # the texture wrapped around the local z axis (u: angle, v: height)
-        texture = mosaic_texture(prim.texture_seed)
+        texture = mosaic_texture(prim.texture_seed).to(points.device)
         u = (torch.atan2(local[:, 1], local[:, 0]) / (2 * math.pi) + 0.5) * prim.pattern_scale / 4
         v = local[:, 2] * prim.pattern_scale / 4 + 0.5
         i = (torch.floor(v * TEXTURE_SIZE).long() % TEXTURE_SIZE, torch.floor(u * TEXTURE_SIZE).long() % TEXTURE_SIZE)
         return texture[i]
     mix = pattern_mix(local, prim)[:, None]
-    return base * (1 - mix) + torch.tensor(prim.color2) * mix
+    return base * (1 - mix) + torch.tensor(prim.color2, device=points.device) * mix
 
 
 def highlight(normals: Tensor, view_directions: Tensor, light: Tensor, strength: Tensor) -> Tensor:

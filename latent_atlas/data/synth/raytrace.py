@@ -32,10 +32,10 @@ def trace(
     others start where they enter it and are misses once they leave it: the same hits in fewer steps. The rays
     still marching are kept as compact tensors, so that late steps, when few rays are left, cost little.
     """
-    t = torch.zeros(origins.shape[0])
-    hit = torch.zeros(origins.shape[0], dtype=torch.bool)
+    t = torch.zeros(origins.shape[0], device=origins.device)
+    hit = torch.zeros(origins.shape[0], dtype=torch.bool, device=origins.device)
     limit = torch.full_like(t, far)
-    marching = torch.arange(origins.shape[0])
+    marching = torch.arange(origins.shape[0], device=origins.device)
     if radius is not None:
         meets, t, limit = bounding_sphere_span(origins, directions, radius)
         marching = meets.nonzero()[:, 0]
@@ -57,18 +57,18 @@ def shade(points: Tensor, prims: list[Primitive], scale: float, view_directions:
     """Colour [n, 3] at surface points [n, 3]: the primitive's albedo (pattern, texture) under Lambert shading
     (one sun + ambient), plus its specular highlight seen along view_directions [n, 3] (when given)."""
     eps = 1e-3
-    offsets = torch.eye(3) * eps
+    offsets = torch.eye(3, device=points.device) * eps
     grad = torch.stack([scene_sdf(points + o, prims, scale)[0] - scene_sdf(points - o, prims, scale)[0] for o in offsets], dim=-1)
     normals = grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-8)
     _, index = scene_sdf(points, prims, scale)
-    colour = torch.zeros(points.shape[0], 3)
+    colour = torch.zeros(points.shape[0], 3, device=points.device)
     for i, prim in enumerate(prims):
         on = index == i
         if on.any():
             colour[on] = albedo(points[on], prim, scale)
-    sun = SUN_DIRECTION / SUN_DIRECTION.norm()
+    sun = (SUN_DIRECTION / SUN_DIRECTION.norm()).to(points.device)
     colour = colour * (AMBIENT + (1.0 - AMBIENT) * (normals @ sun).clamp_min(0.0))[:, None]
-    strength = torch.tensor([p.specular for p in prims])[index]
+    strength = torch.tensor([p.specular for p in prims], device=points.device)[index]
     if view_directions is not None and bool((strength > 0).any()):
         colour = colour + highlight(normals, view_directions, sun, strength)[:, None]
     return colour.clamp(0.0, 1.0)
@@ -77,29 +77,31 @@ def shade(points: Tensor, prims: list[Primitive], scale: float, view_directions:
 def sky_colour(directions: Tensor) -> Tensor:
     """Surroundings [n, 3] seen in unit directions [n, 3] (+z up): a warm horizon to a blue zenith, brown below."""
     up = directions[:, 2:3]
-    horizon, zenith, ground = torch.tensor([0.92, 0.8, 0.62]), torch.tensor([0.25, 0.45, 0.85]), torch.tensor([0.4, 0.32, 0.24])
+    horizon, zenith, ground = (torch.tensor(c, device=directions.device) for c in ([0.92, 0.8, 0.62], [0.25, 0.45, 0.85], [0.4, 0.32, 0.24]))
     above = horizon + (zenith - horizon) * up.clamp(0, 1).sqrt()
     below = horizon + (ground - horizon) * (-up).clamp(0, 1).sqrt()
     return torch.where(up >= 0, above, below)
 
 
-def render_views(cameras: Cameras, prims: list[Primitive], scale: float, supersample: int = 2, radius: float | None = None, sky: bool = False) -> Tensor:
-    """RGBA images [V, H, W, 4] in [0, 1] (straight alpha) of all V cameras (one size), supersampled s x s per pixel;
-    with `sky`, opaque images whose misses show sky_colour of their direction.
+def render_views(
+    cameras: Cameras, prims: list[Primitive], scale: float, supersample: int = 2, radius: float | None = None, sky: bool = False, device: str = "cpu"
+) -> Tensor:
+    """RGBA images [V, H, W, 4] in [0, 1] (straight alpha, on the CPU) of all V cameras (one size), supersampled s x s per
+    pixel, traced on `device`; with `sky`, opaque images whose misses show sky_colour of their direction.
 
     All views are traced in one batch (the per-step cost is Python overhead, not arithmetic, at these sizes).
     """
     s = supersample
-    fine = cameras.rescale(float(s))
+    fine = cameras.rescale(float(s)).to(device)
     views = len(cameras.camera_to_worlds)
     h, w = int(cameras.height[0]), int(cameras.width[0])
     if not (torch.all(cameras.height == h) and torch.all(cameras.width == w)):
         raise ValueError("render_views: all cameras must share one image size")
     px, py = fine.image_pixels(0)
-    cams = torch.arange(views).repeat_interleave(px.numel())
+    cams = torch.arange(views, device=device).repeat_interleave(px.numel())
     origins, dirs = fine.pixel_directions(cams, px.repeat(views), py.repeat(views))
     hit, t = trace(origins, dirs, prims, scale, radius=radius)
-    color = torch.zeros(origins.shape[0], 3)
+    color = torch.zeros(origins.shape[0], 3, device=device)
     if hit.any():
         color[hit] = shade(origins[hit] + dirs[hit] * t[hit, None], prims, scale, dirs[hit])
     if sky:
@@ -108,7 +110,7 @@ def render_views(cameras: Cameras, prims: list[Primitive], scale: float, supersa
     color = color.reshape(views, h, s, w, s, 3).sum(dim=(2, 4))
     coverage = hit.float().reshape(views, h, s, w, s).sum(dim=(2, 4))
     rgb = color / coverage.clamp_min(1.0)[..., None]
-    return torch.cat([rgb, (coverage / (s * s))[..., None]], dim=-1)
+    return torch.cat([rgb, (coverage / (s * s))[..., None]], dim=-1).cpu()
 
 
 def render_view(cameras: Cameras, index: int, prims: list[Primitive], scale: float, supersample: int = 2) -> Tensor:

@@ -44,7 +44,7 @@ def local_points(points: Tensor, prim: Primitive) -> Tensor:
 
 def _local(points: Tensor, prim: Primitive) -> Tensor:
     """Points [n, 3] in the primitive's frame, with its axis moved to z."""
-    p = points - torch.tensor(prim.center, dtype=points.dtype)
+    p = points - torch.tensor(prim.center, dtype=points.dtype, device=points.device)
     if prim.rotation_z:
         c, s = torch.cos(torch.tensor(-prim.rotation_z)), torch.sin(torch.tensor(-prim.rotation_z))
         p = torch.stack([c * p[:, 0] - s * p[:, 1], s * p[:, 0] + c * p[:, 1], p[:, 2]], dim=-1)
@@ -59,7 +59,7 @@ def primitive_sdf(points: Tensor, prim: Primitive) -> Tensor:
     if prim.kind == "sphere":
         return p.norm(dim=-1) - prim.size[0]
     if prim.kind == "box":
-        half = torch.tensor(prim.size[:3], dtype=p.dtype) - prim.rounding
+        half = torch.tensor(prim.size[:3], dtype=p.dtype, device=p.device) - prim.rounding
         q = p.abs() - half
         return q.clamp_min(0).norm(dim=-1) + q.amax(dim=-1).clamp_max(0) - prim.rounding
     if prim.kind == "cylinder":  # radius, half height, along the local z axis

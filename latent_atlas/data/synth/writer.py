@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -60,6 +62,10 @@ class SynthConfig:
     dtu: bool = False
     """Also write every view as a DTU-layout copy (image/, mask/, cameras.npz, a scaled and shifted world undone by
     scale_mat) in <scene>/dtu/."""
+    device: str = "cpu"
+    """Where rays are traced: cpu, cuda or cuda:N (the images agree with the CPU's to float rounding)."""
+    workers: int = 1
+    """Processes rendering scenes side by side (one torch thread each when > 1; the same images, any count)."""
 
 
 def hemisphere_cameras(n: int, resolution: int, g: torch.Generator) -> Cameras:
@@ -92,8 +98,13 @@ def frame_times(split: str, count: int, g: torch.Generator) -> list[float]:
 def render_split(cams: Cameras, prims: list[Primitive], motions: list[Motion] | None, times: list[float] | None, scale: float, cfg: SynthConfig) -> Tensor:
     """RGBA images [V, H, W, 4] of a split: all views at once, or (dynamic) each view at its own time."""
     if motions is None:
-        return render_views(cams, prims, scale, cfg.supersample, radius=TRACE_RADIUS, sky=cfg.sky)
-    return torch.cat([render_views(cams[i], posed(prims, motions, t), scale, cfg.supersample, radius=TRACE_RADIUS, sky=cfg.sky) for i, t in enumerate(times)])
+        return render_views(cams, prims, scale, cfg.supersample, radius=TRACE_RADIUS, sky=cfg.sky, device=cfg.device)
+    return torch.cat(
+        [
+            render_views(cams[i], posed(prims, motions, t), scale, cfg.supersample, radius=TRACE_RADIUS, sky=cfg.sky, device=cfg.device)
+            for i, t in enumerate(times)
+        ]
+    )
 
 
 def write_scene(folder: Path, family: str, scene_seed: int, cfg: SynthConfig) -> None:
@@ -153,12 +164,19 @@ def synthesize(cfg: SynthConfig) -> list[Path]:
     """Writes cfg.num_scenes scenes of cfg.family into cfg.output; returns their folders."""
     if cfg.family not in FAMILIES:
         raise ConfigError(f"--family {cfg.family}: choose from {', '.join(FAMILIES)}")
-    if cfg.num_scenes < 1 or cfg.num_train < 1 or cfg.resolution < 4:
-        raise ConfigError("--num-scenes and --num-train must be >= 1 and --resolution >= 4")
-    folders = []
-    for i in range(cfg.num_scenes):
-        folder = cfg.output / f"scene_{i:03d}"
-        write_scene(folder, cfg.family, cfg.seed * 100003 + i, cfg)
-        folders.append(folder)
+    if cfg.num_scenes < 1 or cfg.num_train < 1 or cfg.resolution < 4 or cfg.workers < 1:
+        raise ConfigError("--num-scenes, --num-train and --workers must be >= 1 and --resolution >= 4")
+    if cfg.device != "cpu" and not (cfg.device.startswith("cuda") and torch.cuda.is_available()):
+        raise ConfigError(f"--device {cfg.device}: no such device here (cpu, or cuda where a CUDA GPU is present)")
+    folders = [cfg.output / f"scene_{i:03d}" for i in range(cfg.num_scenes)]
+    seeds = [cfg.seed * 100003 + i for i in range(cfg.num_scenes)]
+    if cfg.workers == 1:
+        for folder, seed in zip(folders, seeds):
+            write_scene(folder, cfg.family, seed, cfg)
+    else:  # spawned, not forked: a forked child can hang on the parent's torch thread pool
+        with ProcessPoolExecutor(
+            min(cfg.workers, cfg.num_scenes), mp_context=multiprocessing.get_context("spawn"), initializer=torch.set_num_threads, initargs=(1,)
+        ) as pool:
+            list(pool.map(write_scene, folders, [cfg.family] * len(seeds), seeds, [cfg] * len(seeds)))  # re-raises a worker's error
     (cfg.output / "dataset_map.json").write_text(json.dumps({cfg.family: [f.name for f in folders]}, indent=2))
     return folders
