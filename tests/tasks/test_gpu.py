@@ -9,7 +9,7 @@ from tests.tasks.helpers import tiny_config
 
 @pytest.mark.gpu
 def test_cuda_forward_matches_cpu(micro_scene, tmp_path):
-    cpu = SceneTask(tiny_config(micro_scene, tmp_path / "cpu", steps=1, rays_per_batch=128))
+    cpu = SceneTask(tiny_config(micro_scene, tmp_path / "cpu", steps=1, rays_per_batch=128, device="cpu"))  # not auto: CUDA there
     gpu = SceneTask(tiny_config(micro_scene, tmp_path / "gpu", steps=1, rays_per_batch=128, device="cuda"))
     gpu.model.load_state_dict(cpu.model.state_dict())
     cpu.model.eval(), gpu.model.eval()
