@@ -6,7 +6,7 @@
 #   bash benchmarks/scaled_gpu.sh OUT STAGE1_RUN SECONDS [SIZES...]      (default sizes: 16 256 64)
 #
 # STAGE_EPOCHS, RGB_EPOCHS and RUN_FLAGS (flags of every stage-2 and RGB run; default --scenes-per-batch 16, a
-# GPU's batch) and SYNTH_DEVICE (default cuda) override the defaults; python3 must import latent_atlas.
+# GPU's batch), SYNTH_DEVICE (default cuda) and SYNTH_WORKERS (default 8) override the defaults; python3 must import latent_atlas.
 set -u
 out=$1 stage1=$2 seconds=$3
 shift 3
@@ -15,7 +15,8 @@ end=$((SECONDS + seconds))
 largest=$(printf '%s\n' $sizes | sort -n | tail -1)
 mkdir -p "$out"
 [ -f "$out/cars_${largest}_128px/dataset_map.json" ] || python3 -m latent_atlas.cli.main data synth --family cars --num-scenes "$largest" --output "$out/cars_${largest}_128px" --resolution 128 \
-    --num-train 20 --num-val 2 --num-test 5 --seed 100 --device "${SYNTH_DEVICE:-cuda}" || exit 1
+    --num-train 20 --num-val 2 --num-test 5 --seed 100 --device "${SYNTH_DEVICE:-cuda}" \
+    --workers "${SYNTH_WORKERS:-8}" || exit 1  # many small kernels per car: 8 processes launch side by side
 echo "$largest cars ready after $SECONDS s"
 for n in $sizes; do  # scaled.py reads cars_<largest size>_128px: each smaller size is the first scenes of the same family
     [ "$n" = "$largest" ] || ln -sfn "cars_${largest}_128px" "$out/cars_${n}_128px"

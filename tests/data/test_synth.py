@@ -116,3 +116,12 @@ def test_cuda_tracing_matches_the_cpu(family):
     assert cuda.device.type == "cpu" and cuda.shape == cpu.shape == (4, 32, 32, 4)
     differs = (cuda - cpu).abs().amax(dim=-1) > 2e-3  # float rounding can move a grazing ray at a silhouette
     assert differs.float().mean() < 0.01
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the error is for machines without CUDA")
+def test_cuda_tracing_without_cuda_is_a_config_error(tmp_path):
+    from latent_atlas.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--device cuda: CUDA is not available"):
+        synthesize(SynthConfig(output=tmp_path, num_scenes=1, resolution=8, num_train=1, device="cuda"))
+    assert not (tmp_path / "scene_000").exists()

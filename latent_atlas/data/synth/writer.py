@@ -21,6 +21,8 @@ from latent_atlas.data.images import write_png
 from latent_atlas.data.synth.families import FAMILIES, Motion, SceneStyle, make_scene, posed, random_motion, scene_style
 from latent_atlas.data.synth.raytrace import render_views
 from latent_atlas.data.synth.sdf import PRIMITIVES_FILE, Primitive, bounding_radius, save_primitives
+from latent_atlas.engine.config import Device
+from latent_atlas.engine.device import resolve_device
 from latent_atlas.errors import ConfigError
 
 CAMERA_ANGLE_X = 0.6911112070083618
@@ -62,8 +64,8 @@ class SynthConfig:
     dtu: bool = False
     """Also write every view as a DTU-layout copy (image/, mask/, cameras.npz, a scaled and shifted world undone by
     scale_mat) in <scene>/dtu/."""
-    device: str = "cpu"
-    """Where rays are traced: cpu, cuda or cuda:N (the images agree with the CPU's to float rounding)."""
+    device: Device = "cpu"
+    """Where rays are traced (auto: cuda where present; CUDA's images agree with the CPU's to float rounding)."""
     workers: int = 1
     """Processes rendering scenes side by side (one torch thread each when > 1; the same images, any count)."""
 
@@ -166,8 +168,7 @@ def synthesize(cfg: SynthConfig) -> list[Path]:
         raise ConfigError(f"--family {cfg.family}: choose from {', '.join(FAMILIES)}")
     if cfg.num_scenes < 1 or cfg.num_train < 1 or cfg.resolution < 4 or cfg.workers < 1:
         raise ConfigError("--num-scenes, --num-train and --workers must be >= 1 and --resolution >= 4")
-    if cfg.device != "cpu" and not (cfg.device.startswith("cuda") and torch.cuda.is_available()):
-        raise ConfigError(f"--device {cfg.device}: no such device here (cpu, or cuda where a CUDA GPU is present)")
+    cfg = dataclasses.replace(cfg, device=resolve_device(cfg.device).type)  # ConfigError for cuda without CUDA
     folders = [cfg.output / f"scene_{i:03d}" for i in range(cfg.num_scenes)]
     seeds = [cfg.seed * 100003 + i for i in range(cfg.num_scenes)]
     if cfg.workers == 1:
