@@ -293,6 +293,7 @@ def main() -> None:
             "5",
             "--seed",
             "100",
+            "--resume",  # a killed benchmark's cars are kept
         )
     for size in sorted(args.sizes):
         stage2s = []

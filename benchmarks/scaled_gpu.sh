@@ -15,7 +15,7 @@ end=$((SECONDS + seconds))
 largest=$(printf '%s\n' $sizes | sort -n | tail -1)
 mkdir -p "$out"
 [ -f "$out/cars_${largest}_128px/dataset_map.json" ] || python3 -m latent_atlas.cli.main data synth --family cars --num-scenes "$largest" --output "$out/cars_${largest}_128px" --resolution 128 \
-    --num-train 20 --num-val 2 --num-test 5 --seed 100 --device "${SYNTH_DEVICE:-cuda}" \
+    --num-train 20 --num-val 2 --num-test 5 --seed 100 --resume --device "${SYNTH_DEVICE:-cuda}" \
     --workers "${SYNTH_WORKERS:-8}" || exit 1  # many small kernels per car: 8 processes launch side by side
 echo "$largest cars ready after $SECONDS s"
 for n in $sizes; do  # scaled.py reads cars_<largest size>_128px: each smaller size is the first scenes of the same family

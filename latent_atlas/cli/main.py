@@ -179,13 +179,15 @@ def cmd_export(args: list[str]) -> int:
 
 
 def cmd_data(args: list[str]) -> int:
-    from latent_atlas.data.synth.writer import SynthConfig, synthesize
+    from latent_atlas.data.synth.writer import SynthConfig, scenes_to_render, synthesize
 
     if not args or args[0] != "synth":
         return _fail("usage: latlas data synth [options] (see latlas data synth --help)")
     cfg = parse_flags(SynthConfig, args=args[1:], prog="latlas data synth")
+    rendered = len(scenes_to_render(cfg))
     folders = synthesize(cfg)
-    print(f"wrote {len(folders)} scene(s) of family '{cfg.family}' to {cfg.output}")
+    kept = f" ({len(folders) - rendered} kept from an earlier run)" if rendered < len(folders) else ""
+    print(f"wrote {len(folders)} scene(s) of family '{cfg.family}' to {cfg.output}{kept}")
     return 0
 
 

@@ -25,7 +25,7 @@ def test_family_is_deterministic_and_writes_map(tmp_path):
     again = synthesize(SynthConfig(**{**cfg.__dict__, "output": tmp_path / "b", "workers": 2}))  # two processes: the same files
     assert json.loads((tmp_path / "a" / "dataset_map.json").read_text()) == {"cars": ["scene_000", "scene_001"]}
     files = sorted(f.relative_to(tmp_path / "a") for f in (tmp_path / "a").rglob("*") if f.is_file())
-    assert len(files) == 2 * 5 + 2 * 5 + 1  # per scene 5 PNGs, 4 transforms files and primitives.json; the map
+    assert len(files) == 2 * 5 + 2 * 5 + 2  # per scene 5 PNGs, 4 transforms files and primitives.json; the map and settings
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
     a0, b0, a1 = load_scene(folders[0]), load_scene(again[0]), load_scene(folders[1])
     assert torch.equal(a0.split("train").images, b0.split("train").images)
@@ -34,6 +34,34 @@ def test_family_is_deterministic_and_writes_map(tmp_path):
     alpha = a0.split("train").images[..., 3]
     assert alpha.float().mean() > 5  # something visible
     assert alpha[:, 0, :].max() == 0 and alpha[:, :, 0].max() == 0  # never clipped at the border
+
+
+def test_resume_keeps_complete_scenes_and_renders_the_rest(tmp_path):
+    """--resume: a family grown from 1 to 3 scenes, with scene 1 left half-written by a killed run, ends byte-identical
+    to one written at once; scene 0's files are not rewritten; other settings are refused in one line."""
+    from latent_atlas.errors import ConfigError, DataError
+
+    settings = dict(family="cars", resolution=16, num_train=2, num_val=1, num_test=1, seed=5, supersample=1)
+    synthesize(SynthConfig(output=tmp_path / "whole", num_scenes=3, **settings))
+    grown = tmp_path / "grown"
+    synthesize(SynthConfig(output=grown, num_scenes=2, **settings))
+    (grown / "scene_001" / "primitives.json").unlink()  # killed while writing scene 1
+    (grown / "scene_001" / "train" / "r_0.png").write_bytes(b"half a png")
+    first = {f: f.stat().st_mtime_ns for f in (grown / "scene_000").rglob("*") if f.is_file()}
+    folders = synthesize(SynthConfig(output=grown, num_scenes=3, resume=True, **settings))
+    assert [f.name for f in folders] == ["scene_000", "scene_001", "scene_002"]
+    assert {f: f.stat().st_mtime_ns for f in first} == first  # kept, not rendered again
+    files = sorted(f.relative_to(tmp_path / "whole") for f in (tmp_path / "whole").rglob("*") if f.is_file())
+    assert len(files) == 3 * 4 + 3 * 5 + 2
+    assert all((tmp_path / "whole" / f).read_bytes() == (grown / f).read_bytes() for f in files)
+    with pytest.raises(ConfigError, match=r"synth_config.json was written with other settings \(--resolution 16 there, 32 here\)"):
+        synthesize(SynthConfig(output=grown, num_scenes=3, resume=True, **{**settings, "resolution": 32}))
+    (grown / "synth_config.json").write_text("{")
+    with pytest.raises(DataError, match="synth_config.json: malformed JSON"):
+        synthesize(SynthConfig(output=grown, num_scenes=3, resume=True, **settings))
+    (grown / "synth_config.json").unlink()
+    with pytest.raises(ConfigError, match="synth_config.json not found"):
+        synthesize(SynthConfig(output=grown, num_scenes=3, resume=True, **settings))
 
 
 def test_bounding_sphere_span_hand_computed():

@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from latent_atlas.config_io import save_json_atomic
+
 PRIMITIVES = ("sphere", "box", "cylinder", "torus")
 PRIMITIVES_FILE = "primitives.json"
 """Written beside each synthesized scene: its solids and scale, so that meshes can be scored against the true surface."""
@@ -96,7 +98,7 @@ def save_primitives(path: Path, prims: list[Primitive], scale: float, motions: l
     data = {"scale": scale, "primitives": [asdict(p) for p in prims]}
     if motions is not None:
         data["motions"] = [asdict(m) for m in motions]
-    Path(path).write_text(json.dumps(data, indent=2))
+    save_json_atomic(Path(path), data)
 
 
 def load_primitives(path: Path) -> tuple[list[Primitive], float]:

@@ -16,8 +16,10 @@ import torch
 from torch import Tensor
 
 from latent_atlas.cameras import Cameras, look_at
+from latent_atlas.config_io import save_json_atomic
 from latent_atlas.data.formats.dtu import write_dtu
 from latent_atlas.data.images import write_png
+from latent_atlas.data.json_io import read_json
 from latent_atlas.data.synth.families import FAMILIES, Motion, SceneStyle, make_scene, posed, random_motion, scene_style
 from latent_atlas.data.synth.raytrace import render_views
 from latent_atlas.data.synth.sdf import PRIMITIVES_FILE, Primitive, bounding_radius, save_primitives
@@ -68,6 +70,34 @@ class SynthConfig:
     """Where rays are traced (auto: cuda where present; CUDA's images agree with the CPU's to float rounding)."""
     workers: int = 1
     """Processes rendering scenes side by side (one torch thread each when > 1; the same images, any count)."""
+    resume: bool = False
+    """Keep the scenes an earlier run with the same settings (any --num-scenes) completed in --output, each marked
+    by its primitives.json (written last), and render only the others: a killed run continues, a family grows."""
+
+
+SETTINGS_FILE = "synth_config.json"
+"""What decides a family's images, written beside dataset_map.json; --resume checks it."""
+
+
+def image_settings(cfg: SynthConfig) -> dict:
+    """The settings a scene's files depend on (not --output, --num-scenes, --device, --workers, --resume)."""
+    kept = ("family", "resolution", "num_train", "num_val", "num_test", "seed", "supersample", "sky", "dtu")
+    return {name: getattr(cfg, name) for name in kept}
+
+
+def check_resumable(cfg: SynthConfig) -> None:
+    """ConfigError unless --output's recorded settings are cfg's (or --output holds no scene yet)."""
+    path = cfg.output / SETTINGS_FILE
+    if not path.is_file():
+        if any(cfg.output.glob("scene_*")):
+            raise ConfigError(f"--resume: {path} not found (scenes of an unknown run; without --resume they are written again)")
+        return
+    recorded = read_json(path)  # DataError naming the file when damaged
+    recorded = recorded if isinstance(recorded, dict) else {}
+    wanted = image_settings(cfg)
+    differ = [f"--{k.replace('_', '-')} {recorded.get(k)} there, {v} here" for k, v in wanted.items() if recorded.get(k) != v]
+    if differ:
+        raise ConfigError(f"--resume: {path} was written with other settings ({'; '.join(differ)})")
 
 
 def hemisphere_cameras(n: int, resolution: int, g: torch.Generator) -> Cameras:
@@ -155,11 +185,14 @@ def write_scene(folder: Path, family: str, scene_seed: int, cfg: SynthConfig) ->
         **ns_splits,
     }
     (folder / "transforms.json").write_text(json.dumps(nerfstudio, indent=2))
-    save_primitives(folder / PRIMITIVES_FILE, prims, scale, motions)
-    if cfg.dtu and motions is not None:
-        raise ConfigError("--dtu: DTU scenes are static; the dynamic family has no DTU copy")
     if cfg.dtu:
         write_dtu(folder / "dtu", torch.cat(all_images), torch.cat(all_poses), focal, (half, half), scale=2.5, shift=(0.3, -0.2, 1.0))
+    save_primitives(folder / PRIMITIVES_FILE, prims, scale, motions)  # last, atomically: it marks the scene complete
+
+
+def scenes_to_render(cfg: SynthConfig) -> list[int]:
+    """Indices of the scenes synthesize renders: all, or with --resume those without their primitives.json."""
+    return [i for i in range(cfg.num_scenes) if not (cfg.resume and (cfg.output / f"scene_{i:03d}" / PRIMITIVES_FILE).is_file())]
 
 
 def synthesize(cfg: SynthConfig) -> list[Path]:
@@ -168,16 +201,23 @@ def synthesize(cfg: SynthConfig) -> list[Path]:
         raise ConfigError(f"--family {cfg.family}: choose from {', '.join(FAMILIES)}")
     if cfg.num_scenes < 1 or cfg.num_train < 1 or cfg.resolution < 4 or cfg.workers < 1:
         raise ConfigError("--num-scenes, --num-train and --workers must be >= 1 and --resolution >= 4")
+    if cfg.dtu and cfg.family == "dynamic":
+        raise ConfigError("--dtu: DTU scenes are static; the dynamic family has no DTU copy")
     cfg = dataclasses.replace(cfg, device=resolve_device(cfg.device).type)  # ConfigError for cuda without CUDA
+    if cfg.resume:
+        check_resumable(cfg)
+    save_json_atomic(cfg.output / SETTINGS_FILE, image_settings(cfg))
     folders = [cfg.output / f"scene_{i:03d}" for i in range(cfg.num_scenes)]
-    seeds = [cfg.seed * 100003 + i for i in range(cfg.num_scenes)]
-    if cfg.workers == 1:
-        for folder, seed in zip(folders, seeds):
+    todo = scenes_to_render(cfg)
+    folders_todo = [folders[i] for i in todo]
+    seeds = [cfg.seed * 100003 + i for i in todo]
+    if cfg.workers == 1 or len(todo) < 2:
+        for folder, seed in zip(folders_todo, seeds):
             write_scene(folder, cfg.family, seed, cfg)
     else:  # spawned, not forked: a forked child can hang on the parent's torch thread pool
         with ProcessPoolExecutor(
-            min(cfg.workers, cfg.num_scenes), mp_context=multiprocessing.get_context("spawn"), initializer=torch.set_num_threads, initargs=(1,)
+            min(cfg.workers, len(todo)), mp_context=multiprocessing.get_context("spawn"), initializer=torch.set_num_threads, initargs=(1,)
         ) as pool:
-            list(pool.map(write_scene, folders, [cfg.family] * len(seeds), seeds, [cfg] * len(seeds)))  # re-raises a worker's error
+            list(pool.map(write_scene, folders_todo, [cfg.family] * len(seeds), seeds, [cfg] * len(seeds)))  # re-raises a worker's error
     (cfg.output / "dataset_map.json").write_text(json.dumps({cfg.family: [f.name for f in folders]}, indent=2))
     return folders
