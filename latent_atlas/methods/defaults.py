@@ -125,6 +125,9 @@ CPU_FLAGS: dict[str, tuple[str, ...]] = {
         "--background",
         "white",
     ),
+    # 24 samples per ray, not 48: 1.7-1.8x the steps in 120 s on 128-pixel views; on a Zen 1 EPYC objects128/bunny
+    # 28.94 -> 30.56 dB, suzanne 26.70 -> 28.36, make demo's scene 21.06 -> 26.64 (48 left it on a plateau) (BENCHMARKS.md, session 46)
+    "tiny-nerf": ("--model.n-samples", "24"),
     # D-NeRF and NeRF-AE at tiny-nerf's size and learning rate (D-NeRF: + a 4x64 deformation MLP)
     "dnerf": (
         *TINY_NERF_SIZE,
@@ -186,10 +189,10 @@ LATENT_CPU_FLAGS: dict[str, tuple[str, ...]] = {
     # decoded with 24 + 24, 31.1 with the weights, 31.9 with 16 + 16; with both 30.9-31.8 in four runs (2.2-3.0 under
     # the autoencoder; 0.55 under at 300 s), suzanne 32.0 (1.0 under) (BENCHMARKS.md, session 33)
     "triplane": ("--model.n-samples", "16", "--model.n-importance", "16", *DECODER_CHANNEL_WEIGHTS),
-    # make demo's 16 x 16 latents (64-pixel views): 24 samples per ray, not 48, and the view direction fed to the colour
-    # head (an encoder's latents of a surface change with the view): 25.8 -> 27.3 and 25.9 -> 26.7 dB decoded at 120 s
-    # in two runs (session 32)
-    "tiny-nerf": ("--model.n-samples", "24", "--model.field.view-dependent"),
+    # make demo's 16 x 16 latents (64-pixel views): the view direction fed to the colour head (an encoder's latents of a
+    # surface change with the view) and 24 samples per ray, not 48 (now tiny-nerf's CPU default in RGB too): 25.8 -> 27.3
+    # and 25.9 -> 26.7 dB decoded at 120 s in two runs (session 32)
+    "tiny-nerf": ("--model.field.view-dependent",),
 }
 """`latlas train --space latent` flags per method on a CPU, after CPU_FLAGS (the latent runs' CPU defaults)."""
 
