@@ -58,11 +58,13 @@ TINY_NERF_SIZE = (
     "2",
     "--model.field.no-view-dependent",
     "--model.n-samples",
-    "48",
+    "24",
     "--model.n-importance",
     "0",
 )
-"""NeRF-MLP methods at tiny-nerf's size and learning rate: a 4x64 field, no fine network, no view dependence."""
+"""NeRF-MLP methods at tiny-nerf's size and learning rate: a 4x64 field, 24 samples per ray (tiny-nerf's CPU default),
+no fine network, no view dependence. 24 samples instead of 48, 120 s on a Zen 1 EPYC: dnerf 22.66 -> 24.33 dB on a
+synthesized dynamic scene (356 -> 706 steps), nerf-ae 23.10 -> 27.09 on make demo's scene (BENCHMARKS.md, session 46)."""
 
 CPU_FLAGS: dict[str, tuple[str, ...]] = {
     # the official TensoRF's CPU-sized run (64^3 grids, 1024 rays, white background), but grids grow to 128^3, the
@@ -128,7 +130,7 @@ CPU_FLAGS: dict[str, tuple[str, ...]] = {
     # 24 samples per ray, not 48: 1.7-1.8x the steps in 120 s on 128-pixel views; on a Zen 1 EPYC objects128/bunny
     # 28.94 -> 30.56 dB, suzanne 26.70 -> 28.36, make demo's scene 21.06 -> 26.64 (48 left it on a plateau) (BENCHMARKS.md, session 46)
     "tiny-nerf": ("--model.n-samples", "24"),
-    # D-NeRF and NeRF-AE at tiny-nerf's size and learning rate (D-NeRF: + a 4x64 deformation MLP)
+    # D-NeRF and NeRF-AE at tiny-nerf's CPU size and learning rate (D-NeRF: + a 4x64 deformation MLP)
     "dnerf": (
         *TINY_NERF_SIZE,
         "--model.field.head-width",
