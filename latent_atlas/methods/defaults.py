@@ -38,6 +38,12 @@ CPU_PROPOSAL = (
 """Proposal methods at CPU size: 1024 rays, 64 + 32 proposal samples and 32 field samples per ray (the GPU defaults,
 256 + 96 + 48 on 4096 rays, ran 29 steps in 180 s on a 2-core CPU), a shorter proposal anneal."""
 
+TINY_NERF_CPU_SAMPLES = ("--model.n-samples", "24")
+"""tiny-nerf-sized MLPs sample 24 points per ray on a CPU, not 48: 1.7-2.0x the steps in 120 s. On a Zen 1 EPYC
+tiny-nerf on objects128/bunny 28.94 -> 30.56 dB, suzanne 26.70 -> 28.36, make demo's scene 21.06 -> 26.64 (48 left it on
+a plateau); dnerf 22.66 -> 24.33 on a synthesized dynamic scene, nerf-ae 23.10 -> 27.09 on make demo's scene
+(BENCHMARKS.md, session 46)."""
+
 TINY_NERF_SIZE = (
     "--rays-per-batch",
     "1024",
@@ -57,14 +63,12 @@ TINY_NERF_SIZE = (
     "--model.field.direction-frequencies",
     "2",
     "--model.field.no-view-dependent",
-    "--model.n-samples",
-    "24",
+    *TINY_NERF_CPU_SAMPLES,
     "--model.n-importance",
     "0",
 )
-"""NeRF-MLP methods at tiny-nerf's size and learning rate: a 4x64 field, 24 samples per ray (tiny-nerf's CPU default),
-no fine network, no view dependence. 24 samples instead of 48, 120 s on a Zen 1 EPYC: dnerf 22.66 -> 24.33 dB on a
-synthesized dynamic scene (356 -> 706 steps), nerf-ae 23.10 -> 27.09 on make demo's scene (BENCHMARKS.md, session 46)."""
+"""NeRF-MLP methods at tiny-nerf's CPU size and learning rate: a 4x64 field, 24 samples per ray, no fine network, no
+view dependence."""
 
 CPU_FLAGS: dict[str, tuple[str, ...]] = {
     # the official TensoRF's CPU-sized run (64^3 grids, 1024 rays, white background), but grids grow to 128^3, the
@@ -127,9 +131,7 @@ CPU_FLAGS: dict[str, tuple[str, ...]] = {
         "--background",
         "white",
     ),
-    # 24 samples per ray, not 48: 1.7-1.8x the steps in 120 s on 128-pixel views; on a Zen 1 EPYC objects128/bunny
-    # 28.94 -> 30.56 dB, suzanne 26.70 -> 28.36, make demo's scene 21.06 -> 26.64 (48 left it on a plateau) (BENCHMARKS.md, session 46)
-    "tiny-nerf": ("--model.n-samples", "24"),
+    "tiny-nerf": TINY_NERF_CPU_SAMPLES,
     # D-NeRF and NeRF-AE at tiny-nerf's CPU size and learning rate (D-NeRF: + a 4x64 deformation MLP)
     "dnerf": (
         *TINY_NERF_SIZE,
