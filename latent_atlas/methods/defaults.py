@@ -118,11 +118,12 @@ CPU_FLAGS: dict[str, tuple[str, ...]] = {
         *KPLANES_FAST_START,
         *ERROR_MAP_SAMPLING,
     ),
-    # 1024 rays of 32 + 32 samples drawn from the error map, not 4096 of 48 + 48: 7x the steps in the same time;
-    # objects128/bunny at 120 s 25.9 -> 35.2 dB (BENCHMARKS.md, session 33)
+    # 512 rays of 32 + 32 samples drawn from the error map, not 4096 of 48 + 48: objects128/bunny at 120 s 25.9 -> 35.2
+    # dB with 1024 rays (7x the steps; session 33); 512, not 1024, on a Zen 1 EPYC: 1.6-1.7x the steps, bunny / suzanne
+    # RGB 31.69 -> 32.92 / 30.65 -> 32.02 dB, latent 28.46 -> 30.09 / 30.08 -> 31.00 decoded (BENCHMARKS.md, session 47)
     "triplane": (
         "--rays-per-batch",
-        "1024",
+        "512",
         "--model.n-samples",
         "32",
         "--model.n-importance",
@@ -131,7 +132,9 @@ CPU_FLAGS: dict[str, tuple[str, ...]] = {
         "--background",
         "white",
     ),
-    "tiny-nerf": TINY_NERF_CPU_SAMPLES,
+    # 512 rays per step, not 1024: 1.6-1.9x the steps in 120 s; make demo's 128-px scene on a Zen 1 EPYC, four seeds in
+    # RGB, three in latent space: RGB 26.98 -> 27.48 dB, latent 25.91 -> 26.89 decoded on average (BENCHMARKS.md, session 47)
+    "tiny-nerf": (*TINY_NERF_CPU_SAMPLES, "--rays-per-batch", "512"),
     # D-NeRF and NeRF-AE at tiny-nerf's CPU size and learning rate (D-NeRF: + a 4x64 deformation MLP)
     "dnerf": (
         *TINY_NERF_SIZE,
