@@ -61,12 +61,12 @@ def test_time_planes_bilinear_values_and_static_start():
 @pytest.mark.parametrize("method", ["dnerf", "kplanes-dynamic"])
 def test_dynamic_methods_learn_and_render_over_time(method, dynamic_scene, tmp_path):
     model = method_config(method).model
-    overrides = {"rays_per_batch": 512, "background": "white"}
+    overrides = {"rays_per_batch": 256, "background": "white"}  # 512 rays: dnerf 150 steps 17.5 dB in 21 s; 256 rays, 200 steps: 20.4 in 17 s
     if method == "dnerf":
         model.field.width, model.field.depth, model.field.skips, model.field.view_dependent = 64, 3, (), False
         model.field.position_frequencies, model.n_samples, model.n_importance = 6, 32, 0
         model.deformation.width, model.deformation.depth, model.deformation.skips = 64, 3, ()
-        steps = 150
+        steps = 200
     else:
         model.field.kplanes.base_resolution, model.field.kplanes.multiscale, model.field.kplanes.features = 24, (1,), 16
         model.proposal_resolutions, model.proposal_samples, model.nerf_samples = (24, 24), (32, 16), 16

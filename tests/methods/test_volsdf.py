@@ -52,7 +52,7 @@ def _small_volsdf() -> VolSDFConfig:
 
 
 def test_volsdf_learns_colours_and_a_surface(tiny_scene, tmp_path):
-    cfg = tiny_config(tiny_scene, tmp_path, steps=100, method="volsdf", rays_per_batch=384, background="white", model=_small_volsdf())
+    cfg = tiny_config(tiny_scene, tmp_path, steps=200, method="volsdf", rays_per_batch=128, background="white", model=_small_volsdf())
     cfg.method.optimizers["fields"].lr, cfg.method.optimizers["fields"].lr_final = 3e-3, 5e-4
     task = SceneTask(cfg)
     prims, scale = load_primitives(tiny_scene / PRIMITIVES_FILE)
