@@ -166,7 +166,9 @@ SCALED_PRESETS: dict[str, MultiSceneConfig] = {
         phases=(PhaseConfig(name="rgb", epochs=8),),
         scene_lr=_lr(2e-2),
         shared_lr=_lr(5e-3),
-        rays_per_view=1024,
+        # 256 random pixels per view, not 1024: at 16 scenes of 128-px cars 32 epochs of 256 reach 26.06 dB in 0.75x the
+        # time 16 of 1024 take for 25.06; at 64 scenes 16 of 256 reach 25.56 in 0.62x the time 8 of 1024 take for 25.26 (BENCHMARKS.md, session 48)
+        rays_per_view=256,
         n_samples=16,  # 16 + 16 samples per ray: -0.16 dB against 48 + 48 in 0.26x the time on 128-px cars (BENCHMARKS.md, session 26)
         n_importance=16,
         scenes_per_batch=4,
