@@ -167,7 +167,8 @@ SCALED_PRESETS: dict[str, MultiSceneConfig] = {
         scene_lr=_lr(2e-2),
         shared_lr=_lr(5e-3),
         # 256 random pixels per view, not 1024: at 16 scenes of 128-px cars 32 epochs of 256 reach 26.06 dB in 0.75x the
-        # time 16 of 1024 take for 25.06; at 64 scenes 16 of 256 reach 25.56 in 0.62x the time 8 of 1024 take for 25.26 (BENCHMARKS.md, session 48)
+        # time 16 of 1024 take for 25.06; at 64 scenes 16 of 256 reach 25.56 in 0.62x the time 8 of 1024 take for 25.26; at 256
+        # scenes 16 of 256 (25.76 dB) sit on 1024's PSNR-time curve, neither faster nor slower (BENCHMARKS.md, session 48)
         rays_per_view=256,
         n_samples=16,  # 16 + 16 samples per ray: -0.16 dB against 48 + 48 in 0.26x the time on 128-px cars (BENCHMARKS.md, session 26)
         n_importance=16,
