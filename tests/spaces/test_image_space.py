@@ -105,3 +105,20 @@ def test_channel_sensitivity_of_a_linear_decoder(tmp_path):
     sensitivity = space.channel_sensitivity(values, noise=0.01, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(sensitivity, torch.tensor([4 / 3, 1 / 3, 0.0, 1.0]), rtol=0.1, atol=1e-6)
     assert torch.equal(RGBSpace().channel_sensitivity(values[..., :3]), torch.ones(3))
+
+
+def test_decoded_loss_decodes_nchw_under_autocast(tmp_path, monkeypatch):
+    """decoded_loss hands the decoder the render's channels-last view in fp32 and an NCHW copy under autocast (bf16
+    convolutions on a CPU are faster from NCHW); the loss is the same either way."""
+    space = _space(tmp_path)
+    render = torch.rand(2, 4, 4, 4)  # [views, h, w, latent channels]
+    rgb = torch.rand(2, 32, 32, 3)
+    seen = []
+    decode = space.autoencoder.decode
+    monkeypatch.setattr(space.autoencoder, "decode", lambda z: seen.append(z.is_contiguous()) or decode(z))
+    with torch.no_grad():
+        full = space.decoded_loss(render, rgb)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = space.decoded_loss(render, rgb)
+    assert seen == [False, True]
+    assert abs(float(mixed) - float(full)) < 0.02 * float(full)
