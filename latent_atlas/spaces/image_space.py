@@ -279,7 +279,7 @@ class LatentSpace(ImageSpace):
 
     def decoded_loss(self, values: Tensor, rgb: Tensor) -> Tensor:
         z = denormalize_latent(values).permute(0, 3, 1, 2)  # a channels-last view of the render
-        if torch.is_autocast_enabled(z.device.type):  # bf16 convolutions on a CPU run 1.5x faster from NCHW than from channels-last (BENCHMARKS.md, session 50)
+        if torch.is_autocast_enabled(z.device.type):  # bf16 convolutions on a CPU run 1.2x faster from NCHW than from channels-last (BENCHMARKS.md, session 50)
             z = z.contiguous()
         return torch.mean((self.autoencoder.decode(z).float() - (rgb.permute(0, 3, 1, 2) * 2.0 - 1.0)) ** 2)  # fp32 also under autocast
 

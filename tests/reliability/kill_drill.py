@@ -81,10 +81,11 @@ def kill_drill(
     resumed_from = -1
     while report.kills < kills and time.monotonic() < deadline:
         run = _run_folder(output)
-        while proc.poll() is None and (run is None or _checkpoint_step(run) <= resumed_from) and time.monotonic() < deadline:
-            time.sleep(0.02)  # until this process wrote a checkpoint of its own: the kill lands in training
+        target = resumed_from + rng.randint(1, 4)  # steps of its own before the kill: it lands in training on any CPU speed
+        while proc.poll() is None and (run is None or _checkpoint_step(run) < max(target, 1)) and time.monotonic() < deadline:
+            time.sleep(0.005)
             run = _run_folder(output)
-        time.sleep(rng.uniform(0.0, 0.5))
+        time.sleep(rng.uniform(0.0, 0.02))  # somewhere in the next step
         if proc.poll() is not None:
             break  # it finished (or failed) before the kill
         proc.send_signal(sig)
