@@ -91,8 +91,8 @@ class MultiSceneConfig(RunConfig):
     decoder_precision: DecoderPrecision = "fp32"
     """Precision of the autoencoder's decoder in phases with loss_d or loss_ae: bf16 runs it under bf16 autocast
     (the loss stays fp32). On a CPU with bf16 units (AVX512-BF16 or AMX) the decoder runs 1.7-2x faster and stage 2
-    takes 0.77-0.84x its fp32 time at the same PSNR (BENCHMARKS.md, session 26); refused on a CPU without them.
-    auto: bf16 where the device has bf16 units, else fp32."""
+    takes 0.77-0.92x its fp32 time at the same PSNR (BENCHMARKS.md, sessions 26 and 50); refused on a CPU without them.
+    auto (scale-stage2-cpu's choice): bf16 where the device has bf16 units, else fp32."""
     channel_weights: ChannelWeighting = "uniform"
     """How loss_e weighs the latent channels: uniform, or decoder: each channel by how much the decoded image moves
     per unit of it (measured once at the start on one training view of each of up to four scenes; mean 1)."""

@@ -155,6 +155,9 @@ SCALED_PRESETS: dict[str, MultiSceneConfig] = {
         # 25.72 -> 26.50 dB decoded at 64 scenes, +0.5 at 16, same time; at 256 scenes 4 + 2 epochs then take < 0.27x
         # RGB Tri-Planes' time to equal PSNR (BENCHMARKS.md, session 41)
         ae_lr=_lr(2e-3),
+        # the decoder in bf16 where the CPU or GPU has bf16 units, else fp32: the same decoded PSNR to 0.01 dB at 16 / 64 /
+        # 256 scenes, stage 2 in 0.77-0.84x (a Zen 4 EPYC, session 26) and 0.92x (a Xeon with AMX, session 50) the time
+        decoder_precision="auto",
         scenes_per_batch=4,
         parallel="scenes",
     ),

@@ -572,6 +572,7 @@ class MultiSceneTask(Task):
             "scenes": len(result["per_scene"]),
             "ranks": self.world_size,
             "parallel": cfg.parallel if self.world_size > 1 else "none",
+            "decoder_precision": "bf16" if self.decoder_dtype == torch.bfloat16 else "fp32",  # what --decoder-precision auto chose here
             **self.cost_per_scene(self._rss_before_mb),
             "eval": result["mean"],
             "per_scene": result["per_scene"],

@@ -377,6 +377,15 @@ def test_bf16_decoder_is_refused_on_a_cpu_without_bf16_units(cars, tmp_path, mon
         MultiSceneTrainer(_small("scale-stage2-cpu", cars, tmp_path, ae_preset="tiny", num_scenes=2, decoder_precision="bf16"))
 
 
+@pytest.mark.parametrize("has_bf16", [False, True])
+def test_stage2_preset_decodes_in_bf16_where_the_cpu_has_bf16_units(cars, tmp_path, monkeypatch, has_bf16):
+    """scale-stage2-cpu picks --decoder-precision auto: bf16 on a CPU with bf16 units, fp32 elsewhere."""
+    assert scaled_preset("scale-stage2-cpu").decoder_precision == "auto"
+    monkeypatch.setattr("latent_atlas.engine.precision.cpu_has_bf16", lambda: has_bf16)
+    trainer = MultiSceneTrainer(_small("scale-stage2-cpu", cars, tmp_path, ae_preset="tiny", num_scenes=2))
+    assert trainer.decoder_dtype == (torch.bfloat16 if has_bf16 else None)
+
+
 def test_decoder_channel_weights_scale_loss_e(cars, tmp_path, monkeypatch):
     """--channel-weights decoder: loss_e weighs channel c by the decoder's sensitivity to it (measured on one view of
     each scene at the start, floored, mean 1): the logged loss_e is that weighted mean square of render - target."""
