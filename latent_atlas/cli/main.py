@@ -298,6 +298,7 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     """Runs `latlas` with argv (default sys.argv[1:]); returns the exit code."""
+    from latent_atlas.engine.interrupts import sigterm_as_interrupt
     from latent_atlas.errors import LatlasError
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -308,10 +309,11 @@ def main(argv: list[str] | None = None) -> int:
     if command is None:
         return _fail(f"unknown command '{argv[0]}' (known: {', '.join(COMMANDS)})")
     try:
-        return command(argv[1:])
+        with sigterm_as_interrupt():  # a SIGTERM outside the training loop ends the command as Ctrl-C does
+            return command(argv[1:])
     except LatlasError as exc:
         return _fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:  # SIGTERM or Ctrl-C during training: the engine wrote a checkpoint first
+    except KeyboardInterrupt:  # SIGTERM or Ctrl-C: in training the engine wrote a checkpoint first; after it, the last one stands
         return _fail("interrupted; a checkpoint was written, continue with --resume", 130)
     except OSError as exc:  # the file system refused (disk full, permissions, a file where a folder goes)
         where = f"{exc.filename}: " if exc.filename else ""

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import Tensor
 
 from latent_atlas.cameras import Cameras
+
+if TYPE_CHECKING:
+    from latent_atlas.data.view_file import ViewsOnDisk
 
 SPLITS = ("train", "val", "test")
 
@@ -21,9 +24,10 @@ TargetPrecision = Literal["fp32", "fp16"]
 class SceneSplit:
     """One split of a scene: images [N, H, W, 4] uint8 RGBA (straight alpha), or [N, H, W, C + 1] float
     channels + alpha in [0, 1] (a scene mapped into a latent space: fp32, or fp16 to halve their memory), and the
-    cameras of N views."""
+    cameras of N views. The images may be held on disk (ViewsOnDisk: indexing reads views back); read them through
+    rgba(index) or by indexing, never as a whole tensor."""
 
-    images: Tensor
+    images: Tensor | ViewsOnDisk
     cameras: Cameras
     image_paths: list[Path]
     metadata: dict[str, Tensor] = field(default_factory=dict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,10 +46,18 @@ def scene_folders(paths: list[Path] | tuple[Path, ...]) -> list[Path]:
     return folders
 
 
-def load_scene_set(paths: list[Path] | tuple[Path, ...], first: int = 0, count: int | None = None) -> SceneSet:
-    """Loads scenes [first, first + count) of the folders named by `paths`."""
+def load_scene_set(
+    paths: list[Path] | tuple[Path, ...], first: int = 0, count: int | None = None, on_load: Callable[[SceneData], None] | None = None
+) -> SceneSet:
+    """Loads scenes [first, first + count) of the folders named by `paths`, calling `on_load(scene)` on each before
+    the next is read (e.g. to encode it and move its views to disk, so that all views are never in memory at once)."""
     folders = scene_folders(paths)
     chosen = folders[first : None if count is None else first + count]
     if not chosen:
         raise DataError(Path(paths[0]) if paths else Path("."), f"no scenes in range [{first}, {first + (count or 0)}) (found {len(folders)})")
-    return SceneSet([load_scene(f) for f in chosen], [f.name for f in chosen])
+    scenes = []
+    for folder in chosen:
+        scenes.append(load_scene(folder))
+        if on_load is not None:
+            on_load(scenes[-1])
+    return SceneSet(scenes, [f.name for f in chosen])

@@ -3,7 +3,10 @@
 The first signal only asks the loop to stop: it finishes its step, saves a
 checkpoint of that step boundary and raises KeyboardInterrupt, so a resumed run
 continues exactly. A second signal interrupts at once (the checkpoint then holds
-the step's start random states; see Task.save).
+the step's start random states; see Task.save). Outside the loop (loading,
+the final checkpoint, summary and evaluation), `sigterm_as_interrupt` makes
+SIGTERM raise KeyboardInterrupt as Ctrl-C does, so that the command ends with
+its interrupted exit code and message instead of the signal's default death.
 """
 
 from __future__ import annotations
@@ -24,6 +27,23 @@ class StopRequest:
         if self.requested:  # asked twice: stop now
             raise KeyboardInterrupt
         self.requested = True
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Inside the block (in the main thread), SIGTERM raises KeyboardInterrupt, as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager

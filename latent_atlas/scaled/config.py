@@ -101,6 +101,11 @@ class MultiSceneConfig(RunConfig):
     target_precision: TargetPrecision = "fp16"
     """How latent targets are held in memory: fp16 halves them (at 256 scenes of 27 views of 32 x 32 x 16 latents,
     459 of the run's MiB become 229; values rounded to 11 significant bits, read back as fp32), fp32 as encoded."""
+    views: Literal["memory", "disk"] = "memory"
+    """Where the scenes' views are held while training: memory, or disk: each scene's RGB images (and, in a latent
+    space, its latents) are written to an unlinked temporary file under --output-dir as the scene is loaded, and each
+    step reads back the one view per scene it renders (pread, from the page cache once read). Memory per scene is
+    then the scene's parameters and optimiser state alone (BENCHMARKS.md, session 51)."""
     n_samples: int = 48
     """Stratified samples per ray."""
     n_importance: int = 48

@@ -16,8 +16,9 @@ import torch
 from torch import Tensor
 
 from latent_atlas.cameras import Cameras, RayBundle, random_window, window_pixels
-from latent_atlas.data.scene import composite_on_background, spread_indices
+from latent_atlas.data.scene import SceneData, composite_on_background, spread_indices
 from latent_atlas.data.scene_set import load_scene_set, scene_folders
+from latent_atlas.data.view_file import ViewFile
 from latent_atlas.engine.checkpoints import (
     flatten_optimizer,
     latest_checkpoint,
@@ -65,17 +66,13 @@ class MultiSceneTask(Task):
         self.generator = torch.Generator().manual_seed(cfg.seed + (7919 * self.rank if self.sharded else 0))
         first, count, self.total_scenes = self._scene_range()
         prepare_start = time.perf_counter()  # reading the views and, in a latent space, encoding them (or their cache)
-        self.rgb_set = load_scene_set(cfg.data, first, count)
         self.rgb_background = rgb_background(cfg.background)
         self.space = build_space(cfg.space, self.device, cfg.ae, cfg.ae_preset, cfg.init)
         init_tensors = self._init_tensors()
         self.space.load_tensors(tensors_under(init_tensors, "ae."))
-        self.scenes = []
-        for scene in self.rgb_set.scenes:
-            try:
-                self.scenes.append(self.space.map_scene(scene, self.rgb_background, cfg.target_precision))
-            except ValueError as exc:
-                raise DataError(scene.source, str(exc)) from None
+        self.view_file = ViewFile(cfg.output_dir) if cfg.views == "disk" else None
+        self.scenes = []  # the scenes in the space (self.rgb_set: the same scenes in RGB)
+        self.rgb_set = load_scene_set(cfg.data, first, count, on_load=self._map_scene)
         self.prepare_seconds = time.perf_counter() - prepare_start
         self.encoded_splits = self.space.encoded_splits()
         sizes = {tuple(s.split("train").images.shape[1:3]) for s in self.scenes}
@@ -107,6 +104,17 @@ class MultiSceneTask(Task):
         self._rss_before_mb = resident_peak_mb()  # what training adds on top (peak_activations_per_scene_mb)
 
     # ---- set-up -------------------------------------------------------------------------------
+    def _map_scene(self, scene: SceneData) -> None:
+        """Maps a just-loaded scene into the space (self.scenes), moving both forms' views to disk with --views disk."""
+        try:
+            mapped = self.space.map_scene(scene, self.rgb_background, self.config.target_precision)
+        except ValueError as exc:
+            raise DataError(scene.source, str(exc)) from None
+        if self.view_file is not None:
+            self.view_file.hold(scene)
+            self.view_file.hold(mapped)
+        self.scenes.append(mapped)
+
     def _channel_scale(self) -> Tensor | None:
         """Square roots [C] of loss_e's channel weights (--channel-weights decoder), else None."""
         cfg = self.config

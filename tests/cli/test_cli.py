@@ -150,3 +150,38 @@ def test_bad_autoencoder_is_one_line_exit_2(tiny_scene, tmp_path, capsys):
     code = main(["train", "triplane", "--data", str(tiny_scene), "--space", "latent", "--ae", str(odd), "--output-dir", str(tmp_path)])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "odd.safetensors" in err and "fit no preset" in err, err
+
+
+def test_sigterm_after_the_training_loop_exits_130_and_resumes(micro_scene, tmp_path, capsys, monkeypatch):
+    """A SIGTERM while the final summary is written (after the loop, whose own handler is gone by then) ends the
+    command as one inside the loop does: exit 130 with the --resume line, not the signal's default death (-15)."""
+    import os
+    import signal
+    import time
+
+    import latent_atlas.engine.loop as loop
+
+    save = loop.save_json_atomic
+
+    def killed_while_saving(path, value):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+        save(path, value)
+
+    def outside_the_command(signum, frame):  # stands for the default action (which would end pytest)
+        raise AssertionError("the SIGTERM reached the handler from before the command")
+
+    before = signal.signal(signal.SIGTERM, outside_the_command)
+    try:
+        monkeypatch.setattr(loop, "save_json_atomic", killed_while_saving)
+        common = ["--output-dir", str(tmp_path), "--rays-per-batch", "64", "--no-progress"]
+        assert main(["train", "tiny-nerf", "--data", str(micro_scene), "--max-steps", "3", *common]) == 130
+        assert "continue with --resume" in capsys.readouterr().err
+        assert signal.getsignal(signal.SIGTERM) is outside_the_command  # the command's handler is undone
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    monkeypatch.setattr(loop, "save_json_atomic", save)
+    (run_dir,) = (tmp_path / "scene_000" / "tiny-nerf").iterdir()
+    assert not (run_dir / "summary.json").exists()
+    assert main(["train", "--resume", str(run_dir)]) == 0
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 3

@@ -67,3 +67,30 @@ def test_full_disk_is_one_line_and_keeps_the_previous_checkpoint(tmp_path):
     assert not list(tmp_path.glob(".*tmp")) and not (tmp_path / "step-0000002.safetensors").exists()
     _, tensors, _ = load_latest(tmp_path)
     assert tensors["w"].shape == (1000,)
+
+
+def test_checkpoint_tensors_file_is_safetensors_that_safetensors_reads(tmp_path):
+    """write_safetensors (tensors written from their own memory, no copy of the whole state) makes files that
+    safetensors' reader takes, with every dtype, shape, and value as written."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from latent_atlas.engine.checkpoints import SAFETENSORS_DTYPES, write_safetensors
+
+    tensors = {f"t.{dtype}".replace("torch.", ""): (torch.rand(3, 5) * 100).to(dtype) for dtype in SAFETENSORS_DTYPES}
+    tensors.update(
+        scalar=torch.tensor(2.5),
+        empty=torch.zeros(0, 4),
+        strided=torch.arange(24.0).reshape(4, 6)[:, ::2],  # not contiguous
+        odd=torch.arange(3, dtype=torch.uint8),  # 3 bytes: the next tensor starts unaligned
+        after_odd=torch.arange(5, dtype=torch.int64),
+    )
+    write_safetensors(tmp_path / "a.safetensors", tensors)
+    loaded = load_file(str(tmp_path / "a.safetensors"))
+    assert loaded.keys() == tensors.keys()
+    for name, value in tensors.items():
+        assert loaded[name].dtype == value.dtype and torch.equal(loaded[name], value), name
+    with safe_open(str(tmp_path / "a.safetensors"), "pt") as f:
+        assert torch.equal(f.get_slice("strided")[1:3], tensors["strided"][1:3])
+    with pytest.raises(TypeError, match="complex"):
+        write_safetensors(tmp_path / "b.safetensors", {"complex": torch.zeros(2, dtype=torch.complex64)})

@@ -407,3 +407,23 @@ def test_decoder_channel_weights_scale_loss_e(cars, tmp_path, monkeypatch):
     error = seen["render"].detach()[..., 1] - targets.flatten(1, 2)[..., 1]  # [B, h * w]
     assert scalars["loss_e"] == pytest.approx(float(torch.mean((2.0 * error) ** 2)) / 4, rel=1e-4)  # 4 channels in the mean
     assert MultiSceneTrainer(_small("scale-stage2-cpu", cars, tmp_path / "uniform", ae_preset="tiny", num_scenes=2)).channel_scale is None
+
+
+@pytest.mark.parametrize("preset", ["scale-stage2-cpu", "triplanes-rgb-cpu"])
+def test_views_on_disk_train_exactly_as_views_in_memory(cars, tmp_path, monkeypatch, preset):
+    """--views disk: every split's views (RGB and latents) leave memory for an unlinked file, and the run reads them
+    back bit for bit: the same losses, planes and scores as with the views in memory."""
+    from latent_atlas.data.view_file import ViewsOnDisk
+
+    monkeypatch.setenv("LATLAS_CACHE_DIR", str(tmp_path / "cache"))
+    runs = {}
+    for views in ("memory", "disk"):
+        trainer = MultiSceneTrainer(_small(preset, cars, tmp_path / views, ae_preset="tiny", num_scenes=3, decoded_crop=2, views=views))
+        held = [split.images for scene in trainer.scenes + trainer.rgb_set.scenes for split in scene.splits.values()]
+        assert all(isinstance(images, ViewsOnDisk) == (views == "disk") for images in held)
+        summary = json.loads((trainer.train() / "summary.json").read_text())
+        runs[views] = (summary["steps"], trainer.field.table.scene_parameters()[0].detach().clone(), summary["eval"])
+    assert runs["disk"][0] == runs["memory"][0] > 2  # both phases ran
+    assert torch.equal(runs["disk"][1], runs["memory"][1])
+    assert runs["disk"][2] == runs["memory"][2]
+    assert list((tmp_path / "disk").glob(".latlas-views-*")) == []
