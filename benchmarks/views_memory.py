@@ -5,9 +5,10 @@
 For each size N: a short stage 2 (0.5 + 0.25 epochs) and a short RGB Tri-Planes run (1 epoch) on the first N
 scenes of CARS (a `latlas data synth` family), once with `--views memory` and once with `--views disk`. The
 runs are short because the process peak does not grow with the steps (views and per-scene state are made at the
-start; a step's activations are the same at every step). Printed: each run's process peak, and memory per scene,
-the growth of the peak from the smallest to the largest size divided by the scenes added (what a run holds per
-scene, without the fixed cost of the process, autoencoder and a batch's activations).
+start; a step's activations are the same at every step). Printed: each run's process peak and live memory (resident
+after training once the C heap's free pages are handed back: what its tensors hold, without the allocator's slack),
+and memory per scene: the growth of each from the smallest to the largest size divided by the scenes added (what a
+run holds per scene, without the fixed cost of the process, autoencoder and a batch's activations).
 """
 
 from __future__ import annotations
@@ -46,22 +47,26 @@ def main() -> None:
                 reuse=not args.fresh,
             )  # fmt: skip
     print(f"\n{machine_line()}\n")
-    print("| scenes | run | views | process peak | PSNR (decoded / RGB) | parameters + Adam per scene |")
-    print("|---|---|---|---|---|---|")
+    print("| scenes | run | views | process peak | live memory | PSNR (decoded / RGB) | parameters + Adam per scene |")
+    print("|---|---|---|---|---|---|---|")
     for (method, views, size), s in sorted(runs.items(), key=lambda item: (item[0][2], item[0][0], item[0][1])):
         psnr = s["eval"].get("psnr_d", s["eval"]["psnr_e"])
-        print(f"| {size} | {method} | {views} | {s['peak_memory_mb']:.0f} MiB | {psnr:.2f} | {s['scene_memory_mb']:.3f} MiB |")
+        live = f"{s['live_memory_mb']:.0f} MiB" if "live_memory_mb" in s else "-"
+        print(f"| {size} | {method} | {views} | {s['peak_memory_mb']:.0f} MiB | {live} | {psnr:.2f} | {s['scene_memory_mb']:.3f} MiB |")
     low, high = min(args.sizes), max(args.sizes)
     if low == high:
         return
-    per_scene = {(m, v): (runs[m, v, high]["peak_memory_mb"] - runs[m, v, low]["peak_memory_mb"]) / (high - low) for m, v, _ in runs}
-    print(f"\nMemory per scene (process peak growth from {low} to {high} scenes, per scene added):\n")
-    print("| views | stage 2 | RGB Tri-Planes | stage 2 / RGB | stage 2 / RGB with its views in memory |")
-    print("|---|---|---|---|---|")
-    for views in ("memory", "disk"):
-        s2, rgb = per_scene["stage 2", views], per_scene["RGB Tri-Planes", views]
-        print(f"| {views} | {s2:.3f} MiB | {rgb:.3f} MiB | {s2 / rgb:.2f}x | {s2 / per_scene['RGB Tri-Planes', 'memory']:.2f}x |")
-    peak = {k: runs[k[0], k[1], high]["peak_memory_mb"] for k in per_scene}
+    for key, label in (("peak_memory_mb", "process peak"), ("live_memory_mb", "live memory")):
+        if not all(key in r for r in runs.values()):
+            continue
+        per_scene = {(m, v): (runs[m, v, high][key] - runs[m, v, low][key]) / (high - low) for m, v, _ in runs}
+        print(f"\nMemory per scene ({label}: its growth from {low} to {high} scenes, per scene added):\n")
+        print("| views | stage 2 | RGB Tri-Planes | stage 2 / RGB | stage 2 / RGB with its views in memory |")
+        print("|---|---|---|---|---|")
+        for views in ("memory", "disk"):
+            s2, rgb = per_scene["stage 2", views], per_scene["RGB Tri-Planes", views]
+            print(f"| {views} | {s2:.3f} MiB | {rgb:.3f} MiB | {s2 / rgb:.2f}x | {s2 / per_scene['RGB Tri-Planes', 'memory']:.2f}x |")
+    peak = {(m, v): runs[m, v, high]["peak_memory_mb"] for m, v, _ in runs}
     print(
         f"\nProcess peak at {high} scenes, stage 2 / RGB: {peak['stage 2', 'disk'] / peak['RGB Tri-Planes', 'disk']:.2f}x (both on disk), "
         f"{peak['stage 2', 'disk'] / peak['RGB Tri-Planes', 'memory']:.2f}x (stage 2 on disk, RGB in memory), "

@@ -37,15 +37,23 @@ class ViewFile:
         self.size += len(data)
         return views
 
-    def read(self, offset: int, count: int) -> bytearray:
-        """`count` bytes from `offset`."""
-        buffer = bytearray()
-        while len(buffer) < count:
-            chunk = os.pread(self.fd, count - len(buffer), offset + len(buffer))
-            if not chunk:
-                raise OSError(f"view file ended at byte {offset + len(buffer)} of {offset + count}")
-            buffer += chunk
-        return buffer
+    def read_into(self, out: Tensor, offset: int) -> Tensor:
+        """Fills the contiguous CPU tensor `out` with its size in bytes from `offset`, straight into its memory (no
+        intermediate buffer: per-step buffers of a few dozen KiB fragmented the heap, 0.4 MiB per scene at 256 scenes,
+        BENCHMARKS.md, session 51); returns `out`."""
+        target = memoryview(out.view(torch.uint8).numpy()).cast("B") if out.numel() else memoryview(b"")
+        done = 0
+        while done < len(target):
+            if hasattr(os, "preadv"):
+                count = os.preadv(self.fd, [target[done:]], offset + done)
+            else:  # no preadv (some platforms): read, then copy
+                chunk = os.pread(self.fd, len(target) - done, offset + done)
+                target[done : done + len(chunk)] = chunk
+                count = len(chunk)
+            if count == 0:
+                raise OSError(f"view file ended at byte {offset + done} of {offset + len(target)}")
+            done += count
+        return out
 
     def hold(self, scene: SceneData) -> None:
         """Moves every split's images of `scene` into this file (splits already on disk stay as they are)."""
@@ -76,10 +84,8 @@ class ViewsOnDisk:
 
     def _views(self, first: int, count: int) -> Tensor:
         """Views [first, first + count) -> [count, ...]."""
-        if count == 0:
-            return torch.empty((0, *self.shape[1:]), dtype=self.dtype)
-        data = self.file.read(self.offset + first * self.view_bytes, count * self.view_bytes)
-        return torch.frombuffer(data, dtype=torch.uint8).view(self.dtype).reshape(count, *self.shape[1:])
+        out = torch.empty((count, *self.shape[1:]), dtype=self.dtype)
+        return self.file.read_into(out, self.offset + first * self.view_bytes) if count else out
 
     def __getitem__(self, index) -> Tensor:
         n = self.shape[0]

@@ -13,7 +13,7 @@ from latent_atlas.config_io import save_json_atomic, to_jsonable
 from latent_atlas.engine.callbacks import Callback
 from latent_atlas.engine.checkpoints import latest_checkpoint
 from latent_atlas.engine.collapse import CollapseGuard
-from latent_atlas.engine.device import peak_memory_mb
+from latent_atlas.engine.device import live_memory_mb, peak_memory_mb
 from latent_atlas.engine.interrupts import checkpoint_on_interrupt
 from latent_atlas.engine.logger import RunLogger
 from latent_atlas.engine.task import Task
@@ -152,9 +152,17 @@ class Engine:
                     raise KeyboardInterrupt
         self._save()
         peak_mb = peak_memory_mb(task.device)  # of training: before the final evaluation renders whole images
+        live_mb = live_memory_mb(task.device)
         summary = task.summary()
         if summary is not None and task.is_main:
-            summary = {"task": task.name, "steps": task.step, "train_seconds": task.train_seconds, "peak_memory_mb": peak_mb, **summary}
+            summary = {
+                "task": task.name,
+                "steps": task.step,
+                "train_seconds": task.train_seconds,
+                "peak_memory_mb": peak_mb,
+                "live_memory_mb": live_mb,
+                **summary,
+            }
             save_json_atomic(task.run_dir / "summary.json", summary)
             if self.logger is not None:
                 self.logger.scalars(task.step, {k: float(v) for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})

@@ -21,6 +21,16 @@ from latent_atlas.engine.logger import RunLogger
 from latent_atlas.engine.run_dir import new_run_dir, save_config
 from latent_atlas.errors import ConfigError, DataError, TrainingDivergedError
 
+FINITE_CHECK_ELEMENTS = 1 << 20
+"""Elements checked at a time by all_finite (its temporaries stay at a few MiB, whatever the tensor's size)."""
+
+
+def all_finite(values: Tensor) -> bool:
+    """Whether every element of `values` is finite, checked in slices: torch.isfinite of a whole 48-MiB table of 256
+    scenes made temporaries of twice its size, the peak of a checkpoint (BENCHMARKS.md, session 51)."""
+    flat = values.reshape(-1)
+    return all(bool(torch.isfinite(flat[i : i + FINITE_CHECK_ELEMENTS]).all()) for i in range(0, flat.numel(), FINITE_CHECK_ELEMENTS))
+
 
 class Task:
     """Base of everything the engine trains. Subclasses set `config`, `device` and call `open_run()`."""
@@ -169,7 +179,7 @@ class Task:
     def refuse_non_finite(self, tensors: dict[str, Tensor]) -> None:
         """Raises TrainingDivergedError when a tensor about to be saved holds NaN/Inf (gradients that blew up
         in the last step): good checkpoints are never followed by a poisoned one."""
-        bad = next((k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+        bad = next((k for k, v in tensors.items() if v.is_floating_point() and not all_finite(v)), None)
         if bad is not None:
             raise TrainingDivergedError(f"{bad} holds NaN or Inf at step {self.step}; {self.last_good_checkpoint()}")
 

@@ -28,7 +28,7 @@ from latent_atlas.engine.checkpoints import (
     save_checkpoint,
     tensors_under,
 )
-from latent_atlas.engine.device import resident_peak_mb, resolve_device
+from latent_atlas.engine.device import release_free_memory, resident_peak_mb, resolve_device
 from latent_atlas.engine.precision import autocast, decoder_autocast_dtype
 from latent_atlas.engine.saved_activations import SavedActivationMeter
 from latent_atlas.engine.task import Task
@@ -113,6 +113,7 @@ class MultiSceneTask(Task):
         if self.view_file is not None:
             self.view_file.hold(scene)
             self.view_file.hold(mapped)
+            release_free_memory()  # the freed image buffers, which would otherwise stay resident
         self.scenes.append(mapped)
 
     def _channel_scale(self) -> Tensor | None:

@@ -87,3 +87,19 @@ def test_rollback_gives_up_after_three(micro_scene, tmp_path, capsys):
     with pytest.raises(TrainingDivergedError, match="loss is nan at step 5"):
         task.train(callbacks=(_PoisonAt(5, times=10),))
     assert "(rollback 3 of 3)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_all_finite_finds_one_bad_value_in_any_slice(monkeypatch, bad):
+    import latent_atlas.engine.task as task_module
+
+    monkeypatch.setattr(task_module, "FINITE_CHECK_ELEMENTS", 7)  # slices of 7 of the 60 elements
+    values = torch.randn(3, 4, 5)
+    assert task_module.all_finite(values) and task_module.all_finite(torch.empty(0))
+    for index in (0, 6, 7, 59):  # a slice's first and last elements, and the last element of the last (short) slice
+        poisoned = values.clone()
+        poisoned.view(-1)[index] = bad
+        assert not task_module.all_finite(poisoned), index
+    poisoned = values.clone()
+    poisoned[2, 3, 4] = bad
+    assert not task_module.all_finite(poisoned.transpose(0, 2))  # not contiguous

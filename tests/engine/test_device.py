@@ -12,3 +12,41 @@ def test_peak_memory_of_a_child_is_not_its_parents():
     code = "from latent_atlas.engine.device import resident_peak_mb; print(resident_peak_mb())"
     child_mb = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert len(ballast) and child_mb < 290, child_mb  # ru_maxrss would report >= 300 here
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim, VmRSS")
+def test_release_free_memory_returns_the_heap_that_loading_scenes_fragments():
+    """Image-sized buffers freed between small objects that stay (what loading scenes one by one leaves) are still
+    resident until release_free_memory; run in a child so that the heap is this test's alone."""
+    code = """if True:
+        import numpy as np
+        from latent_atlas.engine.device import release_free_memory
+
+        def rss():
+            return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) / 1024
+
+        kept, images = [], []
+        for i in range(3000):  # 3000 x 64 KiB images, each followed by a small object that stays
+            images.append(np.full(16384, i, dtype=np.float32))
+            kept.append(np.zeros(8))
+        images.clear()
+        before = rss()
+        release_free_memory()
+        print(before - rss())
+    """
+    released = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert released > 100, released  # of the 187 MiB the images took
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmRSS is Linux's")
+def test_live_memory_is_resident_memory_without_the_peak_of_what_was_freed():
+    import torch
+
+    from latent_atlas.engine.device import live_memory_mb, resident_peak_mb
+
+    held = torch.ones(64 * 2**20 // 4)  # 64 MiB, written
+    with_it = live_memory_mb(torch.device("cpu"))
+    del held
+    without_it = live_memory_mb(torch.device("cpu"))
+    assert 60 < with_it - without_it < 68, (with_it, without_it)
+    assert without_it < resident_peak_mb() - 60  # the peak still counts the freed 64 MiB
