@@ -298,6 +298,7 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     """Runs `latlas` with argv (default sys.argv[1:]); returns the exit code."""
+    from latent_atlas.engine.device import tune_allocator
     from latent_atlas.engine.interrupts import sigterm_as_interrupt
     from latent_atlas.errors import LatlasError
 
@@ -308,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     command = COMMANDS.get(argv[0])
     if command is None:
         return _fail(f"unknown command '{argv[0]}' (known: {', '.join(COMMANDS)})")
+    tune_allocator()  # training steps reuse freed memory instead of faulting it in again (glibc)
     try:
         with sigterm_as_interrupt():  # a SIGTERM outside the training loop ends the command as Ctrl-C does
             return command(argv[1:])

@@ -53,8 +53,8 @@ SAFETENSORS_DTYPES = {
 
 def write_safetensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
     """Writes `tensors` as a safetensors file, each tensor's bytes straight from its memory (a GPU tensor through
-    one CPU copy at a time): safetensors' own save_file first copies every tensor into a bytes object, which at
-    256 scenes doubled the memory a checkpoint needs (the per-scene tables and their Adam moments)."""
+    one CPU copy at a time): safetensors' own save_file first copies every tensor into one bytes object, a second
+    copy of the whole state while it writes."""
     header, offset = {}, 0
     for name, t in tensors.items():
         if t.dtype not in SAFETENSORS_DTYPES:
