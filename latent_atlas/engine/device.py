@@ -39,26 +39,27 @@ def live_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.memory_allocated(device) / 2**20
     release_free_memory()
+    resident = _process_status_mb("VmRSS")
+    return resident_peak_mb() if resident is None else resident
+
+
+def _process_status_mb(field: str) -> float | None:
+    """A memory field of /proc/self/status (VmRSS, VmHWM, ...) in MiB, or None where there is none (not Linux)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024.0
     except OSError:
         pass
-    return resident_peak_mb()
+    return None
 
 
 def resident_peak_mb() -> float:
     """The process's peak resident memory (MiB): VmHWM of /proc/self/status where there is one (Linux), else
     ru_maxrss. ru_maxrss is not used on Linux: it keeps the parent's peak across fork + exec, so a run started by
     a large process (a benchmark script) would report that process's memory."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    peak = _process_status_mb("VmHWM")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0 if peak is None else peak
 
 
 @cache

@@ -80,5 +80,5 @@ def test_tuned_allocator_reuses_freed_step_memory_instead_of_faulting_it_in(tune
     faults_per_step = float(proc.stdout)
     if tuned:
         assert faults_per_step < 100, faults_per_step
-    elif faults_per_step < 5000:  # the baseline the tuning removes, as glibc 2.36's defaults have it
-        pytest.skip(f"this C library reuses freed memory without tuning ({faults_per_step:.0f} faults per step)")
+    elif faults_per_step < 5000:  # the baseline the tuning removes; glibc's adaptive thresholds settle on reuse in some runs
+        pytest.skip(f"untuned glibc reused the freed memory in this run ({faults_per_step:.0f} faults per step)")
