@@ -1,7 +1,7 @@
 """Views held on disk instead of in memory: a scene set's images written once to a file and read back per view.
 
-Reads use pread, not a memory map, so views read back are not counted in the process's resident memory: what a
-run holds per scene is then its parameters and optimiser state (multi-scene `--views disk`).
+Reads use preadv, not a memory map, so the file's pages are not counted in the process's resident memory: what a
+run holds per scene is then mostly its parameters and optimiser state (multi-scene `--views disk`).
 """
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ class ViewFile:
 
     def read_into(self, out: Tensor, offset: int) -> Tensor:
         """Fills the contiguous CPU tensor `out` with its size in bytes from `offset`, straight into its memory (no
-        intermediate buffer: per-step buffers of a few dozen KiB fragmented the heap, 0.4 MiB per scene at 256 scenes,
-        BENCHMARKS.md, session 51); returns `out`."""
+        intermediate bytes object); returns `out`."""
         target = memoryview(out.view(torch.uint8).numpy()).cast("B") if out.numel() else memoryview(b"")
         done = 0
         while done < len(target):
