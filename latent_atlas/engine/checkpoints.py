@@ -220,4 +220,7 @@ def restore_optimizer(prefix: str, optimizer: torch.optim.Optimizer, tensors: di
             state.setdefault(int(index), {})[slot] = value
     for index, slots in meta.get("scalars", {}).items():
         state.setdefault(int(index), {}).update(slots)
+    kernels = [{k: group[k] for k in ("fused", "foreach") if k in group} for group in optimizer.param_groups]
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    for group, kernel in zip(optimizer.param_groups, kernels):  # how it steps stays as built (an older run's may differ)
+        group.update(kernel)

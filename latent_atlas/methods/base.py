@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from latent_atlas.cameras import RayBundle
 from latent_atlas.data.pixel_sampler import SamplerName
+from latent_atlas.engine.optimizers import adam
 from latent_atlas.losses.colour import ColourSpace, ToneMap
 from latent_atlas.losses.pixel import l2
 
@@ -32,8 +33,7 @@ class OptimizerConfig:
 
     def build(self, params) -> torch.optim.Optimizer:
         """Adam (AdamW with weight decay) over `params` at the initial learning rate, with this eps and betas."""
-        cls = torch.optim.AdamW if self.weight_decay > 0 else torch.optim.Adam
-        return cls(params, lr=self.lr, eps=self.eps, betas=self.betas, weight_decay=self.weight_decay)
+        return adam(params, lr=self.lr, eps=self.eps, betas=self.betas, weight_decay=self.weight_decay)
 
     def lr_at(self, progress: float) -> float:
         """Learning rate at `progress` in [0, 1] of the schedule."""

@@ -45,7 +45,9 @@ class TriPlane(Model):
     def forward(self, rays: RayBundle, background: Tensor) -> dict[str, Tensor]:
         cfg = self.config
         # importance samples reuse the field; only the fine pass is supervised (EG3D)
-        out = render_coarse_to_fine(self.field, self.field, rays, background, cfg.n_samples, cfg.n_importance, self.training and cfg.perturb)
+        out = render_coarse_to_fine(
+            self.field, self.field, rays, background, cfg.n_samples, cfg.n_importance, self.training and cfg.perturb, coarse_gradients=False
+        )
         out.pop("color_coarse", None)
         return out
 

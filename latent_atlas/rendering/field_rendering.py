@@ -56,14 +56,19 @@ def render_coarse_to_fine(
     perturb: bool,
     footprint: Footprint | None = None,
     normals: bool = False,
+    coarse_gradients: bool = True,
 ) -> dict[str, Tensor]:
     """Stratified samples through `coarse`; with n_importance > 0, coarse + importance samples through `fine`.
 
     The fine pass's outputs are returned, with the coarse colour as 'color_coarse' (normals: of the last pass).
+    coarse_gradients=False: a caller that trains only the fine colour runs the coarse pass without autograd (it
+    only places the importance samples, whose weights are detached anyway): the same values and gradients, less
+    memory and time.
     """
     edges = stratified_edges(rays.near, rays.far, n_samples, perturb)
     single = n_importance <= 0 or fine is None
-    first = render_field(coarse, rays, edges, background, footprint, normals and single)
+    with torch.set_grad_enabled(torch.is_grad_enabled() and (coarse_gradients or single)):
+        first = render_field(coarse, rays, edges, background, footprint, normals and single)
     if single:
         return first
     extra = pdf_samples(edges, first["weights"], n_importance, perturb)

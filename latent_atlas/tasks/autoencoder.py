@@ -15,6 +15,7 @@ from latent_atlas.data.synth.correspondence import ViewPairs, scene_view_pairs
 from latent_atlas.engine.checkpoints import flatten_optimizer, restore_optimizer, tensors_under
 from latent_atlas.engine.config import RunConfig
 from latent_atlas.engine.device import resolve_device
+from latent_atlas.engine.optimizers import adam
 from latent_atlas.engine.task import Task
 from latent_atlas.errors import ConfigError, DataError
 from latent_atlas.evaluation.metrics import psnr
@@ -203,7 +204,7 @@ class AETrainer(Task):
             for p in self.model.encoder_parameters().values():
                 p.requires_grad_(False)
         trained = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(trained, lr=config.optimizer.lr, eps=config.optimizer.eps, betas=config.optimizer.betas)
+        self.optimizer = adam(trained, lr=config.optimizer.lr, eps=config.optimizer.eps, betas=config.optimizer.betas)
         self.open_run()
 
     def _matching_init(self, init: str) -> AutoencoderKL:

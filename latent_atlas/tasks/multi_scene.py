@@ -375,7 +375,9 @@ class MultiSceneTask(Task):
         rays = RayBundle(*(torch.cat([getattr(r, k) for r in bundles]) for k in ("origins", "directions", "near", "far")))
         fn = self.field.for_scenes(scene_ids.to(self.device))
         background = self.background_value.expand(len(rays), -1)
-        out = render_coarse_to_fine(fn, fn, rays, background, self.config.n_samples, self.config.n_importance, self.field.training and self.config.perturb)
+        out = render_coarse_to_fine(
+            fn, fn, rays, background, self.config.n_samples, self.config.n_importance, self.field.training and self.config.perturb, coarse_gradients=False
+        )
         return out["color"].reshape(len(views), -1, self.space.channels)
 
     @torch.no_grad()

@@ -16,6 +16,7 @@ from latent_atlas.data.pixel_sampler import RAY_SAMPLERS, PixelBatch, PixelSampl
 from latent_atlas.data.scene import SceneData, composite_on_background, spread_indices
 from latent_atlas.engine.checkpoints import flatten_optimizer, restore_optimizer, tensors_under
 from latent_atlas.engine.device import resolve_device
+from latent_atlas.engine.optimizers import adam
 from latent_atlas.engine.precision import autocast, decoder_autocast_dtype, grad_scaler, resolve_precision
 from latent_atlas.engine.task import Task
 from latent_atlas.errors import ConfigError, DataError
@@ -217,7 +218,7 @@ class SceneTask(Task):
         params = list(self.space.parameters(self.tuned_decoder_part).values())
         for p in params:
             p.requires_grad_(True)
-        self.optimizers[AE_DECODER] = torch.optim.Adam(params, lr=self.config.latent.decoder_lr)
+        self.optimizers[AE_DECODER] = adam(params, lr=self.config.latent.decoder_lr)
 
     def decoder_lr(self, progress: float) -> float:
         """Exponential decay from decoder_lr at the phase start to decoder_lr_final at the end of the run."""
