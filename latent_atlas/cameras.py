@@ -138,6 +138,26 @@ class Cameras:
         return xs.reshape(-1), ys.reshape(-1)
 
 
+class PackedCameras(Cameras):
+    """The same cameras held in one tensor [N, 22] (pose, fx, fy, cx, cy, width, height; float32 holds the sizes
+    exactly), for the many small records of a large scene set: a tensor object costs ~0.65 KB of memory whatever its
+    size, so 7 of them per split were most of a scene's record once its views are on disk. Reads as Cameras (the
+    fields are views made on access); `to()` and indexing return plain Cameras."""
+
+    def __init__(self, cameras: Cameras):  # not the dataclass __init__: the fields are properties here
+        n = len(cameras)
+        columns = [cameras.camera_to_worlds.reshape(n, 16)] + [getattr(cameras, f)[:, None] for f in ("fx", "fy", "cx", "cy", "width", "height")]
+        self.packed = torch.cat([c.to(torch.float32) for c in columns], dim=1)
+
+    camera_to_worlds = property(lambda self: self.packed[:, :16].reshape(-1, 4, 4))  # type: ignore[assignment]
+    fx = property(lambda self: self.packed[:, 16])  # type: ignore[assignment]
+    fy = property(lambda self: self.packed[:, 17])  # type: ignore[assignment]
+    cx = property(lambda self: self.packed[:, 18])  # type: ignore[assignment]
+    cy = property(lambda self: self.packed[:, 19])  # type: ignore[assignment]
+    width = property(lambda self: self.packed[:, 20].long())  # type: ignore[assignment]
+    height = property(lambda self: self.packed[:, 21].long())  # type: ignore[assignment]
+
+
 def random_window(generator: torch.Generator, width: int, height: int, size: int) -> tuple[int, int, int, int]:
     """A size x size square (cut to the image) at a random place of a width x height image: (x0, y0, w, h)."""
     w, h = min(size, width), min(size, height)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from latent_atlas.cameras import Cameras, look_at, near_far_in_box, ray_box_intersection
+from latent_atlas.cameras import Cameras, PackedCameras, look_at, near_far_in_box, ray_box_intersection
 
 
 def _camera(c2w: torch.Tensor, f=10.0, w=8, h=6) -> Cameras:
@@ -63,3 +63,20 @@ def test_look_at_points_camera_at_target():
     assert torch.allclose(forward, -pos[0] / pos[0].norm(), atol=1e-6)
     assert c2w[0, 2, 1] > 0  # image up has a positive world-z component
     assert torch.allclose(c2w[0, :3, :3] @ c2w[0, :3, :3].T, torch.eye(3), atol=1e-6)
+
+
+def test_packed_cameras_read_as_the_cameras_they_pack_from_one_tensor():
+    g = torch.Generator().manual_seed(0)
+    poses = look_at(torch.randn(5, 3, generator=g) * 3, torch.zeros(3), torch.tensor([0.0, 1.0, 0.0]))
+    cameras = Cameras(poses, torch.rand(5, generator=g) * 100 + 50, 90.5, 32.25, 31.75, 64, torch.tensor([48, 48, 64, 64, 96]))
+    packed = PackedCameras(cameras)
+    assert [type(v) for v in vars(packed).values()] == [torch.Tensor]  # one tensor, not seven
+    for name in Cameras.__dataclass_fields__:
+        value, reference = getattr(packed, name), getattr(cameras, name)
+        assert value.dtype == reference.dtype and torch.equal(value, reference), name
+    index, px, py = torch.tensor([0, 3, 4]), torch.tensor([1, 20, 63]), torch.tensor([2, 40, 47])
+    for a, b in zip(packed.pixel_directions(index, px, py), cameras.pixel_directions(index, px, py)):
+        assert torch.equal(a, b)
+    assert type(packed[1:3]) is Cameras and torch.equal(packed[1:3].height, torch.tensor([48, 64]))
+    assert type(packed.to("cpu")) is Cameras and torch.equal(packed.rescale(0.5).width, torch.full((5,), 32))
+    assert len(packed) == 5 and torch.equal(packed.image_pixels(4)[1], cameras.image_pixels(4)[1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 import torch
 from torch import Tensor
 
-from latent_atlas.cameras import Cameras
+from latent_atlas.cameras import Cameras, PackedCameras
 
 if TYPE_CHECKING:
     from latent_atlas.data.view_file import ViewsOnDisk
@@ -29,7 +30,7 @@ class SceneSplit:
 
     images: Tensor | ViewsOnDisk
     cameras: Cameras
-    image_paths: list[Path]
+    image_paths: Sequence[Path]
     metadata: dict[str, Tensor] = field(default_factory=dict)
     """Per-frame values from the parser, each [N, k]: 'time' (dynamic scenes, in [0, 1]), 'light_position',
     'appearance_index', ... They travel to the rays of every batch drawn from these frames."""
@@ -82,6 +83,31 @@ class SceneData:
             if other in self.splits:
                 return self.splits[other]
         raise KeyError(f"{self.source}: no '{name}' split (has {sorted(self.splits)})")
+
+
+class PathList(Sequence[Path]):
+    """Paths held as one string (a Path object costs ~0.4 KB of memory); indexing gives Path objects."""
+
+    def __init__(self, paths: Sequence[Path]):
+        self._count = len(paths)
+        self._joined = "\0".join(str(path) for path in paths)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index):
+        paths = [Path(text) for text in self._joined.split("\0")] if self._count else []
+        return paths[index]
+
+
+def compact_records(scene: SceneData) -> None:
+    """Holds each split's cameras in one tensor and its image paths in one string (PackedCameras, PathList): a scene's
+    record, without its views, from 60 to ~30 KB (a large multi-scene run holds thousands)."""
+    for split in scene.splits.values():
+        if not isinstance(split.cameras, PackedCameras) and split.cameras.camera_to_worlds.dtype == torch.float32:
+            split.cameras = PackedCameras(split.cameras)
+        if not isinstance(split.image_paths, PathList):
+            split.image_paths = PathList(split.image_paths)
 
 
 def spread_indices(total: int, count: int) -> list[int]:

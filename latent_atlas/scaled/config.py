@@ -15,6 +15,7 @@ from latent_atlas.fields.triplane_field import TriPlaneFieldConfig
 from latent_atlas.losses.pixel import ChannelWeighting
 from latent_atlas.methods.base import OptimizerConfig
 from latent_atlas.spaces.building import SpaceName
+from latent_atlas.tasks.latent_schedule import DecoderPart
 
 
 @dataclass
@@ -93,6 +94,10 @@ class MultiSceneConfig(RunConfig):
     (the loss stays fp32). On a CPU with bf16 units (AVX512-BF16 or AMX) the decoder runs 1.7-2x faster and stage 2
     takes 0.77-0.92x its fp32 time at the same PSNR (BENCHMARKS.md, sessions 26 and 50); refused on a CPU without them.
     auto (scale-stage2-cpu's choice): bf16 where the device has bf16 units, else fp32."""
+    decoder_part: DecoderPart = "all"
+    """What phases with train_decoder update: the whole decoder, or head: its last up block and output layers (the
+    built-in architecture's); the trunk's weights then stay as they are and their gradients are never computed (the
+    gradient still flows through the trunk to the renders)."""
     channel_weights: ChannelWeighting = "uniform"
     """How loss_e weighs the latent channels: uniform, or decoder: each channel by how much the decoded image moves
     per unit of it (measured once at the start on one training view of each of up to four scenes; mean 1)."""

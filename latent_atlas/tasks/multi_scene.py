@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from latent_atlas.cameras import Cameras, RayBundle, random_window, window_pixels
-from latent_atlas.data.scene import SceneData, composite_on_background, spread_indices
+from latent_atlas.data.scene import SceneData, compact_records, composite_on_background, spread_indices
 from latent_atlas.data.scene_set import load_scene_set, scene_folders
 from latent_atlas.data.view_file import ViewFile
 from latent_atlas.engine.checkpoints import (
@@ -105,11 +105,14 @@ class MultiSceneTask(Task):
 
     # ---- set-up -------------------------------------------------------------------------------
     def _map_scene(self, scene: SceneData) -> None:
-        """Maps a just-loaded scene into the space (self.scenes), moving both forms' views to disk with --views disk."""
+        """Maps a just-loaded scene into the space (self.scenes), moving both forms' views to disk with --views disk;
+        both records compact (compact_records)."""
+        compact_records(scene)
         try:
             mapped = self.space.map_scene(scene, self.rgb_background, self.config.target_precision)
         except ValueError as exc:
             raise DataError(scene.source, str(exc)) from None
+        compact_records(mapped)
         if self.view_file is not None:
             self.view_file.hold(scene)
             self.view_file.hold(mapped)
@@ -175,10 +178,22 @@ class MultiSceneTask(Task):
         if isinstance(table, MicroMacroTable):
             groups["coefficients"] = [table.coefficients, table.bias]
             groups["macro"] = [table.macro]
+        for param in self.space.parameters("all").values():  # a codec's parameters learn only in their group's phases
+            param.requires_grad_(False)
         for part in ("encoder", "decoder"):  # a space with a codec: its two halves (RGB has none)
             if self.space.parameters(part):
-                groups[part] = list(self.space.parameters(part).values())
+                groups[part] = list(self.space.parameters(self._codec_part(part)).values())
         return groups
+
+    def _codec_part(self, group: str) -> str:
+        """The space's parameter part that group `group` trains (decoder: the head alone with --decoder-part head)."""
+        if group != "decoder" or self.config.decoder_part == "all":
+            return group
+        try:
+            self.space.parameters("decoder-head")
+        except ValueError as exc:
+            raise ConfigError(f"--decoder-part head: {exc}") from None
+        return "decoder-head"
 
     LOCAL_GROUPS = ("scenes", "coefficients")
     """Parameter groups that belong to scenes (a rank's shard in a scenes-parallel run); the rest are shared."""

@@ -358,6 +358,42 @@ def _decoded_step(cars, out, precision):
     return scalars, trainer.space.autoencoder.decoder.conv_in.weight.grad.clone(), dtypes
 
 
+@pytest.mark.parametrize("decoder_part", ["all", "head"])
+def test_decoder_part_head_trains_only_the_head_and_still_trains_the_scenes(cars, tmp_path, decoder_part):
+    """--decoder-part head: a decoded step moves the decoder's head, leaves its trunk (no gradient computed), and
+    still moves the rendered scenes through the trunk; all moves both."""
+    trainer = MultiSceneTrainer(_small("scale-stage2-cpu", cars, tmp_path, ae_preset="tiny", num_scenes=2, decoder_part=decoder_part))
+    ae = trainer.space.autoencoder
+    head = set(ae.decoder_head_parameters())
+    before = {k: v.detach().clone() for k, v in ae.decoder_parameters().items()}
+    planes = trainer.field.table.micro.detach().clone()
+    trainer.step = trainer.total_steps - 1  # in the decoded phase
+    trainer.train_step()
+    after = ae.decoder_parameters()
+    moved = {k for k, v in after.items() if not torch.equal(v.detach(), before[k])}
+    trunk_grads = [after[k].grad for k in after if k not in head]
+    assert head <= moved
+    if decoder_part == "head":
+        assert moved == head and all(g is None for g in trunk_grads)
+    else:
+        assert moved == set(after) and all(g is not None for g in trunk_grads)
+    assert not torch.equal(trainer.field.table.micro.detach(), planes)
+
+
+def test_decoder_part_head_needs_the_built_in_architecture(cars, tmp_path, monkeypatch):
+    from latent_atlas.spaces.image_space import LatentSpace
+
+    def no_head(self, part="all"):
+        if part == "decoder-head":
+            raise ValueError("only the built-in autoencoder architecture has a decoder head to train alone")
+        return original(self, part)
+
+    original = LatentSpace.parameters
+    monkeypatch.setattr(LatentSpace, "parameters", no_head)
+    with pytest.raises(ConfigError, match="--decoder-part head: only the built-in"):
+        MultiSceneTrainer(_small("scale-stage2-cpu", cars, tmp_path, ae_preset="tiny", num_scenes=2, decoder_part="head"))
+
+
 @pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no bf16 units (AVX512-BF16 or AMX)")
 def test_bf16_decoder_runs_in_bf16_and_agrees_with_fp32(cars, tmp_path):
     """--decoder-precision bf16: the decoder's convolutions run in bf16, the decoded loss and its gradients stay
@@ -412,7 +448,10 @@ def test_decoder_channel_weights_scale_loss_e(cars, tmp_path, monkeypatch):
 @pytest.mark.parametrize("preset", ["scale-stage2-cpu", "triplanes-rgb-cpu"])
 def test_views_on_disk_train_exactly_as_views_in_memory(cars, tmp_path, monkeypatch, preset):
     """--views disk: every split's views (RGB and latents) leave memory for an unlinked file, and the run reads them
-    back bit for bit: the same losses, planes and scores as with the views in memory."""
+    back bit for bit: the same losses, planes and scores as with the views in memory; and compact scene records
+    (cameras in one tensor, paths in one string) train as the records as loaded."""
+    from latent_atlas.cameras import Cameras, PackedCameras
+    from latent_atlas.data.scene import PathList
     from latent_atlas.data.view_file import ViewsOnDisk
 
     monkeypatch.setenv("LATLAS_CACHE_DIR", str(tmp_path / "cache"))
@@ -421,9 +460,16 @@ def test_views_on_disk_train_exactly_as_views_in_memory(cars, tmp_path, monkeypa
         trainer = MultiSceneTrainer(_small(preset, cars, tmp_path / views, ae_preset="tiny", num_scenes=3, decoded_crop=2, views=views))
         held = [split.images for scene in trainer.scenes + trainer.rgb_set.scenes for split in scene.splits.values()]
         assert all(isinstance(images, ViewsOnDisk) == (views == "disk") for images in held)
+        splits = [split for scene in trainer.scenes + trainer.rgb_set.scenes for split in scene.splits.values()]
+        assert all(isinstance(split.cameras, PackedCameras) and isinstance(split.image_paths, PathList) for split in splits)  # compact records
         summary = json.loads((trainer.train() / "summary.json").read_text())
         runs[views] = (summary["steps"], trainer.field.table.scene_parameters()[0].detach().clone(), summary["eval"])
     assert runs["disk"][0] == runs["memory"][0] > 2  # both phases ran
     assert torch.equal(runs["disk"][1], runs["memory"][1])
     assert runs["disk"][2] == runs["memory"][2]
+    monkeypatch.setattr("latent_atlas.tasks.multi_scene.compact_records", lambda scene: None)  # records as loaded
+    trainer = MultiSceneTrainer(_small(preset, cars, tmp_path / "loose", ae_preset="tiny", num_scenes=3, decoded_crop=2))
+    assert type(trainer.scenes[0].split("train").cameras) is Cameras
+    summary = json.loads((trainer.train() / "summary.json").read_text())
+    assert torch.equal(trainer.field.table.scene_parameters()[0].detach(), runs["memory"][1]) and summary["eval"] == runs["memory"][2]
     assert list((tmp_path / "disk").glob(".latlas-views-*")) == []
