@@ -4,8 +4,9 @@
 
 For each size N: a short stage 2 (0.5 + 0.25 epochs) and a short RGB Tri-Planes run (1 epoch) on the first N
 scenes of CARS (a `latlas data synth` family), once with `--views memory` and once with `--views disk`. The
-runs are short because the process peak does not grow with the steps (views and per-scene state are made at the
-start; a step's activations are the same at every step). Printed: each run's process peak and live memory (resident
+runs are short: views and per-scene state are made at the start, and a step's activations are the same at every
+step; the process peak also holds the allocator's slack, which grows with the steps (sessions 51-52: 60 MiB after
+60 steps, 130 after 960), so live memory is the cleaner measure per scene. Printed: each run's process peak and live memory (resident
 after training once the C heap's free pages are handed back: what its tensors hold, without the allocator's slack),
 and memory per scene: the growth of each from the smallest to the largest size divided by the scenes added (what a
 run holds per scene, without the fixed cost of the process, autoencoder and a batch's activations).
