@@ -68,7 +68,7 @@ def main() -> None:
     for _ in range(args.blocks):
         for name, (run, first) in parts.items():
             times[name].append(block_ms(run, first, args.steps))
-    print(f"\n# {machine_line()} | {args.scenes} scenes | package {Path(latent_atlas.__file__).parent}\n")
+    print(f"\n{machine_line()} | {args.scenes} scenes | package {Path(latent_atlas.__file__).parent}\n")
     print("| step | ms (median of blocks) | blocks |\n|---|---|---|")
     for name, values in times.items():
         print(f"| {name} | {statistics.median(values):.2f} | {', '.join(f'{v:.1f}' for v in values)} |")
