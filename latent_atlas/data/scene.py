@@ -86,7 +86,8 @@ class SceneData:
 
 
 class PathList(Sequence[Path]):
-    """Paths held as one string (a Path object costs ~0.4 KB of memory); indexing gives Path objects."""
+    """Paths held as one string (a Path object costs ~0.4 KB of memory); indexing gives Path objects, rebuilt on
+    each access (for rare reads: names in reports)."""
 
     def __init__(self, paths: Sequence[Path]):
         self._count = len(paths)
@@ -101,8 +102,9 @@ class PathList(Sequence[Path]):
 
 
 def compact_records(scene: SceneData) -> None:
-    """Holds each split's cameras in one tensor and its image paths in one string (PackedCameras, PathList): a scene's
-    record, without its views, from 60 to ~30 KB (a large multi-scene run holds thousands)."""
+    """Holds each split's cameras in one tensor and its image paths in one string (PackedCameras, PathList): a stage-2
+    scene's two records (RGB and latent), without their views, from 40 to 12 KB (BENCHMARKS.md, session 52); a large
+    multi-scene run holds thousands."""
     for split in scene.splits.values():
         if not isinstance(split.cameras, PackedCameras) and split.cameras.camera_to_worlds.dtype == torch.float32:
             split.cameras = PackedCameras(split.cameras)
