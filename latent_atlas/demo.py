@@ -10,6 +10,7 @@ from pathlib import Path
 
 from latent_atlas.cli.main import device_type_of, parse_flags
 from latent_atlas.data.synth.writer import SynthConfig, synthesize
+from latent_atlas.engine.device import tune_allocator
 from latent_atlas.evaluation.ae_ceiling import autoencoder_ceiling
 from latent_atlas.evaluation.evaluate import EvalConfig, evaluate_run
 from latent_atlas.evaluation.render import RenderConfig, render_video
@@ -28,6 +29,7 @@ def main() -> None:
     parser.add_argument("--ae", default=BUILTIN_AE, help="the latent NeRF's autoencoder (any --ae value)")
     parser.add_argument("--resolution", type=int, default=128, help="pixels per side (128: 32 x 32 latents)")
     args = parser.parse_args()
+    tune_allocator()  # as `latlas` does: training steps reuse freed memory instead of faulting it in again
 
     t0 = time.perf_counter()
     data_dir = args.workdir / "data"
