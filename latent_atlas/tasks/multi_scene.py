@@ -182,18 +182,17 @@ class MultiSceneTask(Task):
             param.requires_grad_(False)
         for part in ("encoder", "decoder"):  # a space with a codec: its two halves (RGB has none)
             if self.space.parameters(part):
-                groups[part] = list(self.space.parameters(self._codec_part(part)).values())
+                groups[part] = list(self._trained_codec_parameters(part).values())
         return groups
 
-    def _codec_part(self, group: str) -> str:
-        """The space's parameter part that group `group` trains (decoder: the head alone with --decoder-part head)."""
-        if group != "decoder" or self.config.decoder_part == "all":
-            return group
+    def _trained_codec_parameters(self, part: str) -> dict[str, torch.nn.Parameter]:
+        """What group `part` (encoder or decoder) trains: the space's part, or with --decoder-part head the decoder's head."""
+        if part != "decoder" or self.config.decoder_part == "all":
+            return self.space.parameters(part)
         try:
-            self.space.parameters("decoder-head")
+            return self.space.parameters("decoder-head")
         except ValueError as exc:
             raise ConfigError(f"--decoder-part head: {exc}") from None
-        return "decoder-head"
 
     LOCAL_GROUPS = ("scenes", "coefficients")
     """Parameter groups that belong to scenes (a rank's shard in a scenes-parallel run); the rest are shared."""
