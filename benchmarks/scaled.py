@@ -118,6 +118,13 @@ def time_to_psnr(runs: list[dict], target: float) -> str:
     return f"> {points[-1][0]:.2f}"
 
 
+def time_ratio(mine: float, theirs: str) -> str:
+    """`mine` seconds over RGB's time_to_psnr text, e.g. "0.50x"; a bound the other way round where RGB's is one
+    ("<= t" gives ">= r", "> t" gives "< r")."""
+    bound, _, value = theirs.rpartition(" ")
+    return {"": "", "<=": ">= ", ">": "< "}[bound] + f"{mine / float(value):.2f}x"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ae", required=True, help="the plain autoencoder: a `latlas ae train` run folder or any --ae value (e.g. latlas-f4c16-pooled)")
@@ -408,15 +415,13 @@ def main() -> None:
         for s2 in stage2s if rgbs else []:
             target, mine = s2["eval"]["psnr_d"], s2["train_seconds_per_scene"]
             theirs = time_to_psnr(rgbs, target)
-            bound, _, value = theirs.rpartition(" ")  # "<= t" or "> t": the ratio is a bound the other way round
-            sign = {"": "", "<=": ">= ", ">": "< "}[bound]
-            ratio = sign + f"{mine / float(value):.2f}x"
             with_data = "-" + cached_latents(s2)
             if "prepare_seconds_per_scene" in s2 and "prepare_seconds_per_scene" in rgbs[0] and with_data == "-":
-                both = (mine + s2["prepare_seconds_per_scene"]) / (float(value) + rgbs[0]["prepare_seconds_per_scene"])
-                with_data = sign + f"{both:.2f}x"
+                bound, _, value = theirs.rpartition(" ")
+                theirs_with_data = f"{bound} {float(value) + rgbs[0]['prepare_seconds_per_scene']}".strip()
+                with_data = time_ratio(mine + s2["prepare_seconds_per_scene"], theirs_with_data)
             print(
-                f"| {size} | {s2['schedule']} | {target:.2f} | {mine:.2f} | {theirs} | {ratio} | {with_data} "
+                f"| {size} | {s2['schedule']} | {target:.2f} | {mine:.2f} | {theirs} | {time_ratio(mine, theirs)} | {with_data} "
                 f"| {s2['scene_memory_mb'] / rgbs[0]['scene_memory_mb']:.2f}x | {memory_with_activations_ratio(s2, rgbs[0]):.2f}x ({activations_key(s2, rgbs[0]).split('_')[0]}) |"
             )
 

@@ -43,3 +43,9 @@ def test_phase_split_cuts_the_training_time_at_the_last_logged_latent_step(tmp_p
     summary = {"run_dir": str(tmp_path), "train_seconds": 100.0, "train_seconds_per_scene": 4.0}
     assert scaled.phase_split(summary) == "1.00 / 3.00"  # a quarter of the 100 s in the latent phase, of 4 s per scene
     assert scaled.phase_split({**summary, "run_dir": str(tmp_path / "missing")}) == "-"
+
+
+def test_time_ratio_divides_and_turns_a_bound_round():
+    assert scaled.time_ratio(1.0, "4.00") == "0.25x"
+    assert scaled.time_ratio(1.0, "> 4.00") == "< 0.25x"  # RGB needs more than 4 s: stage 2 takes less than a quarter
+    assert scaled.time_ratio(3.0, "<= 2.00") == ">= 1.50x"
