@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 import time
@@ -120,9 +121,11 @@ def time_to_psnr(runs: list[dict], target: float) -> str:
 
 def time_ratio(mine: float, theirs: str) -> str:
     """`mine` seconds over RGB's time_to_psnr text, e.g. "0.50x"; a bound the other way round where RGB's is one
-    ("<= t" gives ">= r", "> t" gives "< r")."""
+    ("<= t" gives ">= r", "> t" gives "< r"), rounded so that it stays true (down for ">=", up for "<")."""
     bound, _, value = theirs.rpartition(" ")
-    return {"": "", "<=": ">= ", ">": "< "}[bound] + f"{mine / float(value):.2f}x"
+    ratio = mine / float(value)
+    rounded = {"": round(ratio, 2), "<=": math.floor(ratio * 100) / 100, ">": math.ceil(ratio * 100) / 100}[bound]
+    return {"": "", "<=": ">= ", ">": "< "}[bound] + f"{rounded:.2f}x"
 
 
 def main() -> None:

@@ -49,3 +49,5 @@ def test_time_ratio_divides_and_turns_a_bound_round():
     assert scaled.time_ratio(1.0, "4.00") == "0.25x"
     assert scaled.time_ratio(1.0, "> 4.00") == "< 0.25x"  # RGB needs more than 4 s: stage 2 takes less than a quarter
     assert scaled.time_ratio(3.0, "<= 2.00") == ">= 1.50x"
+    assert scaled.time_ratio(1.266, "> 4.78") == "< 0.27x"  # 0.2649: a bound rounded up stays true ("< 0.26x" would not)
+    assert scaled.time_ratio(1.0, "<= 3.00") == ">= 0.33x"  # 0.3333 rounded down
