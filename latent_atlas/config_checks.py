@@ -50,6 +50,7 @@ POSITIVE_FLOATS = frozenset(
         "max_time",
         "eps",
         "step_ratio",
+        "step_ratio_before_mask",
         "distance_scale",
         "far_plane",
         "anneal_slope",

@@ -203,13 +203,22 @@ LATENT_CPU_FLAGS: dict[str, tuple[str, ...]] = {
 }
 """`latlas train --space latent` flags per method on a CPU, after CPU_FLAGS (the latent runs' CPU defaults)."""
 
-SPACE_CPU_FLAGS: dict[str, dict[str, tuple[str, ...]]] = {"latent": LATENT_CPU_FLAGS}
+RGB_CPU_FLAGS: dict[str, tuple[str, ...]] = {
+    # two voxels per sample until the first alpha mask (at step 40 or later on a CPU's budget), where every sample of
+    # every ray is evaluated: those steps cost half, +0.8 to +3.3 dB at 20 s on six objects (28 dB on bunny in 19 s,
+    # not 22), -0.07 to +0.53 at 60 s (BENCHMARKS.md, session 54). Not in latent spaces: their first mask waits for
+    # solid density (alpha_mask_min_peak), so the coarse march lasts longer (bunny 29.8 against 31.6 dB at 30 s)
+    "tensorf": ("--model.step-ratio-before-mask", "2"),
+}
+"""`latlas train --space rgb` flags per method on a CPU, after CPU_FLAGS."""
+
+SPACE_CPU_FLAGS: dict[str, dict[str, tuple[str, ...]]] = {"rgb": RGB_CPU_FLAGS, "latent": LATENT_CPU_FLAGS}
 """Per image space (`--space`): flags per method on a CPU, after CPU_FLAGS."""
 
 
 def device_flags(method: str, device_type: str, space: str = "rgb") -> tuple[str, ...]:
-    """Flags that fit `method` to a device type ('cpu' or 'cuda') and image space: on a CPU, CPU_FLAGS and in a latent
-    space LATENT_CPU_FLAGS after them (SPACE_CPU_FLAGS); none on CUDA."""
+    """Flags that fit `method` to a device type ('cpu' or 'cuda') and image space: on a CPU, CPU_FLAGS and the space's
+    own after them (SPACE_CPU_FLAGS: RGB_CPU_FLAGS, LATENT_CPU_FLAGS); none on CUDA."""
     if device_type != "cpu":
         return ()
     return CPU_FLAGS.get(method, ()) + SPACE_CPU_FLAGS.get(space, {}).get(method, ())

@@ -34,6 +34,10 @@ class TensoRFConfig(ModelConfig):
     """Fractions of the run at which the alpha mask (empty-space skipping) is recomputed."""
     step_ratio: float = 0.5
     """Ray-marching step in voxels."""
+    step_ratio_before_mask: float = 1.0
+    """Multiplies step_ratio until the first alpha mask: before it every sample of every ray is evaluated (nothing is
+    culled yet), so a coarser march makes those first steps cheaper; the mask itself and every later step use
+    step_ratio."""
     max_samples: int = 1024
     """Upper bound on samples per ray."""
     distance_scale: float = 25.0
@@ -143,10 +147,13 @@ class TensoRF(Model):
             self.schedule_done[1] += 1
         return changed
 
-    def step_size(self) -> float:
-        """Marching step in world units: step_ratio voxels."""
+    def step_size(self, before_mask: bool | None = None) -> float:
+        """Marching step in world units: step_ratio voxels (times step_ratio_before_mask before the first alpha mask;
+        `before_mask` overrides whether that is now)."""
         voxel = ((self.box_max - self.box_min) / (self.field.resolution - 1)).mean().item()
-        return voxel * self.config.step_ratio
+        if before_mask is None:
+            before_mask = int(self.schedule_done[1]) == 0
+        return voxel * self.config.step_ratio * (self.config.step_ratio_before_mask if before_mask else 1.0)
 
     def _normalise(self, points: Tensor) -> Tensor:
         return (points - self.box_min) / (self.box_max - self.box_min) * 2.0 - 1.0
@@ -185,7 +192,7 @@ class TensoRF(Model):
             sigma = torch.zeros(inside.shape[0], device=points.device)
             if inside.any():
                 sigma[inside] = self.field.density(self._normalise(points[sl][inside]))
-            alpha[sl] = 1.0 - torch.exp(-sigma * self.config.distance_scale * self.step_size())
+            alpha[sl] = 1.0 - torch.exp(-sigma * self.config.distance_scale * self.step_size(before_mask=False))
         volume = alpha.reshape(1, 1, side, side, side)
         volume = F.max_pool3d(volume, kernel_size=3, stride=1, padding=1)
         occupied = (volume > self.config.alpha_mask_threshold).float()

@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from latent_atlas.cameras import RayBundle
 from latent_atlas.evaluation.render_views import render_image
 from latent_atlas.methods.registry import method_config
 from latent_atlas.methods.tensorf import TensoRFConfig
@@ -152,6 +153,24 @@ def test_tensorf_alpha_mask_waits_for_enough_steps():
     assert model.schedule_done[1] == 1
     model.before_step(80, progress=0.6)
     assert model.schedule_done[1] == 2
+
+
+def test_tensorf_marches_coarser_until_the_first_alpha_mask():
+    """step_ratio_before_mask scales the march until the first mask only; the mask's alphas use the fine step."""
+    cfg = TensoRFConfig(initial_resolution=17, upsample_at=(), step_ratio=1.0, step_ratio_before_mask=2.0, alpha_mask_min_steps=0)
+    cfg.field.density_shift = 0.0  # visible density: the mask is not empty
+    model = cfg.setup(3, -torch.ones(3), torch.ones(3))
+    voxel = 2.0 / 16  # box side / (resolution - 1)
+    assert model.step_size() == pytest.approx(2 * voxel) and model.step_size(before_mask=False) == pytest.approx(voxel)
+    rays = RayBundle(origins=torch.tensor([[-3.0, 0.0, 0.0]]), directions=torch.tensor([[1.0, 0.0, 0.0]]), near=torch.zeros(1, 1), far=torch.full((1, 1), 6.0))
+    model.eval()  # no jitter: a sample every step across the box's 2 units
+    with torch.no_grad():
+        coarse = int(model(rays, torch.ones(3))["n_density_samples"])
+        assert coarse == 8  # 2 / (2 voxels)
+        model.before_step(1, progress=0.1)  # the first mask's fraction (6.7%) passed, not the second's
+        assert model.schedule_done[1] == 1 and model.step_size() == pytest.approx(voxel)
+        fine = int(model(rays, torch.ones(3))["n_density_samples"])
+    assert 16 <= fine <= 18  # 2 / voxel, and the mask's bounds are padded by one of its cells
 
 
 def test_tensorf_resolution_schedule_is_geometric():
