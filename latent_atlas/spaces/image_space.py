@@ -204,7 +204,7 @@ class LatentSpace(ImageSpace):
     def decode(self, values: Tensor, trunk_gradients: bool = True) -> Tensor:
         """Normalised latents [B, h, w, C] -> RGB [B, h*f, w*f, 3] in [0, 1] (differentiable; trunk_gradients False:
         only the decoder's head, see parameters("decoder-head"))."""
-        z = denormalize_latent(values.to(self.device)).permute(0, 3, 1, 2)
+        z = self._decoder_input(values.to(self.device))
         decoded = self.autoencoder.decode(z) if trunk_gradients else self.autoencoder.decode(z, trunk_gradients=False)
         return ((decoded + 1.0) * 0.5).clamp(0.0, 1.0).permute(0, 2, 3, 1)
 
@@ -277,10 +277,15 @@ class LatentSpace(ImageSpace):
         mean = self.autoencoder.encode(rgb.permute(0, 3, 1, 2) * 2.0 - 1.0)[0]
         return normalize_latent(mean).permute(0, 2, 3, 1), mean
 
+    @staticmethod
+    def _decoder_input(values: Tensor) -> Tensor:
+        """Normalised latents [B, h, w, C] -> the decoder's input [B, C, h, w]: a channels-last view in fp32, an NCHW
+        copy under autocast (bf16 convolutions on a CPU run 1.2x faster from NCHW; BENCHMARKS.md, session 50)."""
+        z = denormalize_latent(values).permute(0, 3, 1, 2)
+        return z.contiguous() if torch.is_autocast_enabled(z.device.type) else z
+
     def decoded_loss(self, values: Tensor, rgb: Tensor) -> Tensor:
-        z = denormalize_latent(values).permute(0, 3, 1, 2)  # a channels-last view of the render
-        if torch.is_autocast_enabled(z.device.type):  # bf16 convolutions on a CPU run 1.2x faster from NCHW than from channels-last (BENCHMARKS.md, session 50)
-            z = z.contiguous()
+        z = self._decoder_input(values)
         return torch.mean((self.autoencoder.decode(z).float() - (rgb.permute(0, 3, 1, 2) * 2.0 - 1.0)) ** 2)  # fp32 also under autocast
 
     def reconstruction_loss(self, raw: Tensor | None, rgb: Tensor) -> Tensor:

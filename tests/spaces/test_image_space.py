@@ -107,9 +107,10 @@ def test_channel_sensitivity_of_a_linear_decoder(tmp_path):
     assert torch.equal(RGBSpace().channel_sensitivity(values[..., :3]), torch.ones(3))
 
 
-def test_decoded_loss_decodes_nchw_under_autocast(tmp_path, monkeypatch):
-    """decoded_loss hands the decoder the render's channels-last view in fp32 and an NCHW copy under autocast (bf16
-    convolutions on a CPU are faster from NCHW); the loss is the same either way."""
+def test_decoding_is_nchw_under_autocast(tmp_path, monkeypatch):
+    """decoded_loss (stage 2) and decode (a single scene's decoded phase) hand the decoder the render's channels-last
+    view in fp32 and an NCHW copy under autocast (bf16 convolutions on a CPU are faster from NCHW); the loss is the
+    same either way."""
     space = _space(tmp_path)
     render = torch.rand(2, 4, 4, 4)  # [views, h, w, latent channels]
     rgb = torch.rand(2, 32, 32, 3)
@@ -120,5 +121,9 @@ def test_decoded_loss_decodes_nchw_under_autocast(tmp_path, monkeypatch):
         full = space.decoded_loss(render, rgb)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             mixed = space.decoded_loss(render, rgb)
-    assert seen == [False, True]
+        decoded = space.decode(render)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            decoded_mixed = space.decode(render)
+    assert seen == [False, True, False, True]
     assert abs(float(mixed) - float(full)) < 0.02 * float(full)
+    assert (decoded_mixed.float() - decoded).abs().max() < 0.05
