@@ -156,7 +156,7 @@ def test_tensorf_alpha_mask_waits_for_enough_steps():
 
 
 def test_tensorf_marches_coarser_until_the_first_alpha_mask():
-    """step_ratio_before_mask scales the march until the first mask only; the mask's alphas use the fine step."""
+    """step_ratio_before_mask scales the march until the first mask only (8 samples across the box, then 16-18)."""
     cfg = TensoRFConfig(initial_resolution=17, upsample_at=(), step_ratio=1.0, step_ratio_before_mask=2.0, alpha_mask_min_steps=0)
     cfg.field.density_shift = 0.0  # visible density: the mask is not empty
     model = cfg.setup(3, -torch.ones(3), torch.ones(3))
@@ -171,6 +171,30 @@ def test_tensorf_marches_coarser_until_the_first_alpha_mask():
         assert model.schedule_done[1] == 1 and model.step_size() == pytest.approx(voxel)
         fine = int(model(rays, torch.ones(3))["n_density_samples"])
     assert 16 <= fine <= 18  # 2 / voxel, and the mask's bounds are padded by one of its cells
+
+
+def test_tensorf_alpha_mask_ignores_the_coarse_march():
+    """The first mask is the same with and without step_ratio_before_mask: its alphas use the fine step (with the coarse
+    one every alpha would be larger and more voxels kept). The threshold is set to keep about half of them."""
+    torch.manual_seed(0)
+    models = []
+    for factor in (1.0, 2.0):
+        cfg = TensoRFConfig(initial_resolution=17, upsample_at=(), step_ratio=1.0, step_ratio_before_mask=factor, alpha_mask_min_steps=0)
+        cfg.field.density_shift = 0.0
+        models.append(cfg.setup(3, -torch.ones(3), torch.ones(3)))
+    models[1].load_state_dict(models[0].state_dict())
+    with torch.no_grad():  # the fine step's alphas at the mask's grid points, max-pooled as the mask pools them
+        axis = torch.linspace(-1.0, 1.0, 17)
+        zz, yy, xx = torch.meshgrid(axis, axis, axis, indexing="ij")
+        sigma = models[0].field.density(torch.stack([xx, yy, zz], dim=-1).reshape(-1, 3))
+        alpha = 1.0 - torch.exp(-sigma * models[0].config.distance_scale * (2.0 / 16))
+        pooled = torch.nn.functional.max_pool3d(alpha.reshape(1, 1, 17, 17, 17), 3, stride=1, padding=1)
+        for model in models:
+            model.config.alpha_mask_threshold = float(pooled.median())
+            assert model.update_alpha_mask()
+    kept = models[0].alpha_mask.mean()
+    assert 0.3 < kept < 0.7, kept
+    assert torch.equal(models[0].alpha_mask, models[1].alpha_mask)
 
 
 def test_tensorf_resolution_schedule_is_geometric():
