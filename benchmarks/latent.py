@@ -81,6 +81,7 @@ def main() -> None:
         "--variants", nargs="*", default=[], help='more latent runs per autoencoder, "NAME=FLAGS" (e.g. "crop16=--latent.decoded-crop 16"), labelled "AE NAME"'
     )
     parser.add_argument("--rgb-variants", nargs="*", default=[], help='more RGB runs, "NAME=FLAGS"; latent times are compared with the fastest RGB run')
+    parser.add_argument("--only-variants", action="store_true", help="run the variants only, not the runs with the CPU defaults as they are")
     args = parser.parse_args()
     budgets = sorted(args.budgets)
     names = [Path(ae).name for ae in args.ae]
@@ -88,6 +89,8 @@ def main() -> None:
     label["-"] = "-"
     variants = [("", [])] + [_variant(spec) for spec in args.variants]
     rgb_variants = [("-", [])] + [_variant(spec) for spec in args.rgb_variants]
+    if args.only_variants:
+        variants, rgb_variants = variants[1:] or variants, rgb_variants[1:] or rgb_variants
 
     rows, failed = [], {}
     for method in args.methods:
