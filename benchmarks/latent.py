@@ -81,7 +81,11 @@ def main() -> None:
         "--variants", nargs="*", default=[], help='more latent runs per autoencoder, "NAME=FLAGS" (e.g. "crop16=--latent.decoded-crop 16"), labelled "AE NAME"'
     )
     parser.add_argument("--rgb-variants", nargs="*", default=[], help='more RGB runs, "NAME=FLAGS"; latent times are compared with the fastest RGB run')
-    parser.add_argument("--only-variants", action="store_true", help="run the variants only, not the runs with the CPU defaults as they are")
+    parser.add_argument(
+        "--only-variants",
+        action="store_true",
+        help="run the variants only, not the runs with the CPU defaults as they are (which still run in a space given no variant)",
+    )
     args = parser.parse_args()
     budgets = sorted(args.budgets)
     names = [Path(ae).name for ae in args.ae]
