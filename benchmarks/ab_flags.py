@@ -1,4 +1,5 @@
-"""Two sets of extra flags on the same method and scene, back to back (A then B), each with the method's CPU flags.
+"""Two sets of extra flags on the same method and scene, back to back (A then B), each with the method's CPU flags for
+its image space (a run whose flags say `--space latent` gets the latent CPU flags too, as `latlas train` gives them).
 
     python benchmarks/ab_flags.py --runs bunny:kplanes textured:nerfacto --a=--sampler=rays --b=--sampler=importance
 
@@ -16,13 +17,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import machine_line  # noqa: E402
-from methods import METHOD_FLAGS, SHARED, SUITE, suite_scenes  # noqa: E402
+from methods import SHARED, SUITE, suite_scenes  # noqa: E402
 from train_budget import print_table, run_method  # noqa: E402
+
+from latent_atlas.methods.defaults import device_flags  # noqa: E402
 
 
 def scene_folders() -> dict[str, Path]:
     """Scene name -> folder: the shared objects and the suite's scenes."""
     return {"bunny": SHARED / "bunny", "suzanne": SHARED / "suzanne", **dict(zip(SUITE, suite_scenes(Path("outputs/benchmarks/suite"))))}
+
+
+def image_space(flags: list[str]) -> str:
+    """The image space that a run's flags choose: the value after the last --space, else rgb."""
+    spaces = [value for flag, value in zip(flags, flags[1:]) if flag == "--space"]
+    return spaces[-1] if spaces else "rgb"
 
 
 def main() -> None:
@@ -42,7 +51,8 @@ def main() -> None:
         result = {}
         for name, flags in variants.items():
             out = args.output_dir / f"{scene}_{method}_{name}"
-            result[name] = run_method(method, folders[scene], [args.budget], out, args.eval_images, METHOD_FLAGS[method] + flags)[-1]
+            cpu_flags = device_flags(method, "cpu", image_space(flags))  # explicit, so that a CUDA machine measures the same
+            result[name] = run_method(method, folders[scene], [args.budget], out, args.eval_images, [*cpu_flags, *flags])[-1]
         a, b = result["A"], result["B"]
         rows.append(
             {

@@ -191,9 +191,10 @@ LATENT_CPU_FLAGS: dict[str, tuple[str, ...]] = {
     # 120 s, 28 dB in 21 s, not > 30 (with the decoder's channel weights 33.7 at 120 s, but short runs get slow: no)
     # (BENCHMARKS.md, session 32)
     "instant-ngp": ("--model.steps-per-diagonal", "64", "--samples-per-batch", "8192", *DECODER_CHANNEL_WEIGHTS),
-    # 256 rays per step, not 1024 (a 32 x 32 latent view is 1024 rays): 2.5-2.7x the steps in 120 s, +0.04 / +1.26 /
-    # +0.27 / +0.58 dB decoded on bunny, suzanne and two synthesized objects, 28 dB on bunny in 6-7 s, not 17 (RGB
-    # loses at 120 s with 256: -1.11 to +0.10 dB; it keeps 1024) (BENCHMARKS.md, session 55)
+    # 256 rays per step, not 1024 (a 32 x 32 latent view is 1024 rays): 2.6-2.8x the steps in 120 s, +0.72 / +0.53 /
+    # +0.10 / -0.24 dB decoded on bunny, suzanne and two synthesized objects, 28 dB on bunny in 6-7 s, not 17 (RGB
+    # loses at 120 s with 256: -1.11 to +0.10 dB; it keeps 1024). The colour MLP stays 128 wide: 32 reaches 28 dB
+    # sooner but loses 0.02-0.47 dB at 120 s (BENCHMARKS.md, sessions 55-56)
     "tensorf": ("--model.final-resolution", "64", "--rays-per-batch", "256"),
     # 16 + 16 samples per ray (RGB: 32 + 32) and the decoder's channel weights: objects128/bunny at 120 s 30.5 dB
     # decoded with 24 + 24, 31.1 with the weights, 31.9 with 16 + 16; with both 30.9-31.8 in four runs (2.2-3.0 under

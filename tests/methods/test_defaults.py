@@ -99,9 +99,9 @@ def test_latent_runs_sample_at_the_latents_resolution_on_a_cpu():
 
 
 def test_latent_tensorf_draws_256_rays_per_step_on_a_cpu():
-    """A 32 x 32 latent view is 1024 rays: 256 per step made 2.5-2.7x the steps in 120 s and +0.04 to +1.26 dB decoded
-    on four objects, 28 dB on objects128/bunny in 6-7 s, not 17; RGB tensorf keeps 1024 (256 lost up to 1.1 dB at 120 s)
-    (BENCHMARKS.md, session 55). On CUDA the registry's batch in both spaces."""
+    """A 32 x 32 latent view is 1024 rays: 256 per step made 2.6-2.8x the steps in 120 s and -0.24 to +0.72 dB decoded
+    on four objects (+0.28 on average), 28 dB on objects128/bunny in 6-7 s, not 17; RGB tensorf keeps 1024 (256 lost up
+    to 1.1 dB at 120 s) (BENCHMARKS.md, sessions 55-56). On CUDA the registry's batch in both spaces."""
     assert _parsed("tensorf", "latent").method.rays_per_batch == 256
     assert _parsed("tensorf", "rgb").method.rays_per_batch == 1024
     assert device_flags("tensorf", "cuda", "latent") == ()

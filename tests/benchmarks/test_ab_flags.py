@@ -1,0 +1,41 @@
+"""benchmarks/ab_flags.py: each run gets the CPU flags of the image space its own flags choose."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "ab_flags.py"
+spec = importlib.util.spec_from_file_location("ab_flags_benchmark", SCRIPT)
+ab_flags = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ab_flags)
+
+
+def last_value(flags: list[str], name: str) -> str:
+    """The value after the last `name` in flags (the one tyro keeps)."""
+    return [value for flag, value in zip(flags, flags[1:]) if flag == name][-1]
+
+
+def test_image_space_is_read_from_the_last_space_flag():
+    assert ab_flags.image_space([]) == "rgb"
+    assert ab_flags.image_space(["--space", "latent", "--rays-per-batch", "64"]) == "latent"
+    assert ab_flags.image_space(["--space", "latent", "--space", "rgb"]) == "rgb"
+
+
+def test_a_latent_run_keeps_the_latent_cpu_flags_and_an_rgb_run_the_rgb_ones(tmp_path, monkeypatch, capsys):
+    calls = {}
+
+    def fake_run(method, data, budgets, out, eval_images, flags):
+        calls[out.name] = flags
+        return [{"steps": 10, "test_psnr": 20.0}]
+
+    monkeypatch.setattr(ab_flags, "run_method", fake_run)
+    monkeypatch.setattr(ab_flags, "scene_folders", lambda: {"bunny": tmp_path})
+    monkeypatch.setattr(sys, "argv", ["ab_flags.py", "--runs", "bunny:tensorf", "--b=--space latent", "--output-dir", str(tmp_path)])
+    ab_flags.main()
+    rgb, latent = calls["bunny_tensorf_A"], calls["bunny_tensorf_B"]
+    # tensorf on a CPU: 1024 rays and grids up to 128^3 in RGB; 256 rays and 64^3 in latent space (defaults.py)
+    assert (last_value(rgb, "--rays-per-batch"), last_value(rgb, "--model.final-resolution")) == ("1024", "128")
+    assert (last_value(latent, "--rays-per-batch"), last_value(latent, "--model.final-resolution")) == ("256", "64")
+    assert "| bunny | tensorf | 10 | 20.0 | 10 | 20.0 | 0.0 |" in capsys.readouterr().out
