@@ -28,10 +28,15 @@ def scene_folders() -> dict[str, Path]:
     return {"bunny": SHARED / "bunny", "suzanne": SHARED / "suzanne", **dict(zip(SUITE, suite_scenes(Path("outputs/benchmarks/suite"))))}
 
 
+def flag_value(flags: list[str], name: str, default: str) -> str:
+    """The value after the last `name` in flags (the one `latlas train` keeps), else default."""
+    values = [value for flag, value in zip(flags, flags[1:]) if flag == name]
+    return values[-1] if values else default
+
+
 def image_space(flags: list[str]) -> str:
-    """The image space that a run's flags choose: the value after the last --space, else rgb."""
-    spaces = [value for flag, value in zip(flags, flags[1:]) if flag == "--space"]
-    return spaces[-1] if spaces else "rgb"
+    """The image space that a run's flags choose: the value of the last --space, else rgb."""
+    return flag_value(flags, "--space", "rgb")
 
 
 def main() -> None:

@@ -12,11 +12,6 @@ ab_flags = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(ab_flags)
 
 
-def last_value(flags: list[str], name: str) -> str:
-    """The value after the last `name` in flags (the one tyro keeps)."""
-    return [value for flag, value in zip(flags, flags[1:]) if flag == name][-1]
-
-
 def test_image_space_is_read_from_the_last_space_flag():
     assert ab_flags.image_space([]) == "rgb"
     assert ab_flags.image_space(["--space", "latent", "--rays-per-batch", "64"]) == "latent"
@@ -36,6 +31,7 @@ def test_a_latent_run_keeps_the_latent_cpu_flags_and_an_rgb_run_the_rgb_ones(tmp
     ab_flags.main()
     rgb, latent = calls["bunny_tensorf_A"], calls["bunny_tensorf_B"]
     # tensorf on a CPU: 1024 rays and grids up to 128^3 in RGB; 256 rays and 64^3 in latent space (defaults.py)
-    assert (last_value(rgb, "--rays-per-batch"), last_value(rgb, "--model.final-resolution")) == ("1024", "128")
-    assert (last_value(latent, "--rays-per-batch"), last_value(latent, "--model.final-resolution")) == ("256", "64")
+    last = ab_flags.flag_value
+    assert (last(rgb, "--rays-per-batch", ""), last(rgb, "--model.final-resolution", "")) == ("1024", "128")
+    assert (last(latent, "--rays-per-batch", ""), last(latent, "--model.final-resolution", "")) == ("256", "64")
     assert "| bunny | tensorf | 10 | 20.0 | 10 | 20.0 | 0.0 |" in capsys.readouterr().out
