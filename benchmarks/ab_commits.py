@@ -19,9 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import machine_line  # noqa: E402
+from methods import cpu_flags  # noqa: E402
 from train_budget import QUIET_RUN, latlas  # noqa: E402
-
-from latent_atlas.methods.defaults import CPU_FLAGS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNNY = ROOT.parent / "shared" / "datasets" / "objects128" / "bunny"
@@ -40,7 +39,7 @@ def run(checkout: Path, method: str, extra: list[str], steps: int, out: Path, ev
         *QUIET_RUN,
         "--device",
         "cpu",
-        *CPU_FLAGS.get(method, ()),
+        *cpu_flags(method, extra),
         *extra,
     ]
     started = time.time()

@@ -17,26 +17,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import machine_line  # noqa: E402
-from methods import SHARED, SUITE, suite_scenes  # noqa: E402
+from methods import SHARED, SUITE, cpu_flags, suite_scenes  # noqa: E402
 from train_budget import print_table, run_method  # noqa: E402
-
-from latent_atlas.methods.defaults import device_flags  # noqa: E402
 
 
 def scene_folders() -> dict[str, Path]:
     """Scene name -> folder: the shared objects and the suite's scenes."""
     return {"bunny": SHARED / "bunny", "suzanne": SHARED / "suzanne", **dict(zip(SUITE, suite_scenes(Path("outputs/benchmarks/suite"))))}
-
-
-def flag_value(flags: list[str], name: str, default: str) -> str:
-    """The value after the last `name` in flags (the one `latlas train` keeps), else default."""
-    values = [value for flag, value in zip(flags, flags[1:]) if flag == name]
-    return values[-1] if values else default
-
-
-def image_space(flags: list[str]) -> str:
-    """The image space that a run's flags choose: the value of the last --space, else rgb."""
-    return flag_value(flags, "--space", "rgb")
 
 
 def main() -> None:
@@ -56,8 +43,7 @@ def main() -> None:
         result = {}
         for name, flags in variants.items():
             out = args.output_dir / f"{scene}_{method}_{name}"
-            cpu_flags = device_flags(method, "cpu", image_space(flags))  # explicit, so that a CUDA machine measures the same
-            result[name] = run_method(method, folders[scene], [args.budget], out, args.eval_images, [*cpu_flags, *flags])[-1]
+            result[name] = run_method(method, folders[scene], [args.budget], out, args.eval_images, [*cpu_flags(method, flags), *flags])[-1]
         a, b = result["A"], result["B"]
         rows.append(
             {

@@ -21,13 +21,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_budget import main  # noqa: E402
 
-from latent_atlas.methods.defaults import CPU_FLAGS  # noqa: E402
+from latent_atlas.methods.defaults import CPU_FLAGS, device_flags  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "objects128"
 
-METHOD_FLAGS = {name: list(flags) for name, flags in CPU_FLAGS.items()}
-"""The CPU settings per method: since the CPU defaults of `latlas train` (latent_atlas/methods/defaults.py), passed
-explicitly so that a run on a CUDA machine measures the same settings."""
+METHOD_FLAGS = {name: list(device_flags(name, "cpu", "rgb")) for name in CPU_FLAGS}
+"""The RGB CPU settings per method: the CPU defaults of `latlas train --space rgb` (latent_atlas/methods/defaults.py),
+passed explicitly so that a run on a CUDA machine measures the same settings."""
+
+
+def flag_value(flags: list[str], name: str, default: str) -> str:
+    """The value after the last `name` in flags (the one `latlas train` keeps), else default."""
+    values = [value for flag, value in zip(flags, flags[1:]) if flag == name]
+    return values[-1] if values else default
+
+
+def cpu_flags(method: str, flags: list[str]) -> list[str]:
+    """`latlas train`'s CPU defaults of `method` in the image space that `flags` choose (their last --space, else rgb),
+    to pass before `flags` (explicit, so that a CUDA machine measures the same; a latent run gets the latent ones)."""
+    return list(device_flags(method, "cpu", flag_value(flags, "--space", "rgb")))
+
 
 SUITE = {  # name: (family, seed, scene index): chosen for what each shows
     "textured": ("textured", 1, 0),

@@ -19,9 +19,8 @@ import sys
 from pathlib import Path
 
 from machine import machine_line
+from methods import METHOD_FLAGS
 from train_budget import print_table, run_method
-
-from latent_atlas.methods.defaults import CPU_FLAGS
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 PEER = SHARED / "peers" / "tensorf" / "run_peer.sh"
@@ -47,7 +46,7 @@ def run_peer(data: Path, seconds: float, out: Path) -> dict:
 
 def ours(method: str, data: Path, budgets: list[float], out: Path, eval_images: int) -> list[dict]:
     """Our `method` with its CPU flags, one run per budget when budgets has one entry, else checkpoints on the way."""
-    rows = run_method(method, data, budgets, out, eval_images, list(CPU_FLAGS.get(method, ())))
+    rows = run_method(method, data, budgets, out, eval_images, METHOD_FLAGS.get(method, []))
     for row, budget in zip(rows, budgets, strict=True):
         row["budget_s"] = budget
     return rows

@@ -3,7 +3,8 @@
     python benchmarks/profile_method.py instant-ngp --data ../shared/datasets/objects128/bunny --warmup 100 --steps 10
     python benchmarks/profile_method.py triplanes-rgb-cpu --data data/cars -- --scenes-per-batch 16 --device cuda
 
-Runs the method with its CPU flags from benchmarks/methods.py (more `latlas train` flags after `--`), or a
+Runs the method with `latlas train`'s CPU flags for its image space (more `latlas train` flags after `--`; with
+--space latent among them, the latent CPU flags), or a
 many-scene preset (`latlas triplanes` / `latlas scale stage2` ..., their flags after `--`), then prints the
 operators by self time (the GPU's on CUDA), the step time and, for one scene, the rays per step.
 """
@@ -20,7 +21,7 @@ import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from methods import METHOD_FLAGS  # noqa: E402
+from methods import cpu_flags  # noqa: E402
 
 from latent_atlas.methods.registry import method_config  # noqa: E402
 from latent_atlas.scaled.config import MultiSceneConfig  # noqa: E402
@@ -46,7 +47,7 @@ def main() -> None:
         trainer = MultiSceneTask(tyro.cli(MultiSceneConfig, default=scaled_preset(args.method), args=common + args.extra))
     else:
         default = TrainConfig(method_name=args.method, method=method_config(args.method))
-        trainer = SceneTask(tyro.cli(TrainConfig, default=default, args=METHOD_FLAGS.get(args.method, []) + common + args.extra))
+        trainer = SceneTask(tyro.cli(TrainConfig, default=default, args=cpu_flags(args.method, args.extra) + common + args.extra))
     cuda = trainer.device.type == "cuda"
     for _ in range(args.warmup):
         trainer.train_step()

@@ -1,4 +1,4 @@
-"""benchmarks/ab_flags.py: each run gets the CPU flags of the image space its own flags choose."""
+"""benchmarks/ab_flags.py (and methods.cpu_flags): each run gets the CPU flags of the image space its own flags choose."""
 
 from __future__ import annotations
 
@@ -10,12 +10,17 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "ab_flags.py"
 spec = importlib.util.spec_from_file_location("ab_flags_benchmark", SCRIPT)
 ab_flags = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(ab_flags)
+methods = sys.modules["methods"]  # benchmarks/methods.py, imported by ab_flags.py
 
 
-def test_image_space_is_read_from_the_last_space_flag():
-    assert ab_flags.image_space([]) == "rgb"
-    assert ab_flags.image_space(["--space", "latent", "--rays-per-batch", "64"]) == "latent"
-    assert ab_flags.image_space(["--space", "latent", "--space", "rgb"]) == "rgb"
+def test_cpu_flags_follow_the_last_space_flag():
+    rays = [
+        methods.flag_value(methods.cpu_flags("tensorf", flags), "--rays-per-batch", "")
+        for flags in ([], ["--space", "latent"], ["--space", "latent", "--space", "rgb"])
+    ]
+    assert rays == ["1024", "256", "1024"]
+    assert methods.flag_value(["--space", "latent", "--rays-per-batch", "64"], "--rays-per-batch", "") == "64"
+    assert methods.flag_value([], "--space", "rgb") == "rgb"
 
 
 def test_a_latent_run_keeps_the_latent_cpu_flags_and_an_rgb_run_the_rgb_ones(tmp_path, monkeypatch, capsys):
@@ -31,7 +36,7 @@ def test_a_latent_run_keeps_the_latent_cpu_flags_and_an_rgb_run_the_rgb_ones(tmp
     ab_flags.main()
     rgb, latent = calls["bunny_tensorf_A"], calls["bunny_tensorf_B"]
     # tensorf on a CPU: 1024 rays and grids up to 128^3 in RGB; 256 rays and 64^3 in latent space (defaults.py)
-    last = ab_flags.flag_value
+    last = methods.flag_value
     assert (last(rgb, "--rays-per-batch", ""), last(rgb, "--model.final-resolution", "")) == ("1024", "128")
     assert (last(latent, "--rays-per-batch", ""), last(latent, "--model.final-resolution", "")) == ("256", "64")
     assert "| bunny | tensorf | 10 | 20.0 | 10 | 20.0 | 0.0 |" in capsys.readouterr().out
