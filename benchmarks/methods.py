@@ -25,10 +25,6 @@ from latent_atlas.methods.defaults import CPU_FLAGS, device_flags  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "objects128"
 
-METHOD_FLAGS = {name: list(device_flags(name, "cpu", "rgb")) for name in CPU_FLAGS}
-"""The RGB CPU settings per method: the CPU defaults of `latlas train --space rgb` (latent_atlas/methods/defaults.py),
-passed explicitly so that a run on a CUDA machine measures the same settings."""
-
 
 def flag_value(flags: list[str], name: str, default: str) -> str:
     """The value after the last `name` in flags (the one `latlas train` keeps), else default."""
@@ -40,6 +36,10 @@ def cpu_flags(method: str, flags: list[str]) -> list[str]:
     """`latlas train`'s CPU defaults of `method` in the image space that `flags` choose (their last --space, else rgb),
     to pass before `flags` (explicit, so that a CUDA machine measures the same; a latent run gets the latent ones)."""
     return list(device_flags(method, "cpu", flag_value(flags, "--space", "rgb")))
+
+
+METHOD_FLAGS = {name: cpu_flags(name, []) for name in CPU_FLAGS}
+"""The RGB CPU settings per method (cpu_flags of a run without --space), for the RGB-only benchmarks."""
 
 
 SUITE = {  # name: (family, seed, scene index): chosen for what each shows
